@@ -1,0 +1,375 @@
+"""RunConfig: the one validated schema for every hyperparameter, read by the CLI and the TUI.
+
+Every field carries a description and its allowed range; front doors (a JSON file, CLI
+``--set key=value`` overrides, the dashboard's editor) all validate through
+:func:`validate_config`, which reports every bad field at once in a :class:`ConfigError`.
+Fields marked ``live`` may change while a run is going; the trainer applies them between
+optimizer steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
+
+
+class ConfigError(ValueError):
+    """A config that failed validation. ``problems`` maps each field name to what is wrong."""
+
+    def __init__(self, problems: dict[str, str], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        lines = [f"  {name}: {why}" for name, why in problems.items()]
+        count = len(problems)
+        noun = "field" if count == 1 else "fields"
+        super().__init__(
+            f"The {source} has {count} invalid {noun}:\n"
+            + "\n".join(lines)
+            + "\nFix the values above (see `llmv0 config --help` or README 'Config reference')."
+        )
+
+
+def _field(default: Any, description: str, *, live: bool = False, **kwargs: Any) -> Any:
+    return Field(default, description=description, json_schema_extra={"live": live}, **kwargs)
+
+
+class RunConfig(BaseModel):
+    """Every hyperparameter of a run. Defaults are the seed's, with a short reason each."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    # --- data (the seed's keys) ---
+    data_file: str = _field(
+        "shakespeare.txt",
+        "Corpus: 'shakespeare.txt' (downloaded and cached under data/) or a path to any "
+        "UTF-8 text file.",
+        min_length=1,
+    )
+    seq_length: int = _field(
+        64, "Characters of context per training window (the GPT's block size).", ge=2, le=4096
+    )
+    batch_size: int = _field(32, "Windows per optimizer step.", ge=1, le=4096)
+    val_fraction: float = _field(
+        0.1, "Fraction of the corpus, taken from its end, held out for validation.", gt=0, lt=0.5
+    )
+    tokenizer: Literal["char"] = _field(
+        "char", "How text becomes tokens: 'char' (one token per character)."
+    )
+
+    # --- model ---
+    model: Literal["lstm", "gpt"] = _field(
+        "lstm", "Architecture: 'lstm' (the seed's) or 'gpt' (decoder-only Transformer)."
+    )
+    embedding_dim: int = _field(64, "LSTM: size of each character's embedding.", ge=1, le=4096)
+    hidden_dim: int = _field(128, "LSTM: hidden state size.", ge=1, le=8192)
+    num_layers: int = _field(1, "LSTM: stacked layers (dropout applies between them).", ge=1, le=16)
+    n_layer: int = _field(4, "GPT: Transformer blocks.", ge=1, le=48)
+    n_head: int = _field(4, "GPT: attention heads (must divide n_embd).", ge=1, le=64)
+    n_embd: int = _field(128, "GPT: width of the residual stream.", ge=8, le=8192)
+    dropout: float = _field(0.0, "Dropout probability (0 disables it).", ge=0.0, lt=1.0)
+
+    # --- optimisation ---
+    epochs: int = _field(
+        10,
+        "Passes over the training split; one epoch = ceil(train tokens / "
+        "(batch_size * seq_length)) steps.",
+        ge=1,
+        le=100_000,
+    )
+    max_steps: int = _field(
+        0, "Stop after this many optimizer steps (0 = run all epochs).", ge=0, le=100_000_000
+    )
+    learning_rate: float = _field(
+        0.001, "Peak learning rate.", gt=0.0, le=10.0, live=True
+    )
+    optimizer: Literal["adam", "adamw", "rmsprop"] = _field(
+        "adam", "Optimizer: 'adam', 'adamw' (decoupled weight decay) or 'rmsprop'."
+    )
+    weight_decay: float = _field(0.0, "Weight decay (L2 for adam/rmsprop).", ge=0.0, le=1.0)
+    beta2: float = _field(0.99, "Adam/AdamW second-moment decay.", gt=0.0, lt=1.0)
+    grad_clip: float = _field(
+        1.0, "Clip the global gradient norm to this value (0 disables clipping).", ge=0.0, le=1e6
+    )
+    grad_accum_steps: int = _field(
+        1, "Micro-batches accumulated per optimizer step.", ge=1, le=1024
+    )
+    lr_schedule: Literal["constant", "cosine", "step"] = _field(
+        "constant",
+        "Learning-rate schedule after warmup: 'constant', 'cosine' (to min_lr_ratio) or "
+        "'step' (multiply by lr_gamma every lr_step_size steps).",
+    )
+    warmup_steps: int = _field(0, "Linear warmup steps from 0 to learning_rate.", ge=0)
+    min_lr_ratio: float = _field(
+        0.1, "Cosine schedule floor, as a fraction of learning_rate.", ge=0.0, le=1.0
+    )
+    lr_step_size: int = _field(1000, "Step schedule: steps between decays.", ge=1)
+    lr_gamma: float = _field(0.5, "Step schedule: decay factor.", gt=0.0, le=1.0)
+
+    # --- evaluation, checkpoints, stopping ---
+    eval_interval: int = _field(
+        200, "Evaluate on the validation split every this many steps.", ge=1, live=True
+    )
+    eval_max_windows: int = _field(
+        0,
+        "Validation windows used by periodic evaluations (0 = the whole validation split).",
+        ge=0,
+    )
+    checkpoint_interval: int = _field(
+        0, "Also save latest.pt every this many steps (0 = at each evaluation only).", ge=0
+    )
+    early_stopping_patience: int = _field(
+        0,
+        "Stop after this many evaluations without a better validation loss (0 = never).",
+        ge=0,
+        le=10_000,
+    )
+    seed: int = _field(1337, "Seeds data order, initialisation, dropout and sampling.", ge=0)
+
+    # --- hardware ---
+    device: Literal["auto", "cpu", "cuda", "mps"] = _field(
+        "auto", "Where to train: 'auto' picks cuda, then mps, then cpu."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = _field(
+        "float32",
+        "Compute precision: 'auto' picks the fastest safe one (bf16 autocast where supported).",
+    )
+    compile: bool = _field(False, "Compile the model with torch.compile (falls back visibly).")
+    num_threads: int = _field(
+        0, "CPU threads for PyTorch (0 = leave PyTorch's choice).", ge=0, le=1024
+    )
+
+    # --- samples shown during training ---
+    sample_prompt: str = _field(
+        "ROMEO:", "Prompt for the sample taken at each evaluation.", live=True
+    )
+    sample_length: int = _field(
+        200, "Characters sampled at each evaluation (0 disables samples).", ge=0, le=10_000,
+        live=True,
+    )
+    sample_temperature: float = _field(
+        0.8, "Sampling temperature (0 = greedy argmax).", ge=0.0, le=5.0, live=True
+    )
+    sample_top_k: int = _field(
+        0, "Keep only the k most likely characters (0 = all).", ge=0, le=100_000, live=True
+    )
+    sample_top_p: float = _field(
+        1.0, "Nucleus sampling: smallest set whose mass reaches p (1 = all).", gt=0.0, le=1.0,
+        live=True,
+    )
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> RunConfig:
+        problems = cross_field_problems(self)
+        if problems:
+            raise ValueError("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        return self
+
+
+def cross_field_problems(cfg: RunConfig) -> dict[str, str]:
+    """Constraints between fields, named by the field a user should change."""
+    problems: dict[str, str] = {}
+    if cfg.model == "gpt" and cfg.n_embd % cfg.n_head != 0:
+        problems["n_head"] = f"must divide n_embd ({cfg.n_embd}); got {cfg.n_head}"
+    return problems
+
+
+LIVE_FIELDS: frozenset[str] = frozenset(
+    name
+    for name, info in RunConfig.model_fields.items()
+    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("live")
+)
+
+
+def _describe_error(err: dict[str, Any]) -> tuple[str, str]:
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "config"
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    if kind == "extra_forbidden":
+        return loc, "unknown field (check the spelling; `llmv0 config` lists every field)"
+    if kind == "literal_error":
+        return loc, f"must be one of {ctx.get('expected')}; got {got!r}"
+    if kind == "value_error" and loc == "config":
+        # A cross-field problem: report it under the field it names.
+        msg = str(ctx.get("error", err.get("msg", "")))
+        name, _, why = msg.partition(": ")
+        return name, why
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        field = RunConfig.model_fields.get(loc)
+        return loc, f"must be {field_range(loc) if field else err['msg']}; got {got!r}"
+    return loc, f"{err.get('msg', 'invalid')}; got {got!r}"
+
+
+def field_range(name: str) -> str:
+    """The allowed values of a field, as a short human phrase (for errors and the editor)."""
+    info = RunConfig.model_fields[name]
+    ann = info.annotation
+    choices = getattr(ann, "__args__", None)
+    if choices and all(isinstance(c, str) for c in choices):
+        return "one of " + ", ".join(repr(c) for c in choices)
+    lo = hi = None
+    lo_incl = hi_incl = True
+    for meta in info.metadata:
+        if getattr(meta, "ge", None) is not None:
+            lo = meta.ge
+        if getattr(meta, "gt", None) is not None:
+            lo, lo_incl = meta.gt, False
+        if getattr(meta, "le", None) is not None:
+            hi = meta.le
+        if getattr(meta, "lt", None) is not None:
+            hi, hi_incl = meta.lt, False
+        if getattr(meta, "min_length", None) is not None:
+            return "a non-empty string"
+    if ann is bool:
+        return "true or false"
+    if ann is str:
+        return "any text"
+    kind = "an integer" if ann is int else "a number"
+    if lo is not None and hi is not None:
+        return f"{kind} in {'[' if lo_incl else '('}{lo}, {hi}{']' if hi_incl else ')'}"
+    if lo is not None:
+        return f"{kind} {'>=' if lo_incl else '>'} {lo}"
+    if hi is not None:
+        return f"{kind} {'<=' if hi_incl else '<'} {hi}"
+    return kind
+
+
+def validate_config(data: dict[str, Any], source: str = "config") -> RunConfig:
+    """Build a RunConfig from a plain dict, or raise ConfigError naming every bad field."""
+    if not isinstance(data, dict):
+        raise ConfigError({"config": "must be a JSON object of field: value pairs"}, source)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for err in exc.errors():
+            name, why = _describe_error(err)
+            problems.setdefault(name, why)
+        raise ConfigError(problems, source) from None
+
+
+def parse_value(name: str, text: str) -> Any:
+    """Turn the text of a ``--set name=value`` or an editor box into a typed value.
+
+    Values are parsed as JSON when they look like JSON (numbers, true/false), else kept as
+    text, so ``--set sample_prompt=JULIET:`` needs no quotes. Type checking is left to
+    :func:`validate_config`, so every bad field is reported together.
+    """
+    ann = RunConfig.model_fields[name].annotation if name in RunConfig.model_fields else None
+    if ann is str:
+        return text
+    stripped = text.strip()
+    if ann is bool and stripped.lower() in {"true", "false", "yes", "no", "on", "off", "1", "0"}:
+        return stripped.lower() in {"true", "yes", "on", "1"}
+    try:
+        return json.loads(stripped)
+    except (json.JSONDecodeError, ValueError):
+        return stripped
+
+
+def apply_overrides(
+    base: dict[str, Any], overrides: list[str], source: str = "--set overrides"
+) -> dict[str, Any]:
+    """Apply ``key=value`` strings to a config dict; malformed pairs become ConfigErrors."""
+    data = dict(base)
+    problems: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems[item or "(empty)"] = "expected key=value, for example --set batch_size=64"
+            continue
+        if key not in RunConfig.model_fields:
+            problems[key] = "unknown field (check the spelling; `llmv0 config` lists every field)"
+            continue
+        data[key] = parse_value(key, value)
+    if problems:
+        raise ConfigError(problems, source)
+    return data
+
+
+def config_dir() -> Path:
+    """Folder of default_config.json and the presets (repo's configs/ or the installed copy)."""
+    env = os.environ.get(CONFIG_DIR_ENV)
+    if env:
+        return Path(env)
+    installed = Path(__file__).parent / "_configs"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def list_presets() -> list[str]:
+    """Names of the presets in the configs folder (file stems, default_config excluded)."""
+    folder = config_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.json") if p.stem != "default_config")
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> RunConfig:
+    """Load a config from a JSON file or preset name; None gives the defaults.
+
+    Raises:
+        ConfigError: the file is missing, not JSON, or has invalid fields.
+    """
+    if path is None:
+        return RunConfig()
+    candidate = Path(path)
+    if not candidate.exists() and candidate.suffix == "":
+        preset = config_dir() / f"{candidate}.json"
+        if preset.exists():
+            candidate = preset
+    return validate_config(read_config_dict(candidate), source=f"config file {candidate}")
+
+
+def read_config_dict(path: Path) -> dict[str, Any]:
+    """Read a config file's JSON object without validating it (for overrides on top)."""
+    if not path.exists():
+        presets = ", ".join(list_presets()) or "none found"
+        raise ConfigError(
+            {"config": f"file not found: {path}. Give a JSON file or a preset ({presets})"},
+            source=f"config file {path}",
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            {"config": f"not valid JSON ({exc}); fix the file or regenerate it with "
+             "`llmv0 config --save FILE`"},
+            source=f"config file {path}",
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError({"config": "must be a JSON object"}, source=f"config file {path}")
+    return data
+
+
+def resolve_preset_path(name_or_path: str) -> Path:
+    """A preset name ('gpt-cpu') or a path, as a Path to an existing or intended file."""
+    candidate = Path(name_or_path)
+    if not candidate.exists() and candidate.suffix == "":
+        preset = config_dir() / f"{name_or_path}.json"
+        if preset.exists():
+            return preset
+    return candidate
+
+
+def save_config(cfg: RunConfig, path: str | os.PathLike[str]) -> None:
+    """Write a config as pretty JSON (atomically: temp file then rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(cfg.model_dump(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def diff_from_defaults(cfg: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """Fields whose value differs from the default: name -> (default, value)."""
+    default = RunConfig().model_dump()
+    return {k: (default[k], v) for k, v in cfg.model_dump().items() if default[k] != v}

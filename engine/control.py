@@ -1,0 +1,76 @@
+"""Commands to a running trainer: a thread-safe queue drained between optimizer steps.
+
+Because commands apply at step boundaries, a checkpoint is always consistent. The TUI, the
+CLI's Ctrl-C handler and (later) a remote channel all speak through :class:`Control`.
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Command:
+    """One request to the trainer. ``kind`` is one of :data:`COMMAND_KINDS`."""
+
+    kind: str
+    name: str = ""
+    value: Any = None
+
+
+COMMAND_KINDS = frozenset({"pause", "resume", "stop", "save", "set", "sample"})
+
+
+class Control:
+    """A queue of commands plus helpers that name them; safe to call from any thread."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Command] = queue.Queue()
+
+    def send(self, command: Command) -> None:
+        """Queue a command; it applies after the current optimizer step."""
+        if command.kind not in COMMAND_KINDS:
+            raise ValueError(f"unknown command {command.kind!r}; expected {sorted(COMMAND_KINDS)}")
+        self._queue.put(command)
+
+    def pause(self) -> None:
+        """Pause after the current step."""
+        self.send(Command("pause"))
+
+    def resume(self) -> None:
+        """Resume a paused run."""
+        self.send(Command("resume"))
+
+    def stop(self) -> None:
+        """Save a checkpoint and finish the run with reason 'stopped'."""
+        self.send(Command("stop"))
+
+    def save(self) -> None:
+        """Save latest.pt now."""
+        self.send(Command("save"))
+
+    def sample(self) -> None:
+        """Take a sample now with the current sample settings."""
+        self.send(Command("sample"))
+
+    def set(self, name: str, value: Any) -> None:
+        """Change a live-editable config field (see engine.config.LIVE_FIELDS)."""
+        self.send(Command("set", name, value))
+
+    def get(self, timeout: float | None = None) -> Command | None:
+        """Next command, waiting up to ``timeout`` seconds (None: don't wait)."""
+        try:
+            if timeout is None:
+                return self._queue.get_nowait()
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def drain(self) -> list[Command]:
+        """Every queued command, oldest first, without waiting."""
+        commands: list[Command] = []
+        while (cmd := self.get()) is not None:
+            commands.append(cmd)
+        return commands

@@ -1,0 +1,233 @@
+"""Corpus resolution, the train/validation split and seeded batch sampling.
+
+``"shakespeare.txt"`` names Tiny Shakespeare: it resolves to ``<data dir>/shakespeare.txt``
+and, when absent, is downloaded from the char-rnn repository, checked against its sha256 and
+written atomically. Any other value is a path to a UTF-8 text file. Every way this can go wrong
+raises :class:`CorpusError` with a one-paragraph explanation and a fix.
+
+**Split**: the first ``1 - val_fraction`` of the characters train, the rest validate (as in
+nanoGPT's shakespeare_char).
+
+**One epoch** is one pass over the training split in non-overlapping windows: each epoch the
+split is cut into windows of ``seq_length + 1`` characters (inputs plus the shifted targets)
+starting at a random offset in ``[0, seq_length)``, the windows are shuffled, and consecutive
+groups of ``batch_size`` windows form the epoch's ``steps_per_epoch`` batches. Offset and order
+come from a generator seeded with ``(seed, epoch)``, so the batch of any step can be rebuilt
+from the step number alone: resuming a run continues the exact same data order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+SHAKESPEARE_NAME = "shakespeare.txt"
+SHAKESPEARE_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
+SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+DATA_DIR_ENV = "LLMV0_DATA_DIR"
+
+Progress = Callable[[int, int | None], None]
+"""Download progress callback: (bytes so far, total bytes or None when unknown)."""
+
+
+class CorpusError(ValueError):
+    """The corpus could not be found, fetched or read; the message says how to fix it."""
+
+
+def default_data_dir() -> Path:
+    """The corpus cache: $LLMV0_DATA_DIR, else ./data under the current directory."""
+    return Path(os.environ.get(DATA_DIR_ENV, "data"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_corpus(
+    target: Path,
+    url: str = SHAKESPEARE_URL,
+    sha256: str | None = SHAKESPEARE_SHA256,
+    progress: Progress | None = None,
+    timeout: float = 30.0,
+) -> Path:
+    """Download ``url`` to ``target`` atomically, checking its sha256.
+
+    The bytes go to a temporary file in the same folder, are fsynced, checked, then renamed
+    over ``target``; a failed or interrupted download leaves no partial corpus behind.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                    length = resp.headers.get("Content-Length")
+                    total = int(length) if length and length.isdigit() else None
+                    done = 0
+                    while chunk := resp.read(64 * 1024):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise CorpusError(
+                    f"Could not download the corpus from {url} ({reason}). Check your network "
+                    f"connection, or download the file yourself and save it as {target}, or set "
+                    "data_file to the path of any local UTF-8 text file."
+                ) from None
+            out.flush()
+            os.fsync(out.fileno())
+        if sha256 is not None and digest.hexdigest() != sha256:
+            raise CorpusError(
+                f"The file downloaded from {url} has sha256 {digest.hexdigest()}, not the "
+                f"expected {sha256}: the download is corrupt or the source changed. It was not "
+                f"kept. Try again, or save a known-good copy as {target}."
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def resolve_corpus(
+    data_file: str,
+    data_dir: Path | None = None,
+    progress: Progress | None = None,
+    url: str | None = None,
+) -> Path:
+    """The local path of ``data_file``, downloading Tiny Shakespeare into the cache if needed."""
+    if data_file == SHAKESPEARE_NAME:
+        cached = (data_dir or default_data_dir()) / SHAKESPEARE_NAME
+        if not cached.exists():
+            download_corpus(cached, url or SHAKESPEARE_URL, progress=progress)
+        return cached
+    path = Path(data_file).expanduser()
+    if not path.exists():
+        raise CorpusError(
+            f"The corpus file {path} does not exist. Set data_file to the path of a UTF-8 text "
+            f"file, or to '{SHAKESPEARE_NAME}' to download Tiny Shakespeare."
+        )
+    if path.is_dir():
+        raise CorpusError(f"The corpus path {path} is a folder; data_file must name a text file.")
+    return path
+
+
+def read_corpus(path: Path) -> str:
+    """The text of a corpus file, refusing unreadable, empty or non-UTF-8 files."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(
+            f"Could not read the corpus {path} ({exc.strerror}). Check the path and its "
+            "permissions."
+        ) from None
+    if not raw.strip():
+        raise CorpusError(
+            f"The corpus {path} is empty. Put some text in it, or set data_file to another file."
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"The corpus {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start} cannot be decoded. Convert it first, for example with "
+            f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}-utf8.txt`."
+        ) from None
+    return text
+
+
+@dataclass
+class Splits:
+    """Token ids of the training and validation splits (1-D int64 tensors)."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+
+
+def split_tokens(tokens: torch.Tensor, val_fraction: float, seq_length: int) -> Splits:
+    """First ``1 - val_fraction`` for training, the rest for validation; both long enough."""
+    n_val = int(len(tokens) * val_fraction)
+    n_train = len(tokens) - n_val
+    need = seq_length + 1
+    if n_train < need or n_val < need:
+        raise CorpusError(
+            f"The corpus has {len(tokens)} characters: its training split ({n_train}) and "
+            f"validation split ({n_val}, val_fraction {val_fraction}) each need at least "
+            f"seq_length + 1 = {need}. Use a longer text, lower seq_length or raise "
+            "val_fraction."
+        )
+    return Splits(train=tokens[:n_train].clone(), val=tokens[n_train:].clone())
+
+
+class EpochBatches:
+    """Seeded batches over a token tensor; the batch of any step depends only on the step."""
+
+    def __init__(self, tokens: torch.Tensor, seq_length: int, batch_size: int, seed: int) -> None:
+        self.tokens = tokens
+        self.seq_length = seq_length
+        self.batch_size = batch_size
+        self.seed = seed
+        # Windows available for every offset in [0, seq_length): fixed per epoch.
+        self.windows_per_epoch = max(1, (len(tokens) - seq_length) // seq_length)
+        self.steps_per_epoch = max(1, math.ceil(self.windows_per_epoch / batch_size))
+        self._epoch = -1
+        self._starts = torch.empty(0, dtype=torch.long)
+
+    def _plan(self, epoch: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        offset = int(torch.randint(self.seq_length, (1,), generator=gen))
+        max_offset = len(self.tokens) - (self.windows_per_epoch * self.seq_length + 1)
+        offset = min(offset, max(0, max_offset))
+        starts = offset + self.seq_length * torch.arange(self.windows_per_epoch)
+        need = self.steps_per_epoch * self.batch_size
+        order = torch.randperm(self.windows_per_epoch, generator=gen)
+        # Fill the last batch with windows from a second shuffle rather than shrinking it.
+        while len(order) < need:
+            order = torch.cat([order, torch.randperm(self.windows_per_epoch, generator=gen)])
+        return starts[order[:need]]
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets (B, T) for 0-based optimizer step ``step``."""
+        epoch, index = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._starts = self._plan(epoch)
+            self._epoch = epoch
+        starts = self._starts[index * self.batch_size : (index + 1) * self.batch_size]
+        offsets = torch.arange(self.seq_length + 1)
+        windows = self.tokens[starts[:, None] + offsets[None, :]]  # (B, T + 1)
+        return windows[:, :-1], windows[:, 1:]
+
+
+def eval_windows(
+    tokens: torch.Tensor, seq_length: int, max_windows: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-overlapping windows covering the split: inputs and targets (N, T).
+
+    ``max_windows`` > 0 keeps that many, evenly spaced, for a quicker estimate.
+    """
+    n = (len(tokens) - 1) // seq_length
+    starts = seq_length * torch.arange(n)
+    if 0 < max_windows < n:
+        starts = starts[torch.linspace(0, n - 1, max_windows).long()]
+    offsets = torch.arange(seq_length + 1)
+    windows = tokens[starts[:, None] + offsets[None, :]]
+    return windows[:, :-1], windows[:, 1:]

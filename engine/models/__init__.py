@@ -1,0 +1,84 @@
+"""Model registry keyed by ``config.model``, and the protocol every model follows.
+
+A model is an ``nn.Module`` with:
+
+- ``forward(idx, targets=None) -> (logits, loss)``: idx (B, T) token ids; logits (B, T, V);
+  loss is the mean cross-entropy when targets are given, else None.
+- ``init_state(batch_size) -> state``: an empty generation state.
+- ``step(idx, state) -> (logits, state)``: feed new tokens idx (B, T') after those already in
+  ``state``; returns the logits of the last position (B, V). Each new token costs O(1) model
+  steps (carried LSTM state, GPT KV cache), so streaming generation stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from engine.config import RunConfig
+
+
+class LanguageModel(Protocol):
+    """What the trainer and the samplers need from a model."""
+
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def init_state(self, batch_size: int) -> Any: ...
+
+    def step(self, idx: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]: ...
+
+
+def _build_lstm(cfg: RunConfig, vocab_size: int) -> nn.Module:
+    from engine.models.lstm import CharLSTM
+
+    return CharLSTM(
+        vocab_size=vocab_size,
+        embedding_dim=cfg.embedding_dim,
+        hidden_dim=cfg.hidden_dim,
+        num_layers=cfg.num_layers,
+        dropout=cfg.dropout,
+    )
+
+
+def _build_gpt(cfg: RunConfig, vocab_size: int) -> nn.Module:
+    from engine.models.gpt import GPT
+
+    return GPT(
+        vocab_size=vocab_size,
+        block_size=cfg.seq_length,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        n_embd=cfg.n_embd,
+        dropout=cfg.dropout,
+    )
+
+
+MODELS: dict[str, Callable[[RunConfig, int], nn.Module]] = {
+    "lstm": _build_lstm,
+    "gpt": _build_gpt,
+}
+
+
+def build_model(cfg: RunConfig, vocab_size: int) -> nn.Module:
+    """A freshly initialised model for ``cfg.model`` (initialisation uses torch's global RNG)."""
+    try:
+        builder = MODELS[cfg.model]
+    except KeyError:
+        raise ValueError(f"unknown model {cfg.model!r}; expected one of {sorted(MODELS)}") from None
+    return builder(cfg, vocab_size)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters, each shared tensor counted once."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total

@@ -1,0 +1,89 @@
+"""CharTokenizer: a character vocabulary built from the corpus, saved inside checkpoints.
+
+Unknown-character policy: encoding text with characters outside the vocabulary raises
+:class:`UnknownCharactersError`, which lists them, so a prompt never silently changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+
+class UnknownCharactersError(ValueError):
+    """Text contains characters the model never saw; ``chars`` lists them once each."""
+
+    def __init__(self, chars: list[str], vocab_preview: str) -> None:
+        self.chars = chars
+        shown = ", ".join(repr(c) for c in chars[:20])
+        more = f" and {len(chars) - 20} more" if len(chars) > 20 else ""
+        super().__init__(
+            f"The prompt contains {len(chars)} character(s) the model's vocabulary does not "
+            f"have: {shown}{more}. Remove or replace them; the vocabulary is: {vocab_preview}"
+        )
+
+
+class Tokenizer(Protocol):
+    """What the trainer, the samplers and checkpoints need from a tokenizer."""
+
+    vocab_size: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Iterable[int]) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class CharTokenizer:
+    """Maps each distinct character of a corpus to an id, in sorted character order."""
+
+    kind = "char"
+
+    def __init__(self, chars: Iterable[str]) -> None:
+        self.chars: list[str] = sorted(set(chars))
+        if not self.chars:
+            raise ValueError("a tokenizer needs at least one character")
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharTokenizer:
+        """The vocabulary of every character in ``text``."""
+        return cls(set(text))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def unknown(self, text: str) -> list[str]:
+        """Characters of ``text`` outside the vocabulary, in first-seen order."""
+        return list(dict.fromkeys(c for c in text if c not in self.stoi))
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of each character; raises UnknownCharactersError listing unknown ones."""
+        missing = self.unknown(text)
+        if missing:
+            raise UnknownCharactersError(missing, self.preview())
+        return [self.stoi[c] for c in text]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+    def preview(self) -> str:
+        """The vocabulary as one printable line (newline shown as \\n)."""
+        return "".join(self.chars).encode("unicode_escape").decode("ascii")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "chars": "".join(self.chars)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CharTokenizer:
+        return cls(data["chars"])
+
+
+def tokenizer_from_dict(data: dict[str, Any]) -> CharTokenizer:
+    """Rebuild the tokenizer stored in a checkpoint."""
+    kind = data.get("kind")
+    if kind == "char":
+        return CharTokenizer.from_dict(data)
+    raise ValueError(f"unknown tokenizer kind {kind!r} in checkpoint")
