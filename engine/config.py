@@ -85,9 +85,7 @@ class RunConfig(BaseModel):
     max_steps: int = _field(
         0, "Stop after this many optimizer steps (0 = run all epochs).", ge=0, le=100_000_000
     )
-    learning_rate: float = _field(
-        0.001, "Peak learning rate.", gt=0.0, le=10.0, live=True
-    )
+    learning_rate: float = _field(0.001, "Peak learning rate.", gt=0.0, le=10.0, live=True)
     optimizer: Literal["adam", "adamw", "rmsprop"] = _field(
         "adam", "Optimizer: 'adam', 'adamw' (decoupled weight decay) or 'rmsprop'."
     )
@@ -149,7 +147,10 @@ class RunConfig(BaseModel):
         "ROMEO:", "Prompt for the sample taken at each evaluation.", live=True
     )
     sample_length: int = _field(
-        200, "Characters sampled at each evaluation (0 disables samples).", ge=0, le=10_000,
+        200,
+        "Characters sampled at each evaluation (0 disables samples).",
+        ge=0,
+        le=10_000,
         live=True,
     )
     sample_temperature: float = _field(
@@ -159,7 +160,10 @@ class RunConfig(BaseModel):
         0, "Keep only the k most likely characters (0 = all).", ge=0, le=100_000, live=True
     )
     sample_top_p: float = _field(
-        1.0, "Nucleus sampling: smallest set whose mass reaches p (1 = all).", gt=0.0, le=1.0,
+        1.0,
+        "Nucleus sampling: smallest set whose mass reaches p (1 = all).",
+        gt=0.0,
+        le=1.0,
         live=True,
     )
 
@@ -341,8 +345,10 @@ def read_config_dict(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            {"config": f"not valid JSON ({exc}); fix the file or regenerate it with "
-             "`llmv0 config --save FILE`"},
+            {
+                "config": f"not valid JSON ({exc}); fix the file or regenerate it with "
+                "`llmv0 config --save FILE`"
+            },
             source=f"config file {path}",
         ) from None
     if not isinstance(data, dict):

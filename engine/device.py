@@ -30,8 +30,10 @@ def select_device(name: str) -> torch.device:
     if name == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
-        raise DeviceError("device is 'mps' but Apple's MPS backend is not available here. "
-                          "Set device to 'auto' or 'cpu'.")
+        raise DeviceError(
+            "device is 'mps' but Apple's MPS backend is not available here. "
+            "Set device to 'auto' or 'cpu'."
+        )
     return torch.device(name)
 
 

@@ -35,14 +35,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def build_optimizer(model: nn.Module, cfg: RunConfig, device: torch.device) -> torch.optim.Optimizer:
+def build_optimizer(
+    model: nn.Module, cfg: RunConfig, device: torch.device
+) -> torch.optim.Optimizer:
     """The optimizer named by ``cfg.optimizer``; fused kernels on CUDA where available."""
     groups = param_groups(model, cfg.weight_decay)
     if cfg.optimizer == "adamw":
         extra = {"fused": True} if device.type == "cuda" else {}
-        return torch.optim.AdamW(
-            groups, lr=cfg.learning_rate, betas=(0.9, cfg.beta2), **extra
-        )
+        return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(0.9, cfg.beta2), **extra)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, cfg.beta2))
     if cfg.optimizer == "rmsprop":
