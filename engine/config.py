@@ -83,7 +83,10 @@ class RunConfig(BaseModel):
         le=100_000,
     )
     max_steps: int = _field(
-        0, "Stop after this many optimizer steps (0 = run all epochs).", ge=0, le=100_000_000
+        0,
+        "Total optimizer steps; overrides epochs when > 0 (0 = epochs x steps per epoch).",
+        ge=0,
+        le=100_000_000,
     )
     learning_rate: float = _field(0.001, "Peak learning rate.", gt=0.0, le=10.0, live=True)
     optimizer: Literal["adam", "adamw", "rmsprop"] = _field(

@@ -1,0 +1,203 @@
+"""Checkpoints as data: atomic writes, and loads with ``torch.load(weights_only=True)``.
+
+A checkpoint is a plain dict: format tag and version, the unwrapped model's ``state_dict``,
+the optimizer's, the torch RNG state, the step, the config dict, the tokenizer's vocabulary
+and the early-stopping bookkeeping: everything needed to resume exactly or to generate.
+Writes go to a temporary file in the same folder, are fsynced and renamed over the target,
+so a crash mid-write leaves the previous checkpoint loadable.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.config import ConfigError, RunConfig, validate_config
+from engine.models import build_model
+from engine.tokenizer import CharTokenizer, tokenizer_from_dict
+
+FORMAT = "llmv0-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, truncated, foreign or from an incompatible version."""
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temp file beside ``path``, fsync, then ``os.replace``.
+
+    Raises:
+        OSError: the disk is full or not writable; the previous file is untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    # Make the rename itself durable.
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under torch.compile or DistributedDataParallel wrappers."""
+    inner = getattr(model, "_orig_mod", model)
+    return getattr(inner, "module", inner)
+
+
+def make_payload(
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    config: RunConfig,
+    tokenizer: CharTokenizer,
+    step: int,
+    best_val_loss: float,
+    evals_since_best: int,
+    run_id: str,
+    scaler_state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The dict a checkpoint stores (tensors and plain values only)."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "run_id": run_id,
+        "step": step,
+        "config": config.model_dump(),
+        "tokenizer": tokenizer.to_dict(),
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scaler": scaler_state,
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "best_val_loss": best_val_loss,
+        "evals_since_best": evals_since_best,
+        "torch_version": torch.__version__,
+    }
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
+    """Load and check a checkpoint file.
+
+    Raises:
+        CheckpointError: missing, truncated or foreign file, with a one-paragraph reason.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(
+            f"No checkpoint at {path}. Give a run id from `llmv0 runs`, a run folder, or a "
+            ".pt file written by llmv0."
+        )
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"The checkpoint {path} cannot be read: it is truncated, corrupt or not a PyTorch "
+            f"file ({first[:200]}). If the run folder has another checkpoint (latest.pt or "
+            "best.pt), use that one; otherwise retrain."
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not an llmv0 checkpoint (no '{FORMAT}' tag). "
+            "Use a checkpoint written by `llmv0 train` or the dashboard."
+        )
+    if payload.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path} is an llmv0 checkpoint of format version {payload.get('version')}, but "
+            f"this llmv0 reads version {VERSION}. Upgrade llmv0 or retrain."
+        )
+    return payload
+
+
+def config_of(payload: dict[str, Any], path: Path | str = "checkpoint") -> RunConfig:
+    """The RunConfig stored in a checkpoint."""
+    try:
+        return validate_config(payload["config"], source=f"config stored in {path}")
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def model_from_payload(
+    payload: dict[str, Any], device: str | torch.device = "cpu", path: Path | str = "checkpoint"
+) -> tuple[nn.Module, CharTokenizer, RunConfig]:
+    """Rebuild the model (eval mode), tokenizer and config a checkpoint describes."""
+    cfg = config_of(payload, path)
+    tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    model = build_model(cfg, tokenizer.vocab_size)
+    try:
+        model.load_state_dict(payload["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"The weights in {path} do not fit the model its config describes ({exc}). The "
+            "file was probably edited or written by another program."
+        ) from None
+    model.to(device)
+    model.eval()
+    return model, tokenizer, cfg
+
+
+@dataclass(frozen=True)
+class ResolvedCheckpoint:
+    """Where a checkpoint lives and which run folder it belongs to."""
+
+    path: Path
+    run_dir: Path
+
+
+def resolve_checkpoint(target: str | os.PathLike[str], runs_dir: Path) -> ResolvedCheckpoint:
+    """A .pt file, a run folder or a run id -> the checkpoint to use (best.pt, else latest.pt).
+
+    Raises:
+        CheckpointError: nothing loadable there.
+    """
+    candidate = Path(target)
+    if candidate.is_file():
+        return ResolvedCheckpoint(candidate, candidate.parent)
+    folder = candidate if candidate.is_dir() else runs_dir / str(target)
+    if not folder.is_dir():
+        raise CheckpointError(
+            f"No run or checkpoint named {target!s}: not a file, not a folder, and no "
+            f"{runs_dir / str(target)}. `llmv0 runs` lists the runs in {runs_dir}."
+        )
+    for name in ("best.pt", "latest.pt"):
+        if (folder / name).is_file():
+            return ResolvedCheckpoint(folder / name, folder)
+    raise CheckpointError(
+        f"The run folder {folder} has no checkpoint yet (no best.pt or latest.pt): the run "
+        "stopped before its first evaluation. Train longer or pick another run."
+    )
+
+
+def load_for_inference(
+    target: str | os.PathLike[str],
+    runs_dir: Path | str = "checkpoints",
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, CharTokenizer, RunConfig]:
+    """Model (eval mode), tokenizer and config from a .pt file, run folder or run id."""
+    resolved = resolve_checkpoint(target, Path(runs_dir))
+    payload = load_checkpoint(resolved.path)
+    return model_from_payload(payload, device, resolved.path)
