@@ -95,7 +95,7 @@ def make_payload(
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "best_val_loss": best_val_loss,
         "evals_since_best": evals_since_best,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
 
 

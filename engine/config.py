@@ -283,7 +283,10 @@ def parse_value(name: str, text: str) -> Any:
 def apply_overrides(
     base: dict[str, Any], overrides: list[str], source: str = "--set overrides"
 ) -> dict[str, Any]:
-    """Apply ``key=value`` strings to a config dict; malformed pairs become ConfigErrors."""
+    """Apply ``key=value`` strings to a config dict; malformed pairs become ConfigErrors.
+
+    Unknown keys are kept, so :func:`validate_config` reports them with every other problem.
+    """
     data = dict(base)
     problems: dict[str, str] = {}
     for item in overrides:
@@ -291,9 +294,6 @@ def apply_overrides(
         key = key.strip()
         if not sep or not key:
             problems[item or "(empty)"] = "expected key=value, for example --set batch_size=64"
-            continue
-        if key not in RunConfig.model_fields:
-            problems[key] = "unknown field (check the spelling; `llmv0 config` lists every field)"
             continue
         data[key] = parse_value(key, value)
     if problems:

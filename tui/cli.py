@@ -1,0 +1,392 @@
+"""The ``llmv0`` command line (train, generate, eval, plot, runs, config) and ``llmv0-tui``.
+
+Both front doors drive the same engine. Textual is imported only when the dashboard starts;
+torch only inside the commands that need it, so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="llmv0",
+    help="Train, sample and inspect a character-level language model. "
+    "`llmv0-tui` opens the dashboard.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+RunsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--runs-dir", help="Folder of run folders [default: $LLMV0_RUNS_DIR or ./checkpoints]."
+    ),
+]
+
+
+def _runs_dir(value: Path | None) -> Path:
+    from engine.runs import default_runs_dir
+
+    return value or default_runs_dir()
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the engine's user-facing errors into one red paragraph and exit code 2."""
+    from engine.checkpoint import CheckpointError
+    from engine.config import ConfigError
+    from engine.data import CorpusError
+    from engine.device import DeviceError
+    from engine.tokenizer import UnknownCharactersError
+
+    try:
+        yield
+    except (
+        ConfigError,
+        CorpusError,
+        CheckpointError,
+        DeviceError,
+        UnknownCharactersError,
+        ValueError,
+    ) as exc:
+        err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+        raise typer.Exit(2) from None
+
+
+def build_config(config: str | None, overrides: list[str] | None) -> Any:
+    """The RunConfig from a file or preset plus ``--set`` overrides, validated once."""
+    from engine.config import (
+        RunConfig,
+        apply_overrides,
+        read_config_dict,
+        resolve_preset_path,
+        validate_config,
+    )
+
+    base = RunConfig().model_dump()
+    source = "config"
+    if config:
+        path = resolve_preset_path(config)
+        base.update(read_config_dict(path))
+        source = f"config {path}"
+    data = apply_overrides(base, overrides or [])
+    return validate_config(data, source=source + (" with --set overrides" if overrides else ""))
+
+
+@app.command()
+def train(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Config JSON file or preset name.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", help="Override a field: --set learning_rate=3e-4 (repeatable)."
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Run id or folder to continue exactly.")
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option("--max-steps", help="Total optimizer steps (overrides epochs).", min=1),
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the run folder.")] = None,
+    no_samples: Annotated[
+        bool, typer.Option("--no-samples", help="Don't print the samples taken at evaluations.")
+    ] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Train a model with live progress. Ctrl-C saves a checkpoint and exits cleanly."""
+    from engine.config import RunConfig
+    from engine.control import Control
+    from engine.events import RunFailed
+    from engine.trainer import Trainer
+    from tui.console import TrainingDisplay
+
+    with user_errors():
+        overrides = list(set_ or [])
+        if max_steps is not None:
+            overrides.append(f"max_steps={max_steps}")
+        cfg: RunConfig | None
+        if resume and not (config or overrides):
+            cfg = None
+        elif resume:
+            from engine.checkpoint import config_of, load_checkpoint, resolve_checkpoint
+
+            target = resolve_checkpoint(resume, _runs_dir(runs_dir))
+            saved = config_of(load_checkpoint(target.run_dir / "latest.pt"))
+            base = saved.model_dump()
+            if config:
+                from engine.config import read_config_dict, resolve_preset_path
+
+                base.update(read_config_dict(resolve_preset_path(config)))
+            from engine.config import apply_overrides, validate_config
+
+            cfg = validate_config(apply_overrides(base, overrides), source="resume config")
+        else:
+            cfg = build_config(config, overrides)
+        progress = _download_progress()
+        trainer = Trainer(
+            cfg,
+            runs_dir=_runs_dir(runs_dir),
+            run_id=run_id,
+            resume=resume,
+            download_progress=progress,
+        )
+    control = Control()
+    interrupted = {"count": 0}
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted["count"] += 1
+        if interrupted["count"] > 1:
+            raise KeyboardInterrupt
+        out.print(
+            "\n[yellow]Stopping: saving a checkpoint after this step "
+            "(Ctrl-C again to abort without saving)...[/]"
+        )
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with TrainingDisplay(out, show_samples=not no_samples) as display:
+            result = trainer.run(display, control)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    out.print()
+    if isinstance(result, RunFailed):
+        raise typer.Exit(1)
+    out.print(
+        f"Resume with: llmv0 train --resume {trainer.run_id}    "
+        f"Sample with: llmv0 generate --run {trainer.run_id}"
+    )
+
+
+def _download_progress() -> Any:
+    state = {"last": -1}
+
+    def progress(done: int, total: int | None) -> None:
+        pct = int(done * 100 / total) if total else -1
+        if pct != state["last"] and (pct % 10 == 0 or pct < 0):
+            state["last"] = pct
+            size = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
+            err.print(f"[dim]downloading Tiny Shakespeare: {size}[/]")
+
+    return progress
+
+
+@app.command()
+def generate(
+    run: Annotated[str | None, typer.Option("--run", "-r", help="Run id or run folder.")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A .pt checkpoint file.")
+    ] = None,
+    seed: Annotated[
+        str, typer.Option("--seed", "--prompt", "-p", help="Text to continue (the prompt).")
+    ] = "\n",
+    length: Annotated[
+        int, typer.Option("--length", "-n", help="Characters to sample.", min=0)
+    ] = 200,
+    temperature: Annotated[
+        float,
+        typer.Option("--temperature", "-t", help="0 = greedy; higher = more random.", min=0.0),
+    ] = 0.8,
+    top_k: Annotated[
+        int, typer.Option("--top-k", help="Keep the k likeliest (0 = all).", min=0)
+    ] = 0,
+    top_p: Annotated[
+        float, typer.Option("--top-p", help="Nucleus mass in (0, 1] (1 = all).", min=0.0, max=1.0)
+    ] = 1.0,
+    sample_seed: Annotated[int, typer.Option("--sample-seed", help="Random seed.")] = 1337,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Stream characters from a trained model to stdout as they are sampled."""
+    from engine.checkpoint import load_for_inference
+    from engine.sampling import SampleSettings, generate_stream
+
+    with user_errors():
+        target = _one_target(run, checkpoint)
+        model, tokenizer, _ = load_for_inference(target, _runs_dir(runs_dir))
+        settings = SampleSettings(
+            length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=sample_seed
+        )
+        tokenizer.encode(seed)  # refuse unknown characters before printing anything
+        stream = generate_stream(model, tokenizer, seed, settings)
+        sys.stdout.write(seed)
+        sys.stdout.flush()
+        for char in stream:
+            sys.stdout.write(char)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+
+
+def _one_target(run: str | None, checkpoint: Path | None) -> str:
+    if bool(run) == bool(checkpoint):
+        raise ValueError(
+            "Give exactly one of --run RUN or --checkpoint FILE (`llmv0 runs` lists the runs)."
+        )
+    return str(run or checkpoint)
+
+
+@app.command("eval")
+def evaluate_cmd(
+    run: Annotated[str, typer.Argument(help="Run id, run folder or .pt file.")],
+    split: Annotated[str, typer.Option(help="'val' or 'train'.")] = "val",
+    runs_dir: RunsDir = None,
+) -> None:
+    """Loss, perplexity and bits per character over a whole split."""
+    import torch
+
+    from engine.checkpoint import load_for_inference
+    from engine.data import read_corpus, resolve_corpus, split_tokens
+    from engine.evaluate import evaluate
+    from tui.console import metrics_table
+
+    with user_errors():
+        if split not in {"val", "train"}:
+            raise ValueError(f"--split must be 'val' or 'train', not {split!r}.")
+        model, tokenizer, cfg = load_for_inference(run, _runs_dir(runs_dir))
+        text = read_corpus(resolve_corpus(cfg.data_file, progress=_download_progress()))
+        tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+        splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
+        metrics = evaluate(model, getattr(splits, split), cfg.seq_length)
+    out.print(
+        metrics_table(
+            f"{run} on the {split} split",
+            [
+                ("loss (nats/char)", f"{metrics.loss:.4f}"),
+                ("perplexity", f"{metrics.perplexity:.3f}"),
+                ("bits per character", f"{metrics.bits_per_char:.4f}"),
+                ("windows x length", f"{metrics.windows:,} x {cfg.seq_length}"),
+                ("characters scored", f"{metrics.tokens:,}"),
+            ],
+        )
+    )
+
+
+@app.command()
+def plot(
+    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    png: Annotated[Path | None, typer.Option("--png", help="Also write a PNG picture.")] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
+    from engine.runs import curves, load_history
+    from tui.plotting import png_plot, terminal_plot
+
+    with user_errors():
+        folder = Path(run) if Path(run).is_dir() else _runs_dir(runs_dir) / run
+        history = load_history(folder)
+        if not history:
+            raise ValueError(
+                f"No events for run {run!r} in {folder}: check the id with `llmv0 runs`."
+            )
+        data = curves(history)
+        if not data.train_steps:
+            raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
+    if png is None or sys.stdout.isatty():
+        sys.stdout.write(terminal_plot(data, folder.name) + "\n")
+    if png is not None:
+        png_plot(data, folder.name, png)
+        out.print(f"Wrote {png}")
+
+
+@app.command()
+def runs(runs_dir: RunsDir = None) -> None:
+    """The runs in the runs folder with their state and best validation loss."""
+    from engine.runs import list_runs
+
+    folder = _runs_dir(runs_dir)
+    summaries = list_runs(folder)
+    if not summaries:
+        out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
+        return
+    table = Table(title=f"Runs in {folder}")
+    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint"):
+        table.add_column(
+            column, justify="right" if column in {"steps", "best val loss"} else "left"
+        )
+    colours = {"finished": "green", "running": "cyan", "failed": "red", "stopped": "yellow"}
+    for s in summaries:
+        best = f"{s.best_val_loss:.4f}" if s.best_val_loss != float("inf") else "-"
+        table.add_row(
+            s.run_id,
+            s.model,
+            f"[{colours.get(s.state, 'white')}]{s.state}[/]",
+            f"{s.step:,}/{s.total_steps:,}",
+            best,
+            "yes" if s.has_checkpoint else "no",
+        )
+    out.print(table)
+
+
+@app.command()
+def config(
+    config_file: Annotated[
+        str | None, typer.Option("--config", "-c", help="Config file or preset to start from.")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value")] = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Write the result here.")] = None,
+) -> None:
+    """Every config field with its value, allowed range and description; validate or save."""
+    from engine.config import LIVE_FIELDS, RunConfig, field_range, list_presets, save_config
+
+    with user_errors():
+        cfg = build_config(config_file, set_)
+    if save is not None:
+        save_config(cfg, save)
+        out.print(f"Wrote {save}")
+        return
+    table = Table(title="Config fields (live = can change during a run)")
+    for column in ("field", "value", "allowed", "description"):
+        table.add_column(column, overflow="fold")
+    for name, info in RunConfig.model_fields.items():
+        live = " [cyan](live)[/]" if name in LIVE_FIELDS else ""
+        table.add_row(
+            name, repr(getattr(cfg, name)), field_range(name), (info.description or "") + live
+        )
+    out.print(table)
+    out.print(f"Presets: {', '.join(list_presets()) or 'none'}")
+
+
+def main() -> None:
+    """Entry point of ``llmv0``."""
+    app()
+
+
+tui_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@tui_app.command()
+def dashboard(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Config file or preset to load.")
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", "-r", help="Open a finished run's checkpoint.")
+    ] = None,
+) -> None:
+    """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
+    try:
+        from tui.app import run_dashboard
+    except ImportError:
+        out.print("The dashboard is coming; use `llmv0 train` meanwhile.")
+        raise typer.Exit(0) from None
+    raise typer.Exit(run_dashboard(config=config, run=run))
+
+
+def tui_main() -> None:
+    """Entry point of ``llmv0-tui``."""
+    tui_app()

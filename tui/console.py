@@ -1,0 +1,174 @@
+"""Rich rendering of a training run for the headless CLI: a sink that draws live progress."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from engine.events import (
+    CheckpointSaved,
+    ConfigChanged,
+    EpochCompleted,
+    EvalCompleted,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+    RunWarning,
+    SampleGenerated,
+    StepCompleted,
+)
+
+
+def format_duration(seconds: float) -> str:
+    """'1h02m', '3m05s', '42s'; '-' when unknown."""
+    if seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+class TrainingDisplay:
+    """A sink: a progress bar with step, epoch, loss, val loss, perplexity, tokens/s and ETA.
+
+    Milestones (evaluations, samples, checkpoints, warnings) print above the live bar, so the
+    terminal keeps a readable record after the run.
+    """
+
+    def __init__(self, console: Console, show_samples: bool = True) -> None:
+        self.console = console
+        self.show_samples = show_samples
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("train", total=1)
+        self.stats = Text("starting...", no_wrap=False)
+        self.live = Live(Group(self.progress, self.stats), console=console, refresh_per_second=8)
+        self.val: dict[str, Any] = {}
+        self.start_step = 0
+        self.steps_per_epoch = 1
+        self._last_draw = 0.0
+
+    def __enter__(self) -> TrainingDisplay:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_RunStarted(self, e: RunStarted) -> None:
+        self.start_step = e.start_step
+        self.steps_per_epoch = e.steps_per_epoch
+        self.progress.update(self.task, total=e.total_steps, completed=e.start_step)
+        verb = "Resuming" if e.resumed else "Training"
+        self.console.print(
+            f"[bold]{verb}[/] run [cyan]{e.run_id}[/]: {e.config['model']} with "
+            f"{e.n_params:,} parameters on {e.device} ({e.dtype}); {e.total_steps:,} steps, "
+            f"{e.steps_per_epoch:,} per epoch; vocabulary {e.vocab_size}; "
+            f"{e.train_tokens:,} train / {e.val_tokens:,} val characters."
+        )
+        for note in e.notes:
+            self.console.print(f"  [dim]{note}[/]")
+        self.console.print(f"  [dim]run folder: {e.run_dir}[/]")
+
+    def _on_StepCompleted(self, e: StepCompleted) -> None:
+        now = time.monotonic()
+        if now - self._last_draw < 0.1 and e.step < e.total_steps:
+            return
+        self._last_draw = now
+        done = e.step - self.start_step
+        remaining = e.total_steps - e.step
+        eta = e.elapsed_s / done * remaining if done else float("nan")
+        parts = [
+            f"step {e.step:,}/{e.total_steps:,}",
+            f"epoch {e.epoch + 1}",
+            f"loss {e.loss:.4f}",
+        ]
+        if self.val:
+            parts += [f"val {self.val['loss']:.4f}", f"ppl {self.val['ppl']:.2f}"]
+        parts += [
+            f"{e.tokens_per_s:,.0f} tok/s",
+            f"lr {e.lr:.2e}",
+            f"ETA {format_duration(eta)}",
+        ]
+        self.progress.update(self.task, completed=e.step)
+        self.stats.plain = "  ".join(parts)
+
+    def _on_EvalCompleted(self, e: EvalCompleted) -> None:
+        self.val = {"loss": e.val_loss, "ppl": e.perplexity}
+        mark = " [green]best[/]" if e.is_best else ""
+        self.console.print(
+            f"step {e.step:>7,}  train {e.train_loss:.4f}  val {e.val_loss:.4f}  "
+            f"ppl {e.perplexity:.2f}  bpc {e.bits_per_char:.3f}{mark}"
+        )
+
+    def _on_EpochCompleted(self, e: EpochCompleted) -> None:
+        self.console.print(
+            f"[dim]epoch {e.epoch} done at step {e.step:,}: mean loss {e.mean_loss:.4f}[/]"
+        )
+
+    def _on_SampleGenerated(self, e: SampleGenerated) -> None:
+        if self.show_samples:
+            text = Text(e.prompt, style="bold") + Text(e.text)
+            self.console.print(text, style="dim", highlight=False, markup=False)
+
+    def _on_CheckpointSaved(self, e: CheckpointSaved) -> None:
+        if e.kind != "latest":
+            return
+        self.console.print(f"[dim]saved {e.path} (step {e.step:,})[/]")
+
+    def _on_ConfigChanged(self, e: ConfigChanged) -> None:
+        self.console.print(f"[yellow]{e.name}: {e.old} -> {e.new} at step {e.step}[/]")
+
+    def _on_RunPaused(self, e: RunPaused) -> None:
+        self.console.print(f"[yellow]paused at step {e.step}[/]")
+
+    def _on_RunResumed(self, e: RunResumed) -> None:
+        self.console.print(f"[yellow]resumed at step {e.step}[/]")
+
+    def _on_RunWarning(self, e: RunWarning) -> None:
+        self.console.print(f"[yellow]warning:[/] {e.message}", markup=True, highlight=False)
+
+    def _on_RunFinished(self, e: RunFinished) -> None:
+        self.console.print(
+            f"[bold green]Finished[/] ({e.reason}) at step {e.step:,} in "
+            f"{format_duration(e.elapsed_s)}; best validation loss {e.best_val_loss:.4f}."
+        )
+
+    def _on_RunFailed(self, e: RunFailed) -> None:
+        self.console.print(
+            f"[bold red]Run failed[/] at step {e.step:,}: {e.error}", highlight=False
+        )
+
+
+def metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    """A two-column table of metric names and values."""
+    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

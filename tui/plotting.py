@@ -1,0 +1,99 @@
+"""Loss and perplexity curves of a run: in the terminal with plotext, or as a PNG file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.runs import Curves
+
+
+def smooth(values: list[float], window: int) -> list[float]:
+    """Trailing moving average, so a noisy per-step loss reads as a curve."""
+    if window <= 1:
+        return list(values)
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
+    """Two stacked plotext charts (loss; perplexity) as a string with ANSI colours."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.theme("clear")  # the terminal's own background, readable on dark and light
+    plt.subplots(2, 1)
+    if width:
+        plt.plot_size(width, 40)
+    window = max(1, len(curves.train_loss) // 200)
+    plt.subplot(1, 1)
+    plt.title(f"{title}: loss (nats/char)")
+    if curves.train_steps:
+        plt.plot(
+            curves.train_steps,
+            smooth(curves.train_loss, window),
+            label="train",
+            color="cyan",
+            marker="braille",
+        )
+    if curves.val_steps:
+        plt.plot(
+            curves.val_steps, curves.val_loss, label="validation", color="orange", marker="braille"
+        )
+    for step in curves.epoch_steps:
+        plt.vline(step, "gray")
+    plt.xlabel("step")
+    plt.subplot(2, 1)
+    plt.title("validation perplexity")
+    if curves.val_steps:
+        plt.plot(curves.val_steps, curves.perplexity, color="green", marker="braille")
+    plt.xlabel("step")
+    return plt.build()
+
+
+def png_plot(curves: Curves, title: str, path: Path) -> None:
+    """Write the same two charts to a PNG file with matplotlib (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    fig, (ax_loss, ax_ppl) = pyplot.subplots(2, 1, figsize=(9, 7), sharex=True)
+    try:
+        window = max(1, len(curves.train_loss) // 200)
+        if curves.train_steps:
+            ax_loss.plot(
+                curves.train_steps,
+                curves.train_loss,
+                color="#9ecae1",
+                lw=0.6,
+                label="train (per step)",
+            )
+            ax_loss.plot(
+                curves.train_steps,
+                smooth(curves.train_loss, window),
+                color="#3182bd",
+                label="train (smoothed)",
+            )
+        if curves.val_steps:
+            ax_loss.plot(
+                curves.val_steps, curves.val_loss, "o-", color="#e6550d", ms=3, label="validation"
+            )
+            ax_ppl.plot(curves.val_steps, curves.perplexity, "o-", color="#31a354", ms=3)
+        for step in curves.epoch_steps:
+            ax_loss.axvline(step, color="0.85", lw=0.8)
+            ax_ppl.axvline(step, color="0.85", lw=0.8)
+        ax_loss.set_title(f"{title}: loss")
+        ax_loss.set_ylabel("nats / char")
+        ax_loss.legend()
+        ax_ppl.set_ylabel("validation perplexity")
+        ax_ppl.set_xlabel("step (grey lines: epochs)")
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    finally:
+        pyplot.close(fig)
