@@ -210,7 +210,9 @@ def _describe_error(err: dict[str, Any]) -> tuple[str, str]:
     if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
         field = RunConfig.model_fields.get(loc)
         return loc, f"must be {field_range(loc) if field else err['msg']}; got {got!r}"
-    return loc, f"{err.get('msg', 'invalid')}; got {got!r}"
+    # Wrong type (text for a number, a list for a string...): also say what is allowed.
+    allowed = f"; allowed: {field_range(loc)}" if loc in RunConfig.model_fields else ""
+    return loc, f"{err.get('msg', 'invalid')}; got {got!r}{allowed}"
 
 
 def field_range(name: str) -> str:
