@@ -16,6 +16,7 @@ from engine.events import (
     RunStarted,
     StepCompleted,
 )
+from engine.lock import lock_is_live
 from engine.runlog import EVENTS_FILE, effective_history, read_events
 
 RUNS_DIR_ENV = "LLMV0_RUNS_DIR"
@@ -33,7 +34,7 @@ class RunSummary:
     run_id: str
     path: Path
     model: str
-    state: str  # running, finished, stopped, failed, unknown
+    state: str  # running, interrupted, finished, stopped, failed, unknown
     step: int
     total_steps: int
     best_val_loss: float
@@ -66,6 +67,8 @@ def summarise(events: list[Event], run_dir: Path) -> RunSummary:
             step = event.step
         elif isinstance(event, RunFailed):
             state, error = "failed", event.error
+    if state == "running" and not lock_is_live(run_dir):
+        state = "interrupted"  # its process died without a terminal event
     return RunSummary(
         run_id=run_dir.name,
         path=run_dir,

@@ -50,8 +50,10 @@ from engine.events import (
     Sink,
     StepCompleted,
 )
+from engine.lock import RunLock, RunLockedError
 from engine.models import build_model, count_parameters
 from engine.optim import build_optimizer, lr_at
+from engine.remote import CommandFile
 from engine.runlog import EVENTS_FILE, RunLog
 from engine.sampling import SampleSettings, generate
 from engine.tokenizer import CharTokenizer, UnknownCharactersError
@@ -160,9 +162,18 @@ class Trainer:
         self.control = control or Control()
         self._user_sink = sink
         self._runlog: RunLog | None = None
+        self._run_lock: RunLock | None = None
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._run_lock = RunLock(self.run_dir)
+            try:
+                self._run_lock.acquire()
+            except RunLockedError as exc:
+                self._run_lock = None
+                # Not written to events.jsonl: that log belongs to the other trainer.
+                return self._fail(str(exc))
             self._runlog = RunLog(self.run_dir / EVENTS_FILE)
+            self._commands = CommandFile(self.run_dir)
             self._setup()
             return self._loop()
         except (CorpusError, ConfigError, DeviceError, UnknownCharactersError) as exc:
@@ -184,6 +195,8 @@ class Trainer:
         finally:
             if self._runlog is not None:
                 self._runlog.close()
+            if self._run_lock is not None:
+                self._run_lock.release()
 
     def _publish(self, event: Event) -> None:
         if self._runlog is not None:
@@ -383,6 +396,7 @@ class Trainer:
     def _apply_commands(self) -> None:
         paused = False
         while True:
+            self._commands.poll(self.control)
             command = self.control.get(timeout=0.1) if paused else self.control.get()
             if command is None:
                 if paused:

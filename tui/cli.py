@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tui.cli_remote import control as remote_control
+
 app = typer.Typer(
     name="llmv0",
     help="Train, sample and inspect a character-level language model. "
@@ -107,6 +109,14 @@ def train(
     no_samples: Annotated[
         bool, typer.Option("--no-samples", help="Don't print the samples taken at evaluations.")
     ] = False,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Train in a background process that survives the "
+            "terminal closing; output goes to the run folder's train.log.",
+        ),
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Train a model with live progress. Ctrl-C saves a checkpoint and exits cleanly."""
@@ -138,6 +148,13 @@ def train(
             cfg = validate_config(apply_overrides(base, overrides), source="resume config")
         else:
             cfg = build_config(config, overrides)
+        if detach:
+            from tui.cli_remote import detach_training
+
+            detach_training(
+                cfg, config, list(set_ or []), resume, max_steps, run_id, _runs_dir(runs_dir), out
+            )
+            return
         progress = _download_progress()
         trainer = Trainer(
             cfg,
@@ -159,12 +176,22 @@ def train(
         )
         control.stop()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    def on_hangup_or_term(signum: int, frame: Any) -> None:
+        # A closed SSH session (SIGHUP) or a polite kill (SIGTERM): save, then stop.
+        control.stop()
+
+    handlers = {
+        signal.SIGINT: on_sigint,
+        signal.SIGTERM: on_hangup_or_term,
+        signal.SIGHUP: on_hangup_or_term,
+    }
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
         with TrainingDisplay(out, show_samples=not no_samples) as display:
             result = trainer.run(display, control)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     out.print()
     if isinstance(result, RunFailed):
         raise typer.Exit(1)
@@ -361,6 +388,9 @@ def config(
     out.print(f"Presets: {', '.join(list_presets()) or 'none'}")
 
 
+app.command("control")(remote_control)
+
+
 def main() -> None:
     """Entry point of ``llmv0``."""
     app()
@@ -390,3 +420,7 @@ def dashboard(
 def tui_main() -> None:
     """Entry point of ``llmv0-tui``."""
     tui_app()
+
+
+if __name__ == "__main__":
+    main()

@@ -153,9 +153,10 @@ class TrainingDisplay:
         self.console.print(f"[yellow]warning:[/] {e.message}", markup=True, highlight=False)
 
     def _on_RunFinished(self, e: RunFinished) -> None:
+        best = f"{e.best_val_loss:.4f}" if e.best_val_loss != float("inf") else "- (no evaluation)"
         self.console.print(
             f"[bold green]Finished[/] ({e.reason}) at step {e.step:,} in "
-            f"{format_duration(e.elapsed_s)}; best validation loss {e.best_val_loss:.4f}."
+            f"{format_duration(e.elapsed_s)}; best validation loss {best}."
         )
 
     def _on_RunFailed(self, e: RunFailed) -> None:

@@ -1,0 +1,97 @@
+"""Runs that outlive the terminal: ``llmv0 train --detach`` and ``llmv0 control RUN ACTION``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True, highlight=False)
+
+
+def detach_training(
+    cfg: Any,
+    config: str | None,
+    overrides: list[str],
+    resume: str | None,
+    max_steps: int | None,
+    run_id: str | None,
+    runs_dir: Path,
+    out: Console,
+) -> None:
+    """Start ``llmv0 train`` in a new session whose output goes to ``<run>/train.log``."""
+    from engine.trainer import new_run_id
+
+    if resume:
+        folder = Path(resume) if Path(resume).is_dir() else runs_dir / resume
+        run_id = folder.name
+    else:
+        run_id = run_id or new_run_id(cfg, runs_dir)
+        folder = runs_dir / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "tui.cli", "train", "--runs-dir", str(runs_dir), "--no-samples"]
+    if resume:
+        argv += ["--resume", str(folder)]
+    else:
+        argv += ["--run-id", run_id]
+    if config:
+        argv += ["--config", config]
+    for item in overrides:
+        argv += ["--set", item]
+    if max_steps is not None:
+        argv += ["--max-steps", str(max_steps)]
+    log_path = folder / "train.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no SIGHUP when the terminal closes
+            cwd=Path.cwd(),
+        )
+    out.print(f"Training run [cyan]{run_id}[/] in the background (pid {process.pid}).")
+    out.print(f"  output:  {log_path}")
+    out.print(f"  watch:   llmv0-tui --attach {run_id}")
+    out.print(f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE")
+
+
+def control(
+    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    action: Annotated[str, typer.Argument(help="pause, resume, stop, save, sample or set.")],
+    assignment: Annotated[
+        str | None, typer.Argument(help="For set: NAME=VALUE, e.g. learning_rate=3e-4.")
+    ] = None,
+    runs_dir: Annotated[Path | None, typer.Option("--runs-dir")] = None,
+) -> None:
+    """Send a command to a run trained by another process (applied after its current step)."""
+    from engine.config import LIVE_FIELDS, parse_value
+    from engine.lock import lock_is_live
+    from engine.remote import RemoteCommandError, send_command
+    from engine.runs import default_runs_dir
+
+    folder = Path(run) if Path(run).is_dir() else (runs_dir or default_runs_dir()) / run
+    name, value = "", None
+    try:
+        if action == "set":
+            key, sep, text = (assignment or "").partition("=")
+            if not sep or key not in LIVE_FIELDS:
+                raise RemoteCommandError(
+                    "set needs NAME=VALUE with a live field: " + ", ".join(sorted(LIVE_FIELDS))
+                )
+            name, value = key, parse_value(key, text)
+        send_command(folder, action, name, value)
+    except RemoteCommandError as exc:
+        err.print(f"[bold red]Error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if not lock_is_live(folder):
+        err.print(
+            f"[yellow]Note:[/] no live trainer holds {folder}; the command waits for "
+            "nobody and is ignored by a future resume."
+        )
+    else:
+        err.print(f"Sent {action} to {folder.name}.")
