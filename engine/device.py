@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import shutil
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import torch
+from torch import nn
 
 from engine.config import RunConfig
+
+log = logging.getLogger(__name__)
 
 
 class DeviceError(RuntimeError):
@@ -79,3 +87,85 @@ def autocast(device: torch.device, dtype: torch.dtype) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+def configure_cpu(num_threads: int) -> str:
+    """Set PyTorch's CPU threads (0 = one per core this process may use); returns a note.
+
+    PyTorch's default is the number of logical CPUs, which oversubscribes a machine whose
+    cores are shared or hyper-threaded; one thread per usable core is the safe fast choice.
+    Denormal floats are flushed to zero: tiny Adam moments otherwise hit the slow path of x86
+    floating point units.
+    """
+    if num_threads <= 0:
+        try:
+            num_threads = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            num_threads = os.cpu_count() or 1
+    torch.set_num_threads(num_threads)
+    torch.set_flush_denormal(True)
+    return f"cpu threads: {num_threads}"
+
+
+class CompiledModel(nn.Module):
+    """``torch.compile`` for training steps, eager for everything else, eager after a failure.
+
+    Only ``forward`` in training mode with gradients on goes through the compiled graph: the
+    training batch has one shape, so it compiles once. Evaluation (other batch shapes) and
+    ``step()`` (growing KV caches) run eagerly rather than paying for recompiles. If the
+    compiled call raises (no C++ compiler, an unsupported op), the error is logged once and
+    the model runs eagerly from then on; ``failure`` says why, for the run's notes.
+    """
+
+    def __init__(self, model: nn.Module, **compile_kwargs: Any) -> None:
+        super().__init__()
+        self._orig_mod = model  # the name checkpoint.unwrap() looks for
+        # Not registered as a submodule: the state_dict stays the plain model's.
+        object.__setattr__(self, "_compiled", torch.compile(model, **compile_kwargs))
+        self.failure: str | None = None
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> Any:
+        if self.failure is None and self.training and torch.is_grad_enabled():
+            try:
+                return self._compiled(idx, targets)
+            except Exception as exc:  # any compiler failure: fall back, visibly
+                self.failure = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                log.warning("torch.compile failed (%s); continuing eagerly", self.failure)
+        return self._orig_mod(idx, targets)
+
+    def init_state(self, batch_size: int) -> Any:
+        return self._orig_mod.init_state(batch_size)
+
+    def step(self, idx: torch.Tensor, state: Any) -> Any:
+        return self._orig_mod.step(idx, state)
+
+
+def compile_unavailable_reason(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot work here, or None when it should."""
+    if not hasattr(torch, "compile"):
+        return f"torch {torch.__version__} has no torch.compile"
+    if sys.version_info >= (3, 14) and not hasattr(torch, "_dynamo"):
+        return f"torch.compile does not support Python {sys.version_info[:2]} in this build"
+    if device.type == "mps":
+        return "torch.compile's inductor backend does not support mps well"
+    if device.type == "cpu" and not any(shutil.which(cc) for cc in ("c++", "g++", "clang++")):
+        return "no C++ compiler found (inductor needs one on CPU; install g++ or clang)"
+    return None
+
+
+def maybe_compile(
+    model: nn.Module, cfg: RunConfig, device: torch.device
+) -> tuple[nn.Module, str | None]:
+    """``model`` compiled when ``cfg.compile`` asks and it can work, plus a note for the run.
+
+    The note says what happened ("compile: inductor" or why it fell back to eager); None when
+    compilation was not asked for. A failure at the first compiled call also falls back (see
+    :class:`CompiledModel`).
+    """
+    if not cfg.compile:
+        return model, None
+    reason = compile_unavailable_reason(device)
+    if reason is not None:
+        log.warning("compile requested but unavailable: %s; running eager", reason)
+        return model, f"compile: unavailable ({reason}); running eager"
+    return CompiledModel(model, dynamic=False), "compile: torch.compile (inductor), training only"

@@ -14,7 +14,9 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on matrices (Linear, LSTM and attention weights) only.
 
     Biases, norm gains and embeddings are not decayed: shrinking them towards zero does not
-    regularise the model's capacity and, for embeddings, hurts rare characters.
+    regularise the model's capacity and, for embeddings, hurts rare characters. The GPT's
+    output projection is tied to its token embedding, so it is not decayed either.
+    Returns two groups, decayed first; a parameter shared by two modules appears once.
     """
     decay, no_decay = [], []
     seen: set[int] = set()
@@ -35,16 +37,33 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def _fused_supported(device: torch.device) -> bool:
+    # Fused Adam/AdamW: one kernel for every parameter (CUDA; CPU since torch 2.4). On a
+    # 2-core CPU it halves the optimizer's time; numerically the same update.
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    return (major, minor) >= (2, 4)
+
+
 def build_optimizer(
     model: nn.Module, cfg: RunConfig, device: torch.device
 ) -> torch.optim.Optimizer:
-    """The optimizer named by ``cfg.optimizer``; fused kernels on CUDA where available."""
+    """The optimizer named by ``cfg.optimizer``; fused Adam/AdamW kernels where available.
+
+    ``beta1`` is 0.9 throughout; ``beta2`` comes from the config (0.99 suits small batches of
+    characters, as in nanoGPT's shakespeare_char). For adam and rmsprop ``weight_decay`` is
+    classic L2 added to the gradient; for adamw it is decoupled. Either way it applies only
+    to the matrices (see :func:`param_groups`).
+    """
     groups = param_groups(model, cfg.weight_decay)
+    extra = {"fused": True} if _fused_supported(device) else {}
     if cfg.optimizer == "adamw":
-        extra = {"fused": True} if device.type == "cuda" else {}
         return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(0.9, cfg.beta2), **extra)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, cfg.beta2))
+        return torch.optim.Adam(groups, lr=cfg.learning_rate, betas=(0.9, cfg.beta2), **extra)
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(groups, lr=cfg.learning_rate)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")

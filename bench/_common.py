@@ -1,0 +1,59 @@
+"""Helpers shared by the bench scripts: presets, the corpus, machine load, a results line."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from engine.config import RunConfig, apply_overrides, read_config_dict, resolve_preset_path
+from engine.data import read_corpus, resolve_corpus, split_tokens
+from engine.tokenizer import CharTokenizer
+
+PRESETS = ("lstm-seed", "gpt-cpu", "gpt-cpu-long", "gpt-gpu")
+
+# A tiny GPT for --quick smoke runs: seconds on any CPU.
+QUICK_OVERRIDES = [
+    "model=gpt",
+    "n_layer=2",
+    "n_head=2",
+    "n_embd=32",
+    "seq_length=32",
+    "batch_size=8",
+    "compile=false",
+]
+
+
+def load_preset(name: str, overrides: list[str] | None = None) -> RunConfig:
+    """A preset by name (configs/<name>.json) or path, with ``key=value`` overrides."""
+    from engine.config import validate_config
+
+    data = read_config_dict(resolve_preset_path(name))
+    return validate_config(apply_overrides(data, overrides or []), source=f"preset {name}")
+
+
+def load_splits(cfg: RunConfig) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
+    """Tokenizer, training tokens and validation tokens of ``cfg``'s corpus."""
+    text = read_corpus(resolve_corpus(cfg.data_file))
+    tokenizer = CharTokenizer.from_text(text)
+    tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
+    return tokenizer, splits.train, splits.val
+
+
+def machine_line() -> str:
+    """CPU, threads, torch version and the current load, to print next to every figure."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    cpu = platform.processor() or platform.machine()
+    return (
+        f"torch {torch.__version__}, {cpu}, {os.cpu_count()} CPUs, "
+        f"{torch.get_num_threads()} threads, load average {load[0]:.2f} {load[1]:.2f} "
+        f"{load[2]:.2f}"
+    )
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
