@@ -124,6 +124,13 @@ class RunConfig(BaseModel):
     checkpoint_interval: int = _field(
         0, "Also save latest.pt every this many steps (0 = at each evaluation only).", ge=0
     )
+    keep_checkpoints: int = _field(
+        0,
+        "Also keep a step-NNNNNNN.pt at each evaluation, pruned to the newest N "
+        "(0 = only latest.pt and best.pt).",
+        ge=0,
+        le=10_000,
+    )
     early_stopping_patience: int = _field(
         0,
         "Stop after this many evaluations without a better validation loss (0 = never).",

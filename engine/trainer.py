@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
+import shutil
 import threading
 import time
 from datetime import datetime
@@ -480,6 +482,8 @@ class Trainer:
         self._save("latest")
         if is_best:
             self._save("best")
+        if cfg.keep_checkpoints > 0:
+            self._keep_step_checkpoint(cfg.keep_checkpoints)
         patience = cfg.early_stopping_patience
         return patience > 0 and self.evals_since_best >= patience
 
@@ -502,6 +506,18 @@ class Trainer:
                 step=self.step, prompt=prompt, text=text, temperature=settings.temperature
             )
         )
+
+    def _keep_step_checkpoint(self, keep: int) -> None:
+        """Hard-link latest.pt as step-NNNNNNN.pt (no second write), keep the newest ``keep``."""
+        path = self.run_dir / f"step-{self.step:07d}.pt"
+        path.unlink(missing_ok=True)
+        try:
+            os.link(self.run_dir / "latest.pt", path)
+        except OSError:  # no hard links on this filesystem
+            shutil.copyfile(self.run_dir / "latest.pt", path)
+        self._publish(CheckpointSaved(step=self.step, path=str(path), kind="step"))
+        for old in sorted(self.run_dir.glob("step-*.pt"))[:-keep]:
+            old.unlink(missing_ok=True)
 
     def _save(self, kind: str) -> None:
         assert self.tokenizer is not None

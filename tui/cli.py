@@ -331,6 +331,31 @@ def plot(
 
 
 @app.command()
+def report(
+    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Markdown file [default: <run>/report.md].")
+    ] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """A markdown report: config changes, final metrics, loss chart picture, samples."""
+    from engine.runs import load_history
+    from tui.report import build_report
+
+    with user_errors():
+        folder = Path(run) if Path(run).is_dir() else _runs_dir(runs_dir) / run
+        history = load_history(folder)
+        if not history:
+            raise ValueError(
+                f"No events for run {run!r} in {folder}: check the id with `llmv0 runs`."
+            )
+        target = out_file or folder / "report.md"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(build_report(folder, history, target), encoding="utf-8")
+    out.print(f"Wrote {target}")
+
+
+@app.command()
 def runs(runs_dir: RunsDir = None) -> None:
     """The runs in the runs folder with their state and best validation loss."""
     from engine.runs import list_runs
