@@ -6,17 +6,16 @@ torch only inside the commands that need it, so ``--help`` stays instant.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
+from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
 
 app = typer.Typer(
@@ -27,44 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-RunsDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--runs-dir", help="Folder of run folders [default: $LLMV0_RUNS_DIR or ./checkpoints]."
-    ),
-]
-
-
-def _runs_dir(value: Path | None) -> Path:
-    from engine.runs import default_runs_dir
-
-    return value or default_runs_dir()
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the engine's user-facing errors into one red paragraph and exit code 2."""
-    from engine.checkpoint import CheckpointError
-    from engine.config import ConfigError
-    from engine.data import CorpusError
-    from engine.device import DeviceError
-    from engine.tokenizer import UnknownCharactersError
-
-    try:
-        yield
-    except (
-        ConfigError,
-        CorpusError,
-        CheckpointError,
-        DeviceError,
-        UnknownCharactersError,
-        ValueError,
-    ) as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
-        raise typer.Exit(2) from None
 
 
 def build_config(config: str | None, overrides: list[str] | None) -> Any:
@@ -136,7 +97,7 @@ def train(
         elif resume:
             from engine.checkpoint import config_of, load_checkpoint, resolve_checkpoint
 
-            target = resolve_checkpoint(resume, _runs_dir(runs_dir))
+            target = resolve_checkpoint(resume, runs_dir_or_default(runs_dir))
             saved = config_of(load_checkpoint(target.run_dir / "latest.pt"))
             base = saved.model_dump()
             if config:
@@ -152,13 +113,20 @@ def train(
             from tui.cli_remote import detach_training
 
             detach_training(
-                cfg, config, list(set_ or []), resume, max_steps, run_id, _runs_dir(runs_dir), out
+                cfg,
+                config,
+                list(set_ or []),
+                resume,
+                max_steps,
+                run_id,
+                runs_dir_or_default(runs_dir),
+                out,
             )
             return
         progress = _download_progress()
         trainer = Trainer(
             cfg,
-            runs_dir=_runs_dir(runs_dir),
+            runs_dir=runs_dir_or_default(runs_dir),
             run_id=run_id,
             resume=resume,
             download_progress=progress,
@@ -214,59 +182,6 @@ def _download_progress() -> Any:
     return progress
 
 
-@app.command()
-def generate(
-    run: Annotated[str | None, typer.Option("--run", "-r", help="Run id or run folder.")] = None,
-    checkpoint: Annotated[
-        Path | None, typer.Option("--checkpoint", help="A .pt checkpoint file.")
-    ] = None,
-    seed: Annotated[
-        str, typer.Option("--seed", "--prompt", "-p", help="Text to continue (the prompt).")
-    ] = "\n",
-    length: Annotated[
-        int, typer.Option("--length", "-n", help="Characters to sample.", min=0)
-    ] = 200,
-    temperature: Annotated[
-        float,
-        typer.Option("--temperature", "-t", help="0 = greedy; higher = more random.", min=0.0),
-    ] = 0.8,
-    top_k: Annotated[
-        int, typer.Option("--top-k", help="Keep the k likeliest (0 = all).", min=0)
-    ] = 0,
-    top_p: Annotated[
-        float, typer.Option("--top-p", help="Nucleus mass in (0, 1] (1 = all).", min=0.0, max=1.0)
-    ] = 1.0,
-    sample_seed: Annotated[int, typer.Option("--sample-seed", help="Random seed.")] = 1337,
-    runs_dir: RunsDir = None,
-) -> None:
-    """Stream characters from a trained model to stdout as they are sampled."""
-    from engine.checkpoint import load_for_inference
-    from engine.sampling import SampleSettings, generate_stream
-
-    with user_errors():
-        target = _one_target(run, checkpoint)
-        model, tokenizer, _ = load_for_inference(target, _runs_dir(runs_dir))
-        settings = SampleSettings(
-            length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=sample_seed
-        )
-        tokenizer.encode(seed)  # refuse unknown characters before printing anything
-        stream = generate_stream(model, tokenizer, seed, settings)
-        sys.stdout.write(seed)
-        sys.stdout.flush()
-        for char in stream:
-            sys.stdout.write(char)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
-
-
-def _one_target(run: str | None, checkpoint: Path | None) -> str:
-    if bool(run) == bool(checkpoint):
-        raise ValueError(
-            "Give exactly one of --run RUN or --checkpoint FILE (`llmv0 runs` lists the runs)."
-        )
-    return str(run or checkpoint)
-
-
 @app.command("eval")
 def evaluate_cmd(
     run: Annotated[str, typer.Argument(help="Run id, run folder or .pt file.")],
@@ -284,7 +199,7 @@ def evaluate_cmd(
     with user_errors():
         if split not in {"val", "train"}:
             raise ValueError(f"--split must be 'val' or 'train', not {split!r}.")
-        model, tokenizer, cfg = load_for_inference(run, _runs_dir(runs_dir))
+        model, tokenizer, cfg = load_for_inference(run, runs_dir_or_default(runs_dir))
         text = read_corpus(resolve_corpus(cfg.data_file, progress=_download_progress()))
         tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
         splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
@@ -314,7 +229,7 @@ def plot(
     from tui.plotting import png_plot, terminal_plot
 
     with user_errors():
-        folder = Path(run) if Path(run).is_dir() else _runs_dir(runs_dir) / run
+        folder = Path(run) if Path(run).is_dir() else runs_dir_or_default(runs_dir) / run
         history = load_history(folder)
         if not history:
             raise ValueError(
@@ -343,7 +258,7 @@ def report(
     from tui.report import build_report
 
     with user_errors():
-        folder = Path(run) if Path(run).is_dir() else _runs_dir(runs_dir) / run
+        folder = Path(run) if Path(run).is_dir() else runs_dir_or_default(runs_dir) / run
         history = load_history(folder)
         if not history:
             raise ValueError(
@@ -360,7 +275,7 @@ def runs(runs_dir: RunsDir = None) -> None:
     """The runs in the runs folder with their state and best validation loss."""
     from engine.runs import list_runs
 
-    folder = _runs_dir(runs_dir)
+    folder = runs_dir_or_default(runs_dir)
     summaries = list_runs(folder)
     if not summaries:
         out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
@@ -413,6 +328,7 @@ def config(
     out.print(f"Presets: {', '.join(list_presets()) or 'none'}")
 
 
+app.command("generate")(generate_cmd)
 app.command("control")(remote_control)
 
 
