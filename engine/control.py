@@ -27,7 +27,10 @@ class Control:
     """A queue of commands plus helpers that name them; safe to call from any thread."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[Command] = queue.Queue()
+        # SimpleQueue, not Queue: its put() is reentrant, so the CLI's Ctrl-C handler can
+        # call stop() even when the signal lands while this thread is inside get() (a Queue
+        # would deadlock on its own non-reentrant lock there).
+        self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
 
     def send(self, command: Command) -> None:
         """Queue a command; it applies after the current optimizer step."""

@@ -347,7 +347,8 @@ class Trainer:
                     self._publish(EpochCompleted(self.step // spe, self.step, mean))
                     epoch_losses = []
                 done = self.step >= self.total_steps
-                if self.step % cfg.eval_interval == 0 or done:
+                # self.config, not cfg: eval_interval is live and may have changed.
+                if self.step % self.config.eval_interval == 0 or done:
                     if self._evaluate_and_save():
                         reason = "early_stopping"
                         break
