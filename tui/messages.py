@@ -1,0 +1,83 @@
+"""Textual messages that carry engine events and generated text from worker threads to the UI.
+
+Workers only ever call ``post_message`` (thread-safe, non-blocking). High-rate traffic never
+becomes one message per item: steps and generated characters go into a thread-safe buffer and
+a single coalescing "ready" message tells the UI to drain it (the pattern of Textualize/toolong).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from threading import Lock
+from typing import Generic, TypeVar
+
+from textual.message import Message
+
+from engine.events import Event
+
+T = TypeVar("T")
+
+
+class EngineEvent(Message):
+    """A low-rate engine event (eval, epoch, sample, checkpoint, pause, terminal...)."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class StepsReady(Message):
+    """New ``StepCompleted`` events wait in the step buffer; any number coalesce into one."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StepsReady)
+
+
+class GenerationChunk(Message):
+    """Characters sampled since the previous chunk (``generation_id`` ties them to a request)."""
+
+    def __init__(self, generation_id: int, text: str, source: str = "") -> None:
+        super().__init__()
+        self.generation_id = generation_id
+        self.text = text
+        self.source = source
+
+
+class GenerationEnded(Message):
+    """A generation finished, was stopped, or failed (``error`` is a sentence for the user)."""
+
+    def __init__(self, generation_id: int, reason: str, error: str = "") -> None:
+        super().__init__()
+        self.generation_id = generation_id
+        self.reason = reason
+        self.error = error
+
+
+class DrainBuffer(Generic[T]):
+    """A thread-safe FIFO the worker appends to and the UI drains in one go.
+
+    ``push`` returns True only when the buffer went from "announced" to "needs a notice",
+    so the producer posts at most one message per drain, however fast it produces.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[T] = deque()
+        self._lock = Lock()
+        self._announced = False
+
+    def push(self, item: T) -> bool:
+        """Add an item; True when the caller should post a notice message."""
+        with self._lock:
+            self._items.append(item)
+            if self._announced:
+                return False
+            self._announced = True
+            return True
+
+    def drain(self) -> list[T]:
+        """Every buffered item, oldest first; the next push announces again."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._announced = False
+            return items

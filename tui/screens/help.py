@@ -1,0 +1,56 @@
+"""HelpScreen: an overlay listing every key of the dashboard, built from the app's bindings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def key_rows(bindings: list[Binding]) -> list[tuple[str, str]]:
+    """(keys, description) pairs, keys that share an action merged ('q / ctrl+c')."""
+    rows: dict[str, list[str]] = {}
+    descriptions: dict[str, str] = {}
+    for binding in bindings:
+        if not binding.description:
+            continue
+        for key in binding.key.split(","):
+            rows.setdefault(binding.action, []).append(binding.key_display or key.strip())
+        descriptions.setdefault(binding.action, binding.tooltip or binding.description)
+    out = []
+    for action, keys in rows.items():
+        out.append((" / ".join(dict.fromkeys(keys)), descriptions[action]))
+    return out
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key and what it does; any of escape, ? or q closes it."""
+
+    BINDINGS = [  # noqa: RUF012 (Textual's own idiom)
+        Binding("escape,question_mark,q,f1", "dismiss", "Close help", show=False),
+    ]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table(title="llmv0-tui keys", expand=True, show_edge=False)
+        table.add_column("Key", style="bold cyan", no_wrap=True)
+        table.add_column("Action")
+        for keys, description in self.rows:
+            table.add_row(keys, description)
+        with VerticalScroll(id="help-box"):
+            yield Static(table)
+            yield Static(
+                "Letters act when no text box has focus: Esc leaves a box, Tab moves between "
+                "panes. ● marks config fields that can change during a run (Enter applies).",
+                id="help-note",
+            )
+            yield Static("Press Esc or ? to close.", id="help-close")
+
+    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
+        self.dismiss(result)

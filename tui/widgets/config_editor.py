@@ -1,0 +1,217 @@
+"""ConfigEditor: a form generated from RunConfig's schema, validated as the user types.
+
+Each field shows its name, value, description and allowed range; every problem found by
+``engine.config.validate_config`` appears beside its field. The editor never starts anything:
+it posts :class:`ConfigEditor.Changed` (the current config, or None and the problems) and,
+while a run is going, :class:`ConfigEditor.LiveEdit` when a live field is submitted with Enter.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Select, Static
+
+from engine.config import (
+    LIVE_FIELDS,
+    ConfigError,
+    RunConfig,
+    field_range,
+    load_config,
+    parse_value,
+    save_config,
+    validate_config,
+)
+
+
+def _choices(name: str) -> list[str] | None:
+    """The allowed strings of a Literal field, 'true'/'false' for a bool, else None."""
+    ann = RunConfig.model_fields[name].annotation
+    if ann is bool:
+        return ["true", "false"]
+    if typing.get_origin(ann) is typing.Literal:
+        return [str(c) for c in typing.get_args(ann)]
+    return None
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class ConfigEditor(Vertical):
+    """Every RunConfig field as a row: name, input, error; description and range below."""
+
+    class Changed(Message):
+        """The form changed: ``config`` is valid, or None with ``problems`` by field name."""
+
+        def __init__(self, config: RunConfig | None, problems: dict[str, str]) -> None:
+            super().__init__()
+            self.config = config
+            self.problems = problems
+
+    class LiveEdit(Message):
+        """During a run, the user submitted a valid new value for a live field."""
+
+        def __init__(self, name: str, value: Any) -> None:
+            super().__init__()
+            self.name = name
+            self.value = value
+
+    def __init__(self, config: RunConfig, config_path: str = "", *, id: str | None = None):
+        super().__init__(id=id)
+        self._initial = config
+        self._config_path = config_path
+        self.config: RunConfig | None = config
+        self.problems: dict[str, str] = {}
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="editor-toolbar"):
+            yield Input(
+                self._config_path or "config.json",
+                placeholder="config file or preset",
+                id="config-path",
+            )
+            yield Button("Load", id="config-load")
+            yield Button("Save", id="config-save")
+            yield Button("Reset", id="config-reset")
+        yield Label("", id="config-summary")
+        with VerticalScroll(id="editor-fields"):
+            for name, info in RunConfig.model_fields.items():
+                live = name in LIVE_FIELDS
+                value = _as_text(getattr(self._initial, name))
+                with Horizontal(classes="field-row" + (" live" if live else "")):
+                    yield Label(name + (" ●" if live else ""), classes="field-name")
+                    choices = _choices(name)
+                    if choices:
+                        yield Select(
+                            [(c, c) for c in choices],
+                            value=value,
+                            allow_blank=False,
+                            id=f"field-{name}",
+                            classes="field-input",
+                        )
+                    else:
+                        yield Input(value, id=f"field-{name}", classes="field-input")
+                    yield Label("", id=f"error-{name}", classes="field-error")
+                yield Static(
+                    f"{info.description} [{field_range(name)}]",
+                    classes="field-help",
+                    markup=False,
+                )
+
+    def on_mount(self) -> None:
+        self.validate_form()
+
+    # --- reading and validating -------------------------------------------------------
+    def raw_values(self) -> dict[str, Any]:
+        """Every field's current value, parsed from its text the way ``--set`` parses."""
+        data: dict[str, Any] = {}
+        for name in RunConfig.model_fields:
+            widget = self.query_one(f"#field-{name}")
+            text = str(widget.value) if isinstance(widget, Select) else widget.value
+            data[name] = parse_value(name, text)
+        return data
+
+    def validate_form(self) -> RunConfig | None:
+        """Validate every field together; show each problem beside its field; post Changed."""
+        try:
+            config = validate_config(self.raw_values(), source="editor")
+            problems: dict[str, str] = {}
+        except ConfigError as exc:
+            config, problems = None, dict(exc.problems)
+        self.config, self.problems = config, problems
+        for name in RunConfig.model_fields:
+            why = problems.get(name, "")
+            self.query_one(f"#error-{name}", Label).update(f"✗ {why}" if why else "")
+            self.query_one(f"#field-{name}").set_class(bool(why), "-invalid-field")
+        summary = self.query_one("#config-summary", Label)
+        if problems:
+            noun = "field" if len(problems) == 1 else "fields"
+            summary.update(f"✗ {len(problems)} invalid {noun}: start is disabled")
+        elif self.running:
+            summary.update("Running: only ● fields can change; press Enter to apply")
+        else:
+            summary.update("✓ config valid")
+        summary.set_class(bool(problems), "-error")
+        self.post_message(self.Changed(config, problems))
+        return config
+
+    @on(Input.Changed, ".field-input")
+    @on(Select.Changed, ".field-input")
+    def _field_changed(self, event: Input.Changed | Select.Changed) -> None:
+        event.stop()
+        self.validate_form()
+
+    @on(Input.Submitted, ".field-input")
+    def _field_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        name = (event.input.id or "").removeprefix("field-")
+        if self.running and name in LIVE_FIELDS and self.validate_form() is not None:
+            self.post_message(self.LiveEdit(name, getattr(self.config, name)))
+
+    # --- writing ----------------------------------------------------------------------
+    def set_config(self, config: RunConfig) -> None:
+        """Show ``config`` in every field (then validation runs on the change events)."""
+        for name in RunConfig.model_fields:
+            widget = self.query_one(f"#field-{name}")
+            widget.value = _as_text(getattr(config, name))
+        self.validate_form()
+
+    def set_running(self, running: bool) -> None:
+        """While running, lock every field that the trainer cannot change between steps."""
+        self.running = running
+        for name in RunConfig.model_fields:
+            self.query_one(f"#field-{name}").disabled = running and name not in LIVE_FIELDS
+        for button in ("#config-load", "#config-reset"):
+            self.query_one(button, Button).disabled = running
+        self.validate_form()
+
+    @on(Button.Pressed, "#config-reset")
+    def reset_defaults(self) -> None:
+        """Put every field back to RunConfig's defaults."""
+        self.set_config(RunConfig())
+        self.notify("Config reset to defaults")
+
+    @on(Button.Pressed, "#config-load")
+    def load_file(self) -> None:
+        """Load the file (or preset) named in the path box."""
+        path = self.query_one("#config-path", Input).value.strip()
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            self.notify(str(exc), title="Cannot load config", severity="error", timeout=10)
+            return
+        self.set_config(config)
+        self.notify(f"Loaded {path}")
+
+    @on(Button.Pressed, "#config-save")
+    def save_file(self) -> None:
+        """Save the current config to the path box's file; refused while a field is invalid."""
+        path = self.query_one("#config-path", Input).value.strip()
+        config = self.validate_form()
+        if config is None:
+            self.notify("Fix the invalid fields before saving", severity="error")
+            return
+        try:
+            save_config(config, Path(path))
+        except OSError as exc:
+            self.notify(f"Cannot save {path}: {exc}", severity="error", timeout=10)
+            return
+        self.notify(f"Saved {path}")
+
+    def focus_first_field(self) -> None:
+        """Move focus to the first editable field."""
+        for name in RunConfig.model_fields:
+            widget = self.query_one(f"#field-{name}")
+            if not widget.disabled:
+                widget.focus()
+                return

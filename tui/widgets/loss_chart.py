@@ -1,0 +1,107 @@
+"""LossChart: training and validation loss against step, with epoch and config-change markers.
+
+Data arrive any time (``add_steps``, ``add_eval``...) and only mark the chart dirty; the app's
+refresh timer calls :meth:`redraw_if_dirty` a few times a second, so a fast run never makes the
+UI redraw per step. Long runs are averaged into at most ``MAX_POINTS`` buckets before plotting.
+"""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+MAX_POINTS = 600
+TRAIN_COLOR = (80, 160, 255)
+VAL_COLOR = (255, 170, 60)
+EPOCH_COLOR = (120, 120, 120)
+CHANGE_COLOR = (200, 90, 200)
+
+
+def bucket_means(xs: list[int], ys: list[float], limit: int = MAX_POINTS) -> tuple[list, list]:
+    """Average consecutive points so at most ``limit`` remain (keeps the curve's shape)."""
+    n = len(xs)
+    if n <= limit:
+        return list(xs), list(ys)
+    size = -(-n // limit)
+    out_x, out_y = [], []
+    for start in range(0, n, size):
+        chunk_y = ys[start : start + size]
+        out_x.append(xs[min(start + size, n) - 1])
+        out_y.append(sum(chunk_y) / len(chunk_y))
+    return out_x, out_y
+
+
+class LossChart(PlotextPlot):
+    """Train loss per step and val loss per evaluation on one set of axes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.train_steps: list[int] = []
+        self.train_loss: list[float] = []
+        self.val_steps: list[int] = []
+        self.val_loss: list[float] = []
+        self.epoch_steps: list[int] = []
+        self.change_steps: list[int] = []
+        self.log_scale = False
+        self.redraws = 0
+        self._dirty = True
+
+    def reset(self) -> None:
+        """Forget every point (a new run starts)."""
+        for series in (self.train_steps, self.train_loss, self.val_steps, self.val_loss):
+            series.clear()
+        self.epoch_steps.clear()
+        self.change_steps.clear()
+        self._dirty = True
+
+    def add_steps(self, steps: list[tuple[int, float]]) -> None:
+        """Append (step, loss) pairs; non-finite losses are skipped (they cannot be drawn)."""
+        for step, loss in steps:
+            if loss == loss and abs(loss) != float("inf"):
+                self.train_steps.append(step)
+                self.train_loss.append(loss)
+        self._dirty = self._dirty or bool(steps)
+
+    def add_eval(self, step: int, val_loss: float) -> None:
+        """Append one validation point."""
+        self.val_steps.append(step)
+        self.val_loss.append(val_loss)
+        self._dirty = True
+
+    def add_epoch(self, step: int) -> None:
+        """Mark an epoch boundary after ``step``."""
+        self.epoch_steps.append(step)
+        self._dirty = True
+
+    def add_change(self, step: int) -> None:
+        """Mark a live config change (for example a new learning rate) at ``step``."""
+        self.change_steps.append(step)
+        self._dirty = True
+
+    def set_log_scale(self, on: bool) -> None:
+        """Switch the y axis between linear and log."""
+        self.log_scale = on
+        self._dirty = True
+
+    def redraw_if_dirty(self) -> bool:
+        """Rebuild the plot when data changed since the last redraw; True when it did."""
+        if not self._dirty:
+            return False
+        self._dirty = False
+        self.redraws += 1
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("loss (nats/char)" + (" · log" if self.log_scale else ""))
+        plt.xlabel("step")
+        plt.yscale("log" if self.log_scale else "linear")
+        if self.train_steps:
+            xs, ys = bucket_means(self.train_steps, self.train_loss)
+            plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
+        if self.val_steps:
+            plt.plot(self.val_steps, self.val_loss, color=VAL_COLOR, label="val", marker="dot")
+        for step in self.epoch_steps:
+            plt.vline(step, EPOCH_COLOR)
+        for step in self.change_steps:
+            plt.vline(step, CHANGE_COLOR)
+        self.refresh()
+        return True

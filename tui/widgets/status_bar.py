@@ -1,0 +1,122 @@
+"""RunStatus: the run's state and numbers (step, epoch, lr, tokens/s, ETA, best val...).
+
+The app owns a :class:`RunStats` and updates it from engine events; the widget only renders
+it, on the app's refresh timer (so elapsed time ticks even between events).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+STATE_STYLES = {
+    "idle": "bold",
+    "starting": "bold cyan",
+    "running": "bold green",
+    "paused": "bold yellow",
+    "stopping": "bold yellow",
+    "finished": "bold blue",
+    "failed": "bold red",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    """``1h02m03s`` / ``2m03s`` / ``4s``; '—' when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "—"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def format_count(n: int) -> str:
+    """``812``, ``12.3k``, ``4.56M``."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.2f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+@dataclass
+class RunStats:
+    """Everything the status bar shows; plain data the app mutates from events."""
+
+    state: str = "idle"
+    run_id: str = ""
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    lr: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float = 0.0
+    elapsed_at: float | None = None  # monotonic time when elapsed_s was reported
+    start_step: int = 0
+    n_params: int | None = None
+    device: str = ""
+    best_val_loss: float | None = None
+    last_checkpoint: str = ""
+    message: str = ""
+
+    def live_elapsed(self) -> float:
+        """Elapsed seconds, still ticking while running."""
+        if self.state in {"running", "stopping"} and self.elapsed_at is not None:
+            return self.elapsed_s + time.monotonic() - self.elapsed_at
+        return self.elapsed_s
+
+    def eta_s(self) -> float | None:
+        """Seconds left at the average pace so far (None until it can be estimated)."""
+        done = self.step - self.start_step
+        if self.state not in {"running", "paused"} or done <= 0 or not self.total_steps:
+            return None
+        return (self.total_steps - self.step) * self.live_elapsed() / done
+
+
+class RunStatus(Static):
+    """A two-row grid of labelled numbers; re-rendered by :meth:`show`."""
+
+    def show(self, stats: RunStats) -> None:
+        """Render ``stats`` now."""
+        self.update(render_stats(stats))
+
+
+def render_stats(stats: RunStats) -> Table:
+    """The status grid as a Rich table (also used by tests)."""
+    grid = Table.grid(expand=True, padding=(0, 1))
+    for _ in range(6):
+        grid.add_column(ratio=1)
+
+    def cell(label: str, value: str, style: str = "bold") -> Text:
+        return Text.assemble((f"{label} ", "dim"), (value, style))
+
+    total = f"/{stats.total_steps}" if stats.total_steps else ""
+    lr = f"{stats.lr:.3g}" if stats.lr is not None else "—"
+    tps = f"{stats.tokens_per_s:,.0f}" if stats.tokens_per_s is not None else "—"
+    best = f"{stats.best_val_loss:.4f}" if stats.best_val_loss is not None else "—"
+    params = format_count(stats.n_params) if stats.n_params is not None else "—"
+    grid.add_row(
+        cell("state", stats.state, STATE_STYLES.get(stats.state, "bold")),
+        cell("step", f"{stats.step}{total}"),
+        cell("epoch", str(stats.epoch)),
+        cell("lr", lr),
+        cell("tok/s", tps),
+        cell("best val", best),
+    )
+    grid.add_row(
+        cell("elapsed", format_duration(stats.live_elapsed())),
+        cell("ETA", format_duration(stats.eta_s())),
+        cell("params", params),
+        cell("device", stats.device or "—"),
+        cell("run", stats.run_id or "—"),
+        cell("ckpt", stats.last_checkpoint or "—"),
+    )
+    return grid
