@@ -89,3 +89,9 @@ class Recorder:
 @pytest.fixture
 def recorder() -> Recorder:
     return Recorder()
+
+
+@pytest.fixture
+def new_recorder() -> Callable[[], Recorder]:
+    """A factory of recorders, for tests that compare several runs."""
+    return Recorder
