@@ -283,7 +283,9 @@ def runs(runs_dir: RunsDir = None) -> None:
     table = Table(title=f"Runs in {folder}")
     for column in ("run", "model", "state", "steps", "best val loss", "checkpoint"):
         table.add_column(
-            column, justify="right" if column in {"steps", "best val loss"} else "left"
+            column,
+            justify="right" if column in {"steps", "best val loss"} else "left",
+            no_wrap=column == "run",  # run ids are copied into other commands whole
         )
     colours = {"finished": "green", "running": "cyan", "failed": "red", "stopped": "yellow"}
     for s in summaries:
@@ -318,7 +320,8 @@ def config(
         return
     table = Table(title="Config fields (live = can change during a run)")
     for column in ("field", "value", "allowed", "description"):
-        table.add_column(column, overflow="fold")
+        # Field names never wrap: they are what users copy into --set.
+        table.add_column(column, overflow="fold", no_wrap=column == "field")
     for name, info in RunConfig.model_fields.items():
         live = " [cyan](live)[/]" if name in LIVE_FIELDS else ""
         table.add_row(
