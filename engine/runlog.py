@@ -25,13 +25,23 @@ log = logging.getLogger(__name__)
 EVENTS_FILE = "events.jsonl"
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
 class RunLog:
     """Sink that appends each event as one JSON line and flushes it to the OS."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        torn = path.exists() and path.stat().st_size > 0 and not _ends_with_newline(path)
         self._fh: IO[str] | None = path.open("a", encoding="utf-8")
+        if torn:
+            # A killed writer left half a line: end it, so it stays one skippable bad line.
+            self._fh.write("\n")
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
@@ -119,15 +129,17 @@ def follow_events(
 
 
 def effective_history(events: Iterable[Event]) -> list[Event]:
-    """The events of a run as it really went: on a resume from step N, drop logged events
-    after step N that the resumed run repeats (they came after the last checkpoint)."""
+    """The events of a run as it really went.
+
+    A resume from step N replaces what the log holds after step N (the steps after its
+    checkpoint, which it repeats); a fresh start in the same folder replaces everything.
+    """
     history: list[Event] = []
     for event in events:
-        if isinstance(event, RunStarted) and event.resumed:
-            history = [
-                e
-                for e in history
-                if getattr(e, "step", 0) <= event.start_step or isinstance(e, RunStarted)
-            ]
+        if isinstance(event, RunStarted):
+            if event.resumed:
+                history = [e for e in history if getattr(e, "step", 0) <= event.start_step]
+            else:
+                history = []
         history.append(event)
     return history

@@ -174,6 +174,8 @@ class Trainer:
                 self._run_lock = None
                 # Not written to events.jsonl: that log belongs to the other trainer.
                 return self._fail(str(exc))
+            for leftover in self.run_dir.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
             self._runlog = RunLog(self.run_dir / EVENTS_FILE)
             self._commands = CommandFile(self.run_dir)
             self._setup()
