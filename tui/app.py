@@ -15,11 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPane
 
 from engine import events as ev
@@ -35,7 +34,7 @@ from tui.widgets.metric_chart import MetricChart
 from tui.widgets.samples_pager import SamplesPager
 from tui.widgets.status_bar import RunStats, RunStatus
 
-REFRESH_S = 0.25
+REFRESH_S = 0.5  # charts cost ~20 ms each to rebuild; twice a second reads as live
 ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
@@ -210,6 +209,15 @@ class Dashboard(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Cached once: a query walks hundreds of editor widgets, too slow per event.
+        self.loss_chart = self.query_one(LossChart)
+        self.metric_chart = self.query_one(MetricChart)
+        self.status = self.query_one(RunStatus)
+        self.editor = self.query_one(ConfigEditor)
+        self.generation = self.query_one(GenerationPane)
+        self.pager = self.query_one(SamplesPager)
+        self.tabs = self.query_one(TabbedContent)
+        self.buttons = {b.id: b for b in self.query("#controls Button").results(Button)}
         for event in self.history:
             self.apply_event(event, replay=True)
         if self.loaded:
@@ -227,21 +235,20 @@ class Dashboard(App[int]):
     # --- timer: the only place charts and status redraw ----------------------------------
     def tick(self) -> None:
         """Redraw what changed: at most every REFRESH_S, at least once a second."""
-        try:
-            loss, metric = self.query_one(LossChart), self.query_one(MetricChart)
-        except NoMatches:  # the app is closing
+        if not self.status.is_attached:  # the app is closing
             return
-        loss.redraw_if_dirty()
-        metric.redraw_if_dirty()
-        self.query_one(RunStatus).show(self.stats)
+        self.loss_chart.redraw_if_dirty()
+        self.metric_chart.redraw_if_dirty()
+        self.status.show(self.stats)
 
-    def on_resize(self, event: Any) -> None:
-        small = self.size.width < MIN_WIDTH or self.size.height < MIN_HEIGHT
+    def on_resize(self, event: events.Resize) -> None:
+        width, height = event.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
         on_notice = isinstance(self.screen, TooSmallScreen)
         if small and not on_notice:
             self.push_screen(TooSmallScreen())
         elif small and on_notice:
-            self.screen.show_size(self.size.width, self.size.height)
+            self.screen.show_size(width, height)
         elif not small and on_notice:
             self.pop_screen()
 
@@ -255,7 +262,7 @@ class Dashboard(App[int]):
         if self.running:
             self.notify("A run is already going (x stops it).", severity="warning")
             return
-        editor = self.query_one(ConfigEditor)
+        editor = self.editor
         config = editor.validate_form()
         if config is None:
             names = ", ".join(editor.problems)
@@ -263,9 +270,9 @@ class Dashboard(App[int]):
                 f"Cannot start: fix {names} first.", title="Invalid config", severity="error"
             )
             return
-        for chart in (self.query_one(LossChart), self.query_one(MetricChart)):
+        for chart in (self.loss_chart, self.metric_chart):
             chart.reset()
-        self.query_one(SamplesPager).clear_samples()
+        self.pager.clear_samples()
         self.stats = RunStats(state="starting", lr=config.learning_rate)
         self.terminal_event = None
         self.control = Control()
@@ -292,14 +299,14 @@ class Dashboard(App[int]):
             self.post_message(EngineEvent(event))
 
     def on_steps_ready(self, message: StepsReady) -> None:
-        if self.query(LossChart):
+        if self.loss_chart.is_attached:
             self._drain_steps()
 
     def _drain_steps(self) -> None:
         steps = self._steps.drain()
         if not steps:
             return
-        self.query_one(LossChart).add_steps([(s.step, s.loss) for s in steps])
+        self.loss_chart.add_steps([(s.step, s.loss) for s in steps])
         last = steps[-1]
         stats = self.stats
         stats.step, stats.epoch, stats.lr = last.step, last.epoch, last.lr
@@ -308,7 +315,7 @@ class Dashboard(App[int]):
         stats.elapsed_s, stats.elapsed_at = last.elapsed_s, time.monotonic()
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        if not self.query(LossChart):  # the app is closing; the trainer is told to stop
+        if not self.loss_chart.is_attached:  # closing; on_unmount told the trainer to stop
             return
         self._drain_steps()  # keep order: steps posted before this event come first
         self.apply_event(message.event)
@@ -327,19 +334,19 @@ class Dashboard(App[int]):
             for note in event.notes:
                 self.notify(note, severity="warning", timeout=8)
         elif isinstance(event, ev.EvalCompleted):
-            self.query_one(LossChart).add_eval(event.step, event.val_loss)
-            self.query_one(MetricChart).add_eval(event.step, event.perplexity, event.bits_per_char)
+            self.loss_chart.add_eval(event.step, event.val_loss)
+            self.metric_chart.add_eval(event.step, event.perplexity, event.bits_per_char)
             stats.best_val_loss = event.best_val_loss
         elif isinstance(event, ev.EpochCompleted):
-            self.query_one(LossChart).add_epoch(event.step)
-            self.query_one(MetricChart).add_epoch(event.step)
+            self.loss_chart.add_epoch(event.step)
+            self.metric_chart.add_epoch(event.step)
             stats.epoch = event.epoch
         elif isinstance(event, ev.SampleGenerated):
-            self.query_one(SamplesPager).add(event)
+            self.pager.add(event)
         elif isinstance(event, ev.CheckpointSaved):
             stats.last_checkpoint = f"{event.kind}.pt @{event.step}"
         elif isinstance(event, ev.ConfigChanged):
-            self.query_one(LossChart).add_change(event.step)
+            self.loss_chart.add_change(event.step)
             if not replay:
                 self.notify(f"{event.name}: {event.old} → {event.new} from step {event.step}")
         elif isinstance(event, ev.RunPaused) and not replay:
@@ -366,18 +373,19 @@ class Dashboard(App[int]):
         else:
             stats.state = "finished"
             self.notify(f"Run finished ({event.reason}) at step {event.step}.")
-        self.query_one(ConfigEditor).set_running(False)
+        self.editor.set_running(False)
         self.tick()
         if self.quitting:
             self.exit(0 if isinstance(event, ev.RunFinished) else 1)
 
     def _update_buttons(self) -> None:
         active = self.running
-        self.query_one("#btn-start", Button).disabled = active
+        self.buttons["btn-start"].disabled = active
         for name in ("pause", "stop", "save"):
-            self.query_one(f"#btn-{name}", Button).disabled = not active
-        pause = self.query_one("#btn-pause", Button)
-        pause.label = "Resume p" if self.stats.state == "paused" else "Pause p"
+            self.buttons[f"btn-{name}"].disabled = not active
+        label = "Resume p" if self.stats.state == "paused" else "Pause p"
+        if str(self.buttons["btn-pause"].label) != label:
+            self.buttons["btn-pause"].label = label
 
     def action_pause(self) -> None:
         """Pause a running run, resume a paused one (applies after the current step)."""
@@ -422,8 +430,8 @@ class Dashboard(App[int]):
         return self.loaded
 
     def action_generate(self) -> None:
-        self.query_one(TabbedContent).active = "generate"
-        self.query_one(GenerationPane).generate()
+        self.tabs.active = "generate"
+        self.generation.generate()
 
     def on_generation_ended(self, message: GenerationEnded) -> None:
         if message.error:
@@ -434,37 +442,37 @@ class Dashboard(App[int]):
         if isinstance(self.focused, Input | Select):
             self.set_focus(None)
         else:
-            self.query_one(GenerationPane).stop()
+            self.generation.stop()
 
     def action_temperature(self, direction: int) -> None:
-        self.query_one(GenerationPane).change_temperature(0.1 * direction)
+        self.generation.change_temperature(0.1 * direction)
 
     def action_top_k(self, direction: int) -> None:
-        self.query_one(GenerationPane).change_top_k(direction)
+        self.generation.change_top_k(direction)
 
     def action_top_p(self, direction: int) -> None:
-        self.query_one(GenerationPane).change_top_p(0.05 * direction)
+        self.generation.change_top_p(0.05 * direction)
 
     # --- view ------------------------------------------------------------------------
     def action_page(self, direction: int) -> None:
-        self.query_one(TabbedContent).active = "samples"
-        self.query_one(SamplesPager).page(direction)
+        self.tabs.active = "samples"
+        self.pager.page(direction)
 
     def action_log_scale(self) -> None:
-        loss, metric = self.query_one(LossChart), self.query_one(MetricChart)
+        loss, metric = self.loss_chart, self.metric_chart
         loss.set_log_scale(not loss.log_scale)
         metric.set_log_scale(loss.log_scale)
 
     def action_bits(self) -> None:
-        metric = self.query_one(MetricChart)
+        metric = self.metric_chart
         metric.set_bits(not metric.show_bits)
 
     def action_tab(self, name: str) -> None:
-        self.query_one(TabbedContent).active = name
+        self.tabs.active = name
 
     def action_edit(self) -> None:
-        self.query_one(TabbedContent).active = "config"
-        self.query_one(ConfigEditor).focus_first_field()
+        self.tabs.active = "config"
+        self.editor.focus_first_field()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -489,7 +497,7 @@ class Dashboard(App[int]):
             self.stats.state = "stopping"
             self.notify("Stopping: saving a checkpoint, then quitting (q again: quit now).")
             return
-        self.query_one(GenerationPane).stop()
+        self.generation.stop()
         self.exit(0)
 
     def action_hangup(self) -> None:

@@ -109,14 +109,22 @@ class ConfigEditor(Vertical):
                 )
 
     def on_mount(self) -> None:
+        # Cached once: querying ~200 widgets per keystroke would lag the typing.
+        self.inputs: dict[str, Input | Select] = {
+            name: self.query_one(f"#field-{name}") for name in RunConfig.model_fields
+        }
+        self.errors = {
+            name: self.query_one(f"#error-{name}", Label) for name in RunConfig.model_fields
+        }
+        self.summary = self.query_one("#config-summary", Label)
+        self._shown: dict[str, str] = {}
         self.validate_form()
 
     # --- reading and validating -------------------------------------------------------
     def raw_values(self) -> dict[str, Any]:
         """Every field's current value, parsed from its text the way ``--set`` parses."""
         data: dict[str, Any] = {}
-        for name in RunConfig.model_fields:
-            widget = self.query_one(f"#field-{name}")
+        for name, widget in self.inputs.items():
             text = str(widget.value) if isinstance(widget, Select) else widget.value
             data[name] = parse_value(name, text)
         return data
@@ -131,17 +139,21 @@ class ConfigEditor(Vertical):
         self.config, self.problems = config, problems
         for name in RunConfig.model_fields:
             why = problems.get(name, "")
-            self.query_one(f"#error-{name}", Label).update(f"✗ {why}" if why else "")
-            self.query_one(f"#field-{name}").set_class(bool(why), "-invalid-field")
-        summary = self.query_one("#config-summary", Label)
+            if self._shown.get(name, "") != why:  # touch only what changed
+                self._shown[name] = why
+                self.errors[name].update(f"✗ {why}" if why else "")
+                self.inputs[name].set_class(bool(why), "-invalid-field")
         if problems:
             noun = "field" if len(problems) == 1 else "fields"
-            summary.update(f"✗ {len(problems)} invalid {noun}: start is disabled")
+            text = f"✗ {len(problems)} invalid {noun}: start is disabled"
         elif self.running:
-            summary.update("Running: only ● fields can change; press Enter to apply")
+            text = "Running: only ● fields can change; press Enter to apply"
         else:
-            summary.update("✓ config valid")
-        summary.set_class(bool(problems), "-error")
+            text = "✓ config valid"
+        if self._shown.get("", None) != text:
+            self._shown[""] = text
+            self.summary.update(text)
+            self.summary.set_class(bool(problems), "-error")
         self.post_message(self.Changed(config, problems))
         return config
 
@@ -161,16 +173,15 @@ class ConfigEditor(Vertical):
     # --- writing ----------------------------------------------------------------------
     def set_config(self, config: RunConfig) -> None:
         """Show ``config`` in every field (then validation runs on the change events)."""
-        for name in RunConfig.model_fields:
-            widget = self.query_one(f"#field-{name}")
+        for name, widget in self.inputs.items():
             widget.value = _as_text(getattr(config, name))
         self.validate_form()
 
     def set_running(self, running: bool) -> None:
         """While running, lock every field that the trainer cannot change between steps."""
         self.running = running
-        for name in RunConfig.model_fields:
-            self.query_one(f"#field-{name}").disabled = running and name not in LIVE_FIELDS
+        for name, widget in self.inputs.items():
+            widget.disabled = running and name not in LIVE_FIELDS
         for button in ("#config-load", "#config-reset"):
             self.query_one(button, Button).disabled = running
         self.validate_form()
@@ -210,8 +221,7 @@ class ConfigEditor(Vertical):
 
     def focus_first_field(self) -> None:
         """Move focus to the first editable field."""
-        for name in RunConfig.model_fields:
-            widget = self.query_one(f"#field-{name}")
+        for widget in self.inputs.values():
             if not widget.disabled:
                 widget.focus()
                 return

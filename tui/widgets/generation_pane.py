@@ -12,17 +12,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Input, Label, Static
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Log
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.sampling import SampleSettings, generate_stream
 from tui.messages import GenerationChunk, GenerationEnded
 
-FLUSH_S = 0.02
+FLUSH_S = 0.03
 TEMPERATURE_STEP = 0.1
 TOP_K_STEPS = (0, 1, 2, 3, 5, 10, 20, 40, 80)
 TOP_P_STEP = 0.05
@@ -52,10 +51,15 @@ class GenerationPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Input("ROMEO:", placeholder="prompt (Enter or g generates)", id="gen-prompt")
         yield Label("", id="gen-settings")
-        with VerticalScroll(id="gen-scroll"):
-            yield Static("", id="gen-output")
+        yield Log(id="gen-output", highlight=False, auto_scroll=True)
 
     def on_mount(self) -> None:
+        self.settings_label = self.query_one("#gen-settings", Label)
+        # A Log appends lines without a screen-wide layout per chunk (a growing Static
+        # would relayout every widget 30 times a second).
+        self.output_widget = self.query_one("#gen-output", Log)
+        self._column = 0
+        self.prompt_input = self.query_one("#gen-prompt", Input)
         self._show_settings()
 
     # --- settings ----------------------------------------------------------------------
@@ -72,7 +76,7 @@ class GenerationPane(Vertical):
         top_k = str(self.top_k) if self.top_k else "off"
         top_p = f"{self.top_p:.2f}" if self.top_p < 1 else "off"
         source = f" · from {self.source_name}" if self.source_name else ""
-        self.query_one("#gen-settings", Label).update(
+        self.settings_label.update(
             f"temperature {self.temperature:.1f} · top-k {top_k} · top-p {top_p} · "
             f"{self.state}{source}"
         )
@@ -103,7 +107,7 @@ class GenerationPane(Vertical):
     def generate(self) -> None:
         """Start (or restart) a generation from the prompt with the current settings."""
         self._generation_id += 1
-        self.prompt_used = self.query_one("#gen-prompt", Input).value
+        self.prompt_used = self.prompt_input.value
         self.output = ""
         self.state = "generating"
         self._render_output()
@@ -166,7 +170,7 @@ class GenerationPane(Vertical):
             self._show_settings()
         if message.text:
             self.output += message.text
-            self._render_output()
+            self._write(message.text)
 
     def on_generation_ended(self, message: GenerationEnded) -> None:
         if message.generation_id != self._generation_id:
@@ -175,11 +179,27 @@ class GenerationPane(Vertical):
         self.state = message.reason
         self._show_settings()
         if message.error:
-            self.query_one("#gen-output", Static).update(Text(message.error, style="bold red"))
+            self.output_widget.clear()
+            self._column = 0
+            self._write(message.error)
         # Not stopped: the app hears about generations ending (tests wait for it).
 
     def _render_output(self) -> None:
-        text = Text(self.prompt_used, style="bold")
-        text.append(self.output)
-        self.query_one("#gen-output", Static).update(text)
-        self.query_one("#gen-scroll", VerticalScroll).scroll_end(animate=False)
+        self.output_widget.clear()
+        self._column = 0
+        self._write(self.prompt_used)
+
+    def _write(self, text: str) -> None:
+        """Append ``text``, wrapping long lines at the pane's width (Log does not wrap)."""
+        width = max(10, self.output_widget.scrollable_content_region.width - 1)
+        pieces: list[str] = []
+        for char in text:
+            if char == "\n":
+                self._column = 0
+            elif self._column >= width:
+                pieces.append("\n")
+                self._column = 1
+            else:
+                self._column += 1
+            pieces.append(char)
+        self.output_widget.write("".join(pieces))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
-MAX_POINTS = 600
+MAX_POINTS = 300  # about two per braille column of a full-width chart
 TRAIN_COLOR = (80, 160, 255)
 VAL_COLOR = (255, 170, 60)
 EPOCH_COLOR = (120, 120, 120)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 STATE_STYLES = {
     "idle": "bold",
@@ -81,12 +81,23 @@ class RunStats:
         return (self.total_steps - self.step) * self.live_elapsed() / done
 
 
-class RunStatus(Static):
-    """A two-row grid of labelled numbers; re-rendered by :meth:`show`."""
+class RunStatus(Widget):
+    """A two-row grid of labelled numbers; re-rendered by :meth:`show`.
+
+    Its size never changes, so a redraw is a plain ``refresh()`` (no screen-wide layout).
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.stats = RunStats()
 
     def show(self, stats: RunStats) -> None:
-        """Render ``stats`` now."""
-        self.update(render_stats(stats))
+        """Render ``stats`` on the next frame."""
+        self.stats = stats
+        self.refresh()
+
+    def render(self) -> Table:
+        return render_stats(self.stats)
 
 
 def render_stats(stats: RunStats) -> Table:
