@@ -10,9 +10,8 @@ so a crash mid-write leaves the previous checkpoint loadable.
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
-import zipfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,8 +111,13 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
             ".pt file written by llmv0."
         )
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as exc:
+        with warnings.catch_warnings():
+            # Garbage read as a legacy pickle warns about odd protocols before failing.
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        # Corrupt bytes surface as almost any exception from the unpickler (IndexError,
+        # KeyError, struct.error, UnicodeDecodeError, ...), not only the documented ones.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"The checkpoint {path} cannot be read: it is truncated, corrupt or not a PyTorch "

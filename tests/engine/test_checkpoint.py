@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -87,12 +87,24 @@ def test_truncated_file(trained: Path, tmp_path: Path) -> None:
     assert str(bad) in str(info.value)
 
 
-@pytest.mark.parametrize("content", [b"", os.urandom(4096), b"PK\x03\x04garbage"])
-def test_random_bytes(tmp_path: Path, content: bytes) -> None:
-    bad = tmp_path / "random.pt"
+@pytest.mark.parametrize("content", [b"", b"\x80", b"PK\x03\x04garbage", b"hello world"])
+def test_garbage_bytes(tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "garbage.pt"
     bad.write_bytes(content)
     with pytest.raises(CheckpointError, match="cannot be read"):
         ckpt.load_checkpoint(bad)
+
+
+def test_random_bytes_always_give_a_checkpoint_error(tmp_path: Path) -> None:
+    """Random bytes read as a legacy pickle fail in many ways (IndexError, KeyError,
+    struct.error, UnicodeDecodeError...): every one must become a CheckpointError."""
+    bad = tmp_path / "random.pt"
+    for seed in range(300):
+        rng = random.Random(seed)
+        size = rng.choice([1, 2, 10, 100, 4096])
+        bad.write_bytes(bytes(rng.getrandbits(8) for _ in range(size)))
+        with pytest.raises(CheckpointError, match="cannot be read"):
+            ckpt.load_checkpoint(bad)
 
 
 def test_foreign_pytorch_file(tmp_path: Path) -> None:
