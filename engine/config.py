@@ -137,6 +137,11 @@ class RunConfig(BaseModel):
         ge=0,
         le=10_000,
     )
+    log_tensorboard: bool = _field(
+        False,
+        "Also write TensorBoard event files to <run>/tensorboard (needs "
+        "`pip install 'llmv0[tensorboard]'`).",
+    )
     seed: int = _field(1337, "Seeds data order, initialisation, dropout and sampling.", ge=0)
 
     # --- hardware ---

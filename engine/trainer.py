@@ -164,6 +164,7 @@ class Trainer:
         self.control = control or Control()
         self._user_sink = sink
         self._runlog: RunLog | None = None
+        self._extra_sinks: list[Sink] = []
         self._run_lock: RunLock | None = None
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -205,6 +206,8 @@ class Trainer:
     def _publish(self, event: Event) -> None:
         if self._runlog is not None:
             self._runlog(event)
+        for extra in self._extra_sinks:
+            extra(event)
         if self._user_sink is not None:
             try:
                 self._user_sink(event)
@@ -297,6 +300,16 @@ class Trainer:
             )
         )
         self._resume_payload = None  # free the tensors
+        if cfg.log_tensorboard:
+            self._start_tensorboard()
+
+    def _start_tensorboard(self) -> None:
+        from engine.tensorboard import TENSORBOARD_DIR, TensorBoardMissing, TensorBoardSink
+
+        try:
+            self._extra_sinks.append(TensorBoardSink(self.run_dir / TENSORBOARD_DIR))
+        except TensorBoardMissing as exc:
+            self._publish(RunWarning(message=str(exc), step=self.step))
 
     def _maybe_compile(self, model: nn.Module) -> tuple[nn.Module, str | None]:
         if not self.config.compile:
