@@ -82,7 +82,7 @@ class RunStats:
 
 
 class RunStatus(Widget):
-    """A two-row grid of labelled numbers; re-rendered by :meth:`show`.
+    """A three-row grid of labelled numbers; re-rendered by :meth:`show`.
 
     Its size never changes, so a redraw is a plain ``refresh()`` (no screen-wide layout).
     """
@@ -103,8 +103,8 @@ class RunStatus(Widget):
 def render_stats(stats: RunStats) -> Table:
     """The status grid as a Rich table (also used by tests)."""
     grid = Table.grid(expand=True, padding=(0, 1))
-    for _ in range(6):
-        grid.add_column(ratio=1)
+    for _ in range(4):
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
 
     def cell(label: str, value: str, style: str = "bold") -> Text:
         return Text.assemble((f"{label} ", "dim"), (value, style))
@@ -119,15 +119,17 @@ def render_stats(stats: RunStats) -> Table:
         cell("step", f"{stats.step}{total}"),
         cell("epoch", str(stats.epoch)),
         cell("lr", lr),
+    )
+    grid.add_row(
         cell("tok/s", tps),
+        cell("elapsed", format_duration(stats.live_elapsed())),
+        cell("ETA", format_duration(stats.eta_s())),
         cell("best val", best),
     )
     grid.add_row(
-        cell("elapsed", format_duration(stats.live_elapsed())),
-        cell("ETA", format_duration(stats.eta_s())),
         cell("params", params),
         cell("device", stats.device or "—"),
-        cell("run", stats.run_id or "—"),
         cell("ckpt", stats.last_checkpoint or "—"),
+        cell("run", stats.run_id or "—"),
     )
     return grid

@@ -1,0 +1,74 @@
+"""The dashboard driving the real engine.trainer.Trainer on a tiny config, then reopening the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import wait_until
+from textual.widgets import Input, Label
+
+from engine import events as ev
+from engine.config import RunConfig
+from tui.app import make_app
+
+
+async def test_real_training_story(tiny_config: RunConfig, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    app = make_app(runs_dir=runs)
+    app.initial_config = tiny_config.model_copy(update={"max_steps": 20_000, "eval_interval": 25})
+    async with app.run_test(size=(120, 40)) as pilot:
+        # A typo is caught as typed and blocks start; fixing it unblocks it.
+        box = app.query_one("#field-seq_length", Input)
+        box.focus()
+        await pilot.press("end", "backspace", "backspace", "1")
+        assert "must be an integer in [2, 4096]" in str(app.editor.errors["seq_length"].render())
+        await pilot.press("escape", "s")
+        assert app.stats.state == "idle"
+        box.focus()
+        await pilot.press("6", "escape", "s")
+
+        await wait_until(pilot, lambda: app.stats.state == "running", timeout=60)
+        await wait_until(pilot, lambda: len(app.loss_chart.val_steps) >= 2, timeout=60)
+        assert app.stats.n_params and app.stats.device == "cpu"
+        assert app.pager.samples, "a sample is taken at each evaluation"
+        assert app.loss_chart.train_loss[-1] < app.loss_chart.train_loss[0]
+
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.stats.state == "paused", timeout=30)
+        pane = app.generation
+        pane.length = 30
+        await pilot.press("left_square_bracket", "g")
+        assert pane.temperature == 0.7
+        await wait_until(pilot, lambda: pane.state == "done", timeout=30)
+        assert len(pane.output) == 30
+        assert "temperature 0.7" in str(app.query_one("#gen-settings", Label).render())
+
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.stats.state == "running", timeout=30)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: app.stats.state == "finished", timeout=60)
+        assert isinstance(app.terminal_event, ev.RunFinished)
+        assert app.terminal_event.reason == "stopped"
+        run_dir = runs / app.stats.run_id
+        assert (run_dir / "latest.pt").is_file()
+        assert (run_dir / "events.jsonl").is_file()
+
+    # Reopen the run: history is replayed into the charts, generation uses the checkpoint.
+    reopened = make_app(run=str(run_dir), runs_dir=runs)
+    async with reopened.run_test(size=(120, 40)) as pilot:
+        assert reopened.loss_chart.val_steps == app.loss_chart.val_steps
+        assert reopened.tabs.active == "generate"
+        reopened.generation.length = 20
+        await pilot.press("g")
+        await wait_until(pilot, lambda: reopened.generation.state == "done", timeout=30)
+        assert reopened.generation.source_name.startswith("checkpoint")
+
+
+async def test_bad_corpus_is_shown_in_app(tiny_config: RunConfig, tmp_path: Path) -> None:
+    app = make_app(runs_dir=tmp_path / "runs")
+    app.initial_config = tiny_config.model_copy(update={"data_file": str(tmp_path / "nope.txt")})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.stats.state == "failed", timeout=60)
+        assert isinstance(app.terminal_event, ev.RunFailed)
+        assert any(n.severity == "error" for n in app._notifications)
