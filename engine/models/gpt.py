@@ -223,6 +223,14 @@ class GPT(nn.Module):
             values=[torch.empty(shape, device=dev, dtype=dtype) for _ in range(self.n_layer)],
         )
 
+    def _cache_dtype(self, idx: torch.Tensor) -> torch.dtype:
+        # Keys/values are stored in the dtype attention runs in: autocast's on CUDA, the
+        # parameters' on CPU (where attention runs in fp32, see CausalSelfAttention).
+        kind = idx.device.type
+        if kind != "cpu" and torch.is_autocast_enabled(kind):
+            return torch.get_autocast_dtype(kind)
+        return self.wte.weight.dtype
+
     def _extend(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """Run ``idx`` (B, T') after the cached tokens; fills the cache; last logits (B, V)."""
         start = cache.length
@@ -239,8 +247,7 @@ class GPT(nn.Module):
         overflow, the window restarts from the last ``block_size - slide_stride + 1`` tokens
         and the cache is rebuilt over them in one batched forward.
         """
-        # Buffers in the parameters' dtype; under autocast keys/values are cast on write.
-        cache = state if state is not None else self._new_cache(idx, self.wte.weight.dtype)
+        cache = state if state is not None else self._new_cache(idx, self._cache_dtype(idx))
         if cache.length + idx.size(1) <= self.block_size:
             return self._extend(idx, cache), cache
         keep = self.block_size - self.slide_stride + 1
