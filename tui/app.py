@@ -8,8 +8,10 @@ events one message each. A timer redraws charts and status four times a second.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +37,7 @@ from tui.widgets.samples_pager import SamplesPager
 from tui.widgets.status_bar import RunStats, RunStatus
 
 REFRESH_S = 0.5  # charts cost ~20 ms each to rebuild; twice a second reads as live
+STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
 ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
@@ -81,7 +84,7 @@ class Dashboard(App[int]):
             "escape",
             "Stop gen",
             show=False,
-            tooltip="Stop the generation; in a text box: leave the box",
+            tooltip="Stop the generation, else leave the text box",
         ),
         Binding(
             "left_square_bracket",
@@ -185,6 +188,8 @@ class Dashboard(App[int]):
         self.terminal_event: ev.Event | None = None
         self.quitting = False
         self._steps: DrainBuffer[ev.StepCompleted] = DrainBuffer()
+        self.train_done = threading.Event()  # set when no trainer thread is running
+        self.train_done.set()
 
     def compose(self) -> ComposeResult:
         yield RunStatus(id="status")
@@ -276,6 +281,7 @@ class Dashboard(App[int]):
         self.stats = RunStats(state="starting", lr=config.learning_rate)
         self.terminal_event = None
         self.control = Control()
+        self.train_done.clear()
         editor.set_running(True)
         self._update_buttons()
         self._train(config, self.resume, self.control)
@@ -289,6 +295,8 @@ class Dashboard(App[int]):
             self.post_message(
                 EngineEvent(ev.RunFailed(error=f"{type(exc).__name__}: {exc}", step=0))
             )
+        finally:
+            self.train_done.set()
 
     def _sink(self, event: ev.Event) -> None:
         """Runs on the trainer thread: buffer steps, post everything else; never blocks."""
@@ -438,11 +446,10 @@ class Dashboard(App[int]):
             self.notify(message.error, title="Generation", severity="error", timeout=10)
 
     def action_escape(self) -> None:
-        """Leave a text box; otherwise stop the current generation."""
-        if isinstance(self.focused, Input | Select):
+        """Stop the current generation, and leave the text box that has focus."""
+        stopped = self.generation.stop()
+        if isinstance(self.focused, Input | Select) and not stopped:
             self.set_focus(None)
-        else:
-            self.generation.stop()
 
     def action_temperature(self, direction: int) -> None:
         self.generation.change_temperature(0.1 * direction)
@@ -563,6 +570,11 @@ def run_dashboard(config: str | None, run: str | None) -> int:
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
     code = app.run()
-    if app.control is not None and app.running:
-        app.control.stop()  # the trainer thread saves and ends; the interpreter waits for it
+    if not app.train_done.is_set() and app.control is not None:
+        # The UI is gone (a hang-up closes the terminal) but the run is not: a second SIGHUP
+        # must not kill the process before the trainer has saved its checkpoint and ended.
+        with contextlib.suppress(ValueError, AttributeError):
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        app.control.stop()
+        app.train_done.wait(timeout=STOP_TIMEOUT_S)
     return code or 0

@@ -1,4 +1,4 @@
-"""The dashboard driving the real engine.trainer.Trainer on a tiny config, then reopening the run."""
+"""The dashboard driving the real Trainer on a tiny config, then reopening the run."""
 
 from __future__ import annotations
 

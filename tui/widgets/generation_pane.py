@@ -77,8 +77,8 @@ class GenerationPane(Vertical):
         top_p = f"{self.top_p:.2f}" if self.top_p < 1 else "off"
         source = f" · from {self.source_name}" if self.source_name else ""
         self.settings_label.update(
-            f"temperature {self.temperature:.1f} · top-k {top_k} · top-p {top_p} · "
-            f"{self.state}{source}"
+            f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
+            f"top-p {top_p}{source}"
         )
 
     def change_temperature(self, delta: float) -> None:

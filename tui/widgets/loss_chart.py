@@ -10,6 +10,7 @@ from __future__ import annotations
 from textual_plotext import PlotextPlot
 
 MAX_POINTS = 300  # about two per braille column of a full-width chart
+MAX_MARKS = 12
 TRAIN_COLOR = (80, 160, 255)
 VAL_COLOR = (255, 170, 60)
 EPOCH_COLOR = (120, 120, 120)
@@ -28,6 +29,15 @@ def bucket_means(xs: list[int], ys: list[float], limit: int = MAX_POINTS) -> tup
         out_x.append(xs[min(start + size, n) - 1])
         out_y.append(sum(chunk_y) / len(chunk_y))
     return out_x, out_y
+
+
+def thin(marks: list[int], limit: int = MAX_MARKS) -> list[int]:
+    """At most ``limit`` evenly spread marks: a tiny corpus has an epoch every few steps, and
+    hundreds of vertical lines would hide the curves."""
+    if len(marks) <= limit:
+        return marks
+    stride = -(-len(marks) // limit)
+    return marks[stride - 1 :: stride]
 
 
 class LossChart(PlotextPlot):
@@ -99,7 +109,7 @@ class LossChart(PlotextPlot):
             plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
         if self.val_steps:
             plt.plot(self.val_steps, self.val_loss, color=VAL_COLOR, label="val", marker="dot")
-        for step in self.epoch_steps:
+        for step in thin(self.epoch_steps):
             plt.vline(step, EPOCH_COLOR)
         for step in self.change_steps:
             plt.vline(step, CHANGE_COLOR)

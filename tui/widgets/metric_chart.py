@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from tui.widgets.loss_chart import thin
+
 PPL_COLOR = (110, 220, 120)
 BPC_COLOR = (230, 220, 90)
 EPOCH_COLOR = (120, 120, 120)
@@ -72,7 +74,7 @@ class MetricChart(PlotextPlot):
             values = self.bits_per_char if self.show_bits else self.perplexity
             color = BPC_COLOR if self.show_bits else PPL_COLOR
             plt.plot(self.steps, values, color=color, label=self.metric_name, marker="dot")
-        for step in self.epoch_steps:
+        for step in thin(self.epoch_steps):
             plt.vline(step, EPOCH_COLOR)
         self.refresh()
         return True

@@ -1,0 +1,165 @@
+"""End to end: the installed ``llmv0-tui`` in a real terminal (tmux), driven by keystrokes.
+
+Starts a short training run, watches the numbers and chart change, generates, quits, and checks
+the process exited and the terminal left the alternate screen. A second test hangs up the
+terminal mid-run (SIGHUP) and checks a checkpoint was saved before the process ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+TEXT = "ROMEO: But soft, what light through yonder window breaks?\nJULIET: Ay me.\n" * 60
+
+
+def tui_command() -> str:
+    exe = Path(sys.executable).with_name("llmv0-tui")
+    if exe.exists():
+        return str(exe)
+    return f"{sys.executable} -c 'from tui.cli import tui_main; tui_main()'"
+
+
+class Tmux:
+    """One detached tmux session running a command in a 120x40 terminal."""
+
+    def __init__(self, command: str, cwd: Path, env: dict[str, str]) -> None:
+        self.name = f"llmv0-e2e-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"{k}={v!r}" for k, v in env.items())
+        script = f"cd {str(cwd)!r} && echo $$ > pid && exec env {exports} {command}"
+        shell = f"bash -c {script!r}; echo EXITED:$?; sleep 60"
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40", shell],
+            check=True,
+        )
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def screen(self) -> str:
+        out = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return out.stdout
+
+    def display(self, fmt: str) -> str:
+        out = subprocess.run(
+            ["tmux", "display-message", "-p", "-t", self.name, fmt],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return out.stdout.strip()
+
+    def wait_for(self, what: str | Callable[[str], bool], timeout: float = 60) -> str:
+        test = what if callable(what) else (lambda screen: what in screen)
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if test(screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what!r}; screen:\n{screen}")
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, capture_output=True)
+
+
+def step_of(screen: str) -> int:
+    found = re.search(r"step (\d+)/", screen)
+    return int(found.group(1)) if found else -1
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "tiny.txt").write_text(TEXT, encoding="utf-8")
+    config = {
+        "data_file": str(tmp_path / "tiny.txt"),
+        "seq_length": 16,
+        "batch_size": 4,
+        "embedding_dim": 16,
+        "hidden_dim": 32,
+        "epochs": 1000,
+        "max_steps": 100000,
+        "eval_interval": 40,
+        "eval_max_windows": 8,
+        "sample_length": 20,
+        "device": "cpu",
+        "num_threads": 1,
+    }
+    (tmp_path / "tiny.json").write_text(json.dumps(config), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("no_color", [False, True], ids=["color", "no-color"])
+def test_train_generate_quit(workdir: Path, no_color: bool) -> None:
+    env = {"TERM": "xterm-256color"}
+    if no_color:
+        env["NO_COLOR"] = "1"
+    tmux = Tmux(f"{tui_command()} --config tiny.json", workdir, env)
+    try:
+        tmux.wait_for("state idle", timeout=60)
+        assert tmux.display("#{alternate_on}") == "1"
+        tmux.keys("s")
+        first = tmux.wait_for(lambda s: step_of(s) > 0, timeout=90)
+        later = tmux.wait_for(lambda s: step_of(s) > step_of(first) + 20, timeout=60)
+        assert "state running" in later
+        tmux.wait_for(lambda s: "train" in s and "best val —" not in s, timeout=90)
+
+        tmux.keys("]", "g")
+        tmux.wait_for("temperature 0.9", timeout=20)
+        tmux.wait_for(lambda s: re.search(r"done · temperature 0\.9", s) is not None, 60)
+
+        tmux.keys("q")
+        tmux.wait_for("EXITED:0", timeout=60)
+        assert tmux.display("#{alternate_on}") == "0", "the terminal left the alternate screen"
+        runs = list((workdir / "checkpoints").glob("*/latest.pt"))
+        assert runs, "quitting during a run saved a checkpoint first"
+    finally:
+        tmux.kill()
+
+
+def test_hangup_saves_checkpoint_then_exits(workdir: Path) -> None:
+    tmux = Tmux(f"{tui_command()} --config tiny.json", workdir, {"TERM": "xterm-256color"})
+    try:
+        tmux.wait_for("state idle", timeout=60)
+        tmux.keys("s")
+        tmux.wait_for(lambda s: step_of(s) > 10, timeout=90)
+        pid = int((workdir / "pid").read_text())
+        tmux.kill()  # closes the pty: the process gets SIGHUP
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(pid, 9)
+            raise AssertionError("llmv0-tui did not exit after SIGHUP")
+        logs = list((workdir / "checkpoints").glob("*/events.jsonl"))
+        assert logs
+        last = json.loads(logs[0].read_text().strip().splitlines()[-1])
+        assert last["type"] == "RunFinished" and last["reason"] == "stopped"
+        assert list((workdir / "checkpoints").glob("*/latest.pt"))
+    finally:
+        tmux.kill()
