@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.config import ConfigError, RunConfig, validate_config
 from engine.models import build_model
-from engine.tokenizer import CharTokenizer, tokenizer_from_dict
+from engine.tokenizer import Tokenizer, tokenizer_from_dict
 
 FORMAT = "llmv0-checkpoint"
 VERSION = 1
@@ -72,7 +72,7 @@ def make_payload(
     model: nn.Module,
     optimizer: torch.optim.Optimizer | None,
     config: RunConfig,
-    tokenizer: CharTokenizer,
+    tokenizer: Tokenizer,
     step: int,
     best_val_loss: float,
     evals_since_best: int,
@@ -147,7 +147,7 @@ def config_of(payload: dict[str, Any], path: Path | str = "checkpoint") -> RunCo
 
 def model_from_payload(
     payload: dict[str, Any], device: str | torch.device = "cpu", path: Path | str = "checkpoint"
-) -> tuple[nn.Module, CharTokenizer, RunConfig]:
+) -> tuple[nn.Module, Tokenizer, RunConfig]:
     """Rebuild the model (eval mode), tokenizer and config a checkpoint describes."""
     cfg = config_of(payload, path)
     tokenizer = tokenizer_from_dict(payload["tokenizer"])
@@ -200,7 +200,7 @@ def load_for_inference(
     target: str | os.PathLike[str],
     runs_dir: Path | str = "checkpoints",
     device: str | torch.device = "cpu",
-) -> tuple[nn.Module, CharTokenizer, RunConfig]:
+) -> tuple[nn.Module, Tokenizer, RunConfig]:
     """Model (eval mode), tokenizer and config from a .pt file, run folder or run id."""
     resolved = resolve_checkpoint(target, Path(runs_dir))
     payload = load_checkpoint(resolved.path)

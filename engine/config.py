@@ -58,8 +58,18 @@ class RunConfig(BaseModel):
     val_fraction: float = _field(
         0.1, "Fraction of the corpus, taken from its end, held out for validation.", gt=0, lt=0.5
     )
-    tokenizer: Literal["char"] = _field(
-        "char", "How text becomes tokens: 'char' (one token per character)."
+    tokenizer: Literal["char", "bpe"] = _field(
+        "char",
+        "How text becomes tokens: 'char' (one token per character) or 'bpe' (byte-level "
+        "byte-pair encoding trained on the corpus; several characters per token, any UTF-8 "
+        "prompt). seq_length counts tokens.",
+    )
+    bpe_vocab_size: int = _field(
+        1024,
+        "BPE: vocabulary size, 256 byte tokens plus learned merges (fewer if the corpus runs "
+        "out of repeated pairs); ignored by the char tokenizer.",
+        ge=256,
+        le=65_536,
     )
 
     # --- model ---

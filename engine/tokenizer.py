@@ -1,13 +1,17 @@
-"""CharTokenizer: a character vocabulary built from the corpus, saved inside checkpoints.
+"""Tokenizers behind one small protocol: CharTokenizer here, BPETokenizer in engine/bpe.py.
 
-Unknown-character policy: encoding text with characters outside the vocabulary raises
-:class:`UnknownCharactersError`, which lists them, so a prompt never silently changes.
+Both are built from the corpus and saved inside checkpoints as plain dicts
+(:func:`tokenizer_from_dict` rebuilds either). Unknown-character policy: the char tokenizer
+raises :class:`UnknownCharactersError` listing characters outside its vocabulary, so a prompt
+never silently changes; the byte-level BPE tokenizer has no unknown characters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from engine.bpe import BPETokenizer, train_bpe
 
 
 class UnknownCharactersError(ValueError):
@@ -24,13 +28,30 @@ class UnknownCharactersError(ValueError):
 
 
 class Tokenizer(Protocol):
-    """What the trainer, the samplers and checkpoints need from a tokenizer."""
+    """What the trainer, the samplers, evaluation and checkpoints need from a tokenizer."""
 
-    vocab_size: int
+    kind: str
+
+    @property
+    def vocab_size(self) -> int: ...
 
     def encode(self, text: str) -> list[int]: ...
 
     def decode(self, ids: Iterable[int]) -> str: ...
+
+    def unknown(self, text: str) -> list[str]:
+        """Characters of ``text`` that cannot be encoded (first-seen order)."""
+        ...
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """UTF-8 bytes of one token, for streaming decoders (may be part of a character)."""
+        ...
+
+    def char_lengths(self) -> list[int]:
+        """Characters each token id contributes to a text (for bits per character)."""
+        ...
+
+    def preview(self) -> str: ...
 
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -69,6 +90,13 @@ class CharTokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)
 
+    def token_bytes(self, token_id: int) -> bytes:
+        return self.chars[token_id].encode("utf-8", "surrogatepass")
+
+    def char_lengths(self) -> list[int]:
+        """One character per token."""
+        return [1] * len(self.chars)
+
     def preview(self) -> str:
         """The vocabulary as one printable line (newline shown as \\n)."""
         return "".join(self.chars).encode("unicode_escape").decode("ascii")
@@ -81,9 +109,24 @@ class CharTokenizer:
         return cls(data["chars"])
 
 
-def tokenizer_from_dict(data: dict[str, Any]) -> CharTokenizer:
+def build_tokenizer(
+    kind: Literal["char", "bpe"], text: str, bpe_vocab_size: int = 1024
+) -> CharTokenizer | BPETokenizer:
+    """The tokenizer a run's config asks for, built from the corpus ``text``."""
+    if kind == "char":
+        return CharTokenizer.from_text(text)
+    if kind == "bpe":
+        return train_bpe(text, bpe_vocab_size)
+    raise ValueError(f"unknown tokenizer {kind!r}; expected 'char' or 'bpe'")
+
+
+def tokenizer_from_dict(data: dict[str, Any]) -> CharTokenizer | BPETokenizer:
     """Rebuild the tokenizer stored in a checkpoint."""
     kind = data.get("kind")
     if kind == "char":
         return CharTokenizer.from_dict(data)
+    if kind == "bpe" and isinstance(data.get("merges"), list):
+        return BPETokenizer.from_dict(data)
+    if kind == "bpe":
+        raise ValueError("unknown tokenizer kind layout in checkpoint: 'bpe' without 'merges'")
     raise ValueError(f"unknown tokenizer kind {kind!r} in checkpoint")

@@ -58,13 +58,19 @@ from engine.optim import build_optimizer, lr_at
 from engine.remote import CommandFile
 from engine.runlog import EVENTS_FILE, RunLog
 from engine.sampling import SampleSettings, generate
-from engine.tokenizer import CharTokenizer, UnknownCharactersError
+from engine.tokenizer import (
+    Tokenizer,
+    UnknownCharactersError,
+    build_tokenizer,
+    tokenizer_from_dict,
+)
 
 log = logging.getLogger(__name__)
 
 # Fields that fix the model, the data or the data order: a resumed run must keep them.
 RESUME_FIXED = (
-    "data_file", "seq_length", "batch_size", "val_fraction", "tokenizer", "model",
+    "data_file", "seq_length", "batch_size", "val_fraction", "tokenizer", "bpe_vocab_size",
+    "model",
     "embedding_dim", "hidden_dim", "num_layers", "n_layer", "n_head", "n_embd", "seed",
     "optimizer", "grad_accum_steps",
 )  # fmt: skip
@@ -117,7 +123,7 @@ class Trainer:
             self.run_dir = self.runs_dir / self.run_id
         self._lock = threading.Lock()
         self._model: nn.Module | None = None
-        self.tokenizer: CharTokenizer | None = None
+        self.tokenizer: Tokenizer | None = None
         self.step = 0
 
     def _init_resume(self, resume: str | Path, config: RunConfig | None) -> None:
@@ -147,7 +153,7 @@ class Trainer:
 
     # ----- public API for consumers on other threads -----
 
-    def snapshot(self) -> tuple[nn.Module, CharTokenizer] | None:
+    def snapshot(self) -> tuple[nn.Module, Tokenizer] | None:
         """A copy of the live model (eval mode) and tokenizer, taken between steps."""
         with self._lock:
             if self._model is None or self.tokenizer is None:
@@ -233,7 +239,7 @@ class Trainer:
         text = read_corpus(path)
         payload = self._resume_payload
         if payload is not None:
-            tokenizer = CharTokenizer.from_dict(payload["tokenizer"])
+            tokenizer = tokenizer_from_dict(payload["tokenizer"])
             missing = tokenizer.unknown(text)
             if missing:
                 raise CorpusError(
@@ -242,8 +248,10 @@ class Trainer:
                     "started. Restore the original file or start a new run."
                 )
         else:
-            tokenizer = CharTokenizer.from_text(text)
+            tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size)
         tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+        # Characters per token id: bits per character stays comparable across tokenizers.
+        self.char_lengths = torch.tensor(tokenizer.char_lengths(), dtype=torch.long)
         splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
         self.train_tokens = splits.train.to(self.device)
         self.val_tokens = splits.val.to(self.device)
@@ -471,10 +479,12 @@ class Trainer:
             val = evaluate(
                 model, self.val_tokens, cfg.seq_length,
                 max_windows=cfg.eval_max_windows, dtype=self.dtype,
+                char_lengths=self.char_lengths,
             )  # fmt: skip
             train = evaluate(
                 model, self.train_tokens, cfg.seq_length,
                 max_windows=cfg.eval_max_windows or val.windows, dtype=self.dtype,
+                char_lengths=self.char_lengths,
             )  # fmt: skip
         is_best = val.loss < self.best_val_loss
         if is_best:
@@ -507,7 +517,7 @@ class Trainer:
         cfg = self.config
         if cfg.sample_length == 0 or self.tokenizer is None:
             return
-        prompt = "".join(c for c in cfg.sample_prompt if c in self.tokenizer.stoi)
+        prompt = "".join(c for c in cfg.sample_prompt if not self.tokenizer.unknown(c))
         settings = SampleSettings(
             length=cfg.sample_length,
             temperature=cfg.sample_temperature,
