@@ -351,13 +351,23 @@ def dashboard(
     run: Annotated[
         str | None, typer.Option("--run", "-r", help="Open a finished run's checkpoint.")
     ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Serve the dashboard as a web page (textual-serve).")
+    ] = False,
+    host: Annotated[
+        str, typer.Option("--host", help="With --serve: address to bind (local only by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="With --serve: port.", min=1, max=65535)
+    ] = 8000,
 ) -> None:
     """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
-    try:
-        from tui.app import run_dashboard
-    except ImportError:
-        out.print("The dashboard is coming; use `llmv0 train` meanwhile.")
-        raise typer.Exit(0) from None
+    if serve:
+        from tui.serve import serve as serve_dashboard
+
+        raise typer.Exit(serve_dashboard(host, port, config, run))
+    from tui.app import run_dashboard
+
     raise typer.Exit(run_dashboard(config=config, run=run))
 
 

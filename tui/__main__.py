@@ -1,0 +1,5 @@
+"""``python -m tui`` starts the dashboard (what ``llmv0-tui`` runs; used by --serve)."""
+
+from tui.cli import tui_main
+
+tui_main()
