@@ -451,13 +451,17 @@ class Dashboard(App[int]):
         if isinstance(self.focused, Input | Select) and not stopped:
             self.set_focus(None)
 
+    # Sampling keys bring the Generate tab forward, so the changed value is in view.
     def action_temperature(self, direction: int) -> None:
+        self.tabs.active = "generate"
         self.generation.change_temperature(0.1 * direction)
 
     def action_top_k(self, direction: int) -> None:
+        self.tabs.active = "generate"
         self.generation.change_top_k(direction)
 
     def action_top_p(self, direction: int) -> None:
+        self.tabs.active = "generate"
         self.generation.change_top_p(0.05 * direction)
 
     # --- view ------------------------------------------------------------------------

@@ -141,7 +141,8 @@ class ConfigEditor(Vertical):
             why = problems.get(name, "")
             if self._shown.get(name, "") != why:  # touch only what changed
                 self._shown[name] = why
-                self.errors[name].update(f"✗ {why}" if why else "")
+                # Fixed-size labels: no screen-wide layout per keystroke.
+                self.errors[name].update(f"✗ {why}" if why else "", layout=False)
                 self.inputs[name].set_class(bool(why), "-invalid-field")
         if problems:
             noun = "field" if len(problems) == 1 else "fields"
@@ -152,7 +153,7 @@ class ConfigEditor(Vertical):
             text = "✓ config valid"
         if self._shown.get("", None) != text:
             self._shown[""] = text
-            self.summary.update(text)
+            self.summary.update(text, layout=False)
             self.summary.set_class(bool(problems), "-error")
         self.post_message(self.Changed(config, problems))
         return config

@@ -78,7 +78,8 @@ class GenerationPane(Vertical):
         source = f" · from {self.source_name}" if self.source_name else ""
         self.settings_label.update(
             f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
-            f"top-p {top_p}{source}"
+            f"top-p {top_p}{source}",
+            layout=False,  # fixed size: skip a screen-wide layout on every key press
         )
 
     def change_temperature(self, delta: float) -> None:

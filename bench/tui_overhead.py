@@ -1,0 +1,133 @@
+"""Dashboard overhead: training tokens/s inside llmv0-tui vs headless, and key-press latency.
+
+Runs the same config for the same number of steps twice each way, alternating (the machine may
+be shared, so alternation spreads background load over both), and prints:
+
+* tokens/s headless (``Trainer.run`` with a no-op sink, what ``llmv0 train`` does minus its
+  printing) and inside the dashboard (the app in Textual's headless driver at 120x40, so the
+  compositor renders every frame; only the terminal write is skipped);
+* key-press-to-screen latency while training at full load: a temperature key is injected
+  every 0.25 s like a terminal would; latency runs from the key until the first frame that
+  the compositor renders after the key changed the value (median and p95).
+
+Targets: dashboard >= 95% of headless tokens/s; p95 latency < 100 ms.
+
+    python bench/tui_overhead.py [--steps 400] [--corpus data/shakespeare.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from textual import events
+
+from engine import events as ev
+from engine.config import RunConfig
+from engine.trainer import Trainer
+from tui.app import default_trainer_factory, make_app
+
+WARMUP_STEPS = 20
+
+
+def throughput(steps: list[ev.StepCompleted], config: RunConfig) -> float:
+    """Tokens per second between the warm-up step and the last step."""
+    steps = [s for s in steps if s.step >= WARMUP_STEPS]
+    tokens = (steps[-1].step - steps[0].step) * config.batch_size * config.seq_length
+    return tokens / (steps[-1].elapsed_s - steps[0].elapsed_s)
+
+
+def run_headless(config: RunConfig, runs_dir: Path) -> float:
+    steps: list[ev.StepCompleted] = []
+
+    def sink(event: ev.Event) -> None:
+        if isinstance(event, ev.StepCompleted):
+            steps.append(event)
+
+    Trainer(config, runs_dir=runs_dir).run(sink)
+    return throughput(steps, config)
+
+
+async def run_dashboard(config: RunConfig, runs_dir: Path) -> tuple[float, list[float]]:
+    app = make_app(trainer_factory=default_trainer_factory(runs_dir))
+    app.initial_config = config
+    steps: list[ev.StepCompleted] = []
+    latencies: list[float] = []
+    pending: dict[str, float] = {}  # expected temperature text -> key time
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        sink = app._sink
+
+        def recording_sink(event: ev.Event) -> None:
+            if isinstance(event, ev.StepCompleted):
+                steps.append(event)
+            sink(event)
+
+        app._sink = recording_sink  # type: ignore[method-assign]
+        display = app._display
+
+        def timed_display(screen, renderable) -> None:
+            display(screen, renderable)
+            if renderable is not None and pending:
+                shown = f"{app.generation.temperature:.1f}"
+                if shown in pending:
+                    latencies.append(time.perf_counter() - pending.pop(shown))
+
+        app._display = timed_display  # type: ignore[method-assign]
+        await pilot.press("2", "s")  # the Generate tab shows the temperature being changed
+        direction = 1
+        while app.terminal_event is None:
+            await asyncio.sleep(0.25)
+            if app.stats.state != "running" or pending:
+                continue
+            key = "right_square_bracket" if direction > 0 else "left_square_bracket"
+            target = min(5.0, max(0.0, round(app.generation.temperature + 0.1 * direction, 2)))
+            pending[f"{target:.1f}"] = time.perf_counter()
+            app._driver.send_message(events.Key(key, None))
+            direction = -direction
+    return throughput(steps, config), latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--corpus", default="data/shakespeare.txt")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
+    args = parser.parse_args()
+    # num_threads 1: on a small shared CPU, PyTorch's default thread pool in the main thread
+    # (headless) and in a worker thread (dashboard) differ, which would compare thread pools,
+    # not the dashboard. Evaluations are off so both sides time the same optimizer steps.
+    config = RunConfig(
+        data_file=args.corpus, max_steps=args.steps, eval_interval=10**9, sample_length=0,
+        device="cpu", dtype="float32", num_threads=args.threads,
+    )
+    print(
+        f"config: lstm emb {config.embedding_dim} hidden {config.hidden_dim}, batch "
+        f"{config.batch_size} x seq {config.seq_length}, {args.steps} steps, cpu"
+    )
+    headless, dashboard, latencies = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            headless.append(run_headless(config, Path(tmp) / f"h{round_}"))
+            tokens_per_s, lat = asyncio.run(run_dashboard(config, Path(tmp) / f"d{round_}"))
+            dashboard.append(tokens_per_s)
+            latencies += lat
+            print(f"round {round_ + 1}: headless {headless[-1]:,.0f} tok/s, "
+                  f"dashboard {dashboard[-1]:,.0f} tok/s, {len(lat)} key presses")
+    ratio = statistics.mean(dashboard) / statistics.mean(headless)
+    ms = sorted(1000 * x for x in latencies)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] if ms else float("nan")
+    print(f"headless  tokens/s: {statistics.mean(headless):,.0f}")
+    print(f"dashboard tokens/s: {statistics.mean(dashboard):,.0f} ({ratio:.1%} of headless; "
+          f"target >= 95%)")
+    print(f"key-to-screen latency under training: median {statistics.median(ms):.1f} ms, "
+          f"p95 {p95:.1f} ms over {len(ms)} presses (target p95 < 100 ms)")
+
+
+if __name__ == "__main__":
+    main()
