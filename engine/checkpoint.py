@@ -10,6 +10,7 @@ so a crash mid-write leaves the previous checkpoint loadable.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -205,3 +206,20 @@ def load_for_inference(
     resolved = resolve_checkpoint(target, Path(runs_dir))
     payload = load_checkpoint(resolved.path)
     return model_from_payload(payload, device, resolved.path)
+
+
+def keep_step_copy(run_dir: Path, step: int, keep: int) -> Path:
+    """Keep latest.pt as step-NNNNNNN.pt and prune to the newest ``keep`` such files.
+
+    A hard link shares latest.pt's bytes (no second write); latest.pt is later replaced by
+    rename, so the link keeps this step's contents.
+    """
+    path = run_dir / f"step-{step:07d}.pt"
+    path.unlink(missing_ok=True)
+    try:
+        os.link(run_dir / "latest.pt", path)
+    except OSError:  # no hard links on this filesystem
+        shutil.copyfile(run_dir / "latest.pt", path)
+    for old in sorted(run_dir.glob("step-*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
+    return path

@@ -237,6 +237,19 @@ def _describe_error(err: dict[str, Any]) -> tuple[str, str]:
     return loc, f"{err.get('msg', 'invalid')}; got {got!r}{allowed}"
 
 
+def live_update(cfg: RunConfig, name: str, value: Any) -> RunConfig:
+    """``cfg`` with a live-editable field changed, validated; ConfigError otherwise."""
+    if name not in LIVE_FIELDS:
+        raise ConfigError(
+            {
+                name: "cannot change during a run (live fields: "
+                f"{', '.join(sorted(LIVE_FIELDS))}); stop the run and edit the config"
+            },
+            source="live change",
+        )
+    return validate_config({**cfg.model_dump(), name: value}, source="live change")
+
+
 def field_range(name: str) -> str:
     """The allowed values of a field, as a short human phrase (for errors and the editor)."""
     info = RunConfig.model_fields[name]

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine import distributed as dist
 from engine.data import eval_windows
 from engine.device import autocast
 
@@ -88,3 +89,28 @@ def evaluate(
     finally:
         model.train(was_training)
     return Metrics(loss=total / max(count, 1), windows=len(inputs), tokens=count, chars=chars)
+
+
+def evaluate_sharded(
+    model: nn.Module,
+    tokens: torch.Tensor,
+    seq_length: int,
+    max_windows: int,
+    *,
+    dtype: torch.dtype,
+    char_lengths: torch.Tensor | None,
+    info: dist.DistInfo,
+    device: torch.device,
+) -> Metrics:
+    """:func:`evaluate` where each data-parallel rank scores a share and the sums are shared,
+    so every rank gets the same metrics (plain :func:`evaluate` when alone)."""
+    local = evaluate(
+        model, tokens, seq_length, max_windows=max_windows, dtype=dtype,
+        char_lengths=char_lengths, shard=(info.rank, info.world_size),
+    )  # fmt: skip
+    if not info.enabled:
+        return local
+    nats, count, chars, windows = dist.all_reduce_sum(
+        [local.loss * local.tokens, local.tokens, local.chars, local.windows], info, device
+    )
+    return Metrics(nats / max(count, 1), windows=int(windows), tokens=int(count), chars=int(chars))

@@ -9,85 +9,48 @@ for them. Every event also goes to the run folder's ``events.jsonl``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
-import os
-import shutil
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from engine import checkpoint as ckpt
-from engine.config import LIVE_FIELDS, ConfigError, RunConfig, save_config, validate_config
+from engine import distributed as dist
+from engine import events as ev
+from engine.config import ConfigError, RunConfig, live_update, save_config
 from engine.control import Command, Control
-from engine.data import (
-    CorpusError,
-    EpochBatches,
-    Progress,
-    read_corpus,
-    resolve_corpus,
-    split_tokens,
-)
-from engine.device import DeviceError, autocast, select_device, select_dtype
-from engine.evaluate import evaluate
-from engine.events import (
-    CheckpointSaved,
-    ConfigChanged,
-    EpochCompleted,
-    EvalCompleted,
-    Event,
-    RunFailed,
-    RunFinished,
-    RunPaused,
-    RunResumed,
-    RunStarted,
-    RunWarning,
-    SampleGenerated,
-    Sink,
-    StepCompleted,
-)
+from engine.data import EpochBatches, Progress
+from engine.device import autocast, maybe_compile, select_device, select_dtype
+from engine.evaluate import evaluate_sharded
+from engine.events import Event, Sink
 from engine.lock import RunLock, RunLockedError
-from engine.models import build_model, count_parameters
-from engine.optim import build_optimizer, lr_at
+from engine.models import count_parameters
+from engine.optim import lr_at
 from engine.remote import CommandFile
+from engine.run_setup import (
+    build_state,
+    failure_message,
+    new_run_id,
+    open_resume,
+    prepare_data,
+)
 from engine.runlog import EVENTS_FILE, RunLog
 from engine.sampling import SampleSettings, generate
-from engine.tokenizer import (
-    Tokenizer,
-    UnknownCharactersError,
-    build_tokenizer,
-    tokenizer_from_dict,
-)
+from engine.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
-
-# Fields that fix the model, the data or the data order: a resumed run must keep them.
-RESUME_FIXED = (
-    "data_file", "seq_length", "batch_size", "val_fraction", "tokenizer", "bpe_vocab_size",
-    "model",
-    "embedding_dim", "hidden_dim", "num_layers", "n_layer", "n_head", "n_embd", "seed",
-    "optimizer", "grad_accum_steps",
-)  # fmt: skip
 
 
 class _Stop(Exception):
     """Internal: a stop command arrived."""
-
-
-def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
-    """``YYYYmmdd-HHMMSS-<model>``, with a suffix if that folder already exists."""
-    base = f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.model}"
-    run_id, n = base, 1
-    while (runs_dir / run_id).exists():
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
 
 
 class Trainer:
@@ -116,40 +79,18 @@ class Trainer:
         self.download_progress = download_progress
         self._resume_payload: dict[str, Any] | None = None
         if resume is not None:
-            self._init_resume(resume, config)
+            self.config, payload, self.run_dir = open_resume(resume, config, self.runs_dir)
+            self._resume_payload = payload
+            self.run_id = str(payload.get("run_id") or self.run_dir.name)
         else:
             self.config = config or RunConfig()
             self.run_id = run_id or new_run_id(self.config, self.runs_dir)
             self.run_dir = self.runs_dir / self.run_id
+        self.dist = dist.from_env()
         self._lock = threading.Lock()
         self._model: nn.Module | None = None
         self.tokenizer: Tokenizer | None = None
         self.step = 0
-
-    def _init_resume(self, resume: str | Path, config: RunConfig | None) -> None:
-        target = Path(resume)
-        folder = target if target.is_dir() else self.runs_dir / str(resume)
-        path = target if target.is_file() else folder / "latest.pt"
-        if not path.is_file() and not folder.is_dir():
-            raise ckpt.CheckpointError(
-                f"Cannot resume {resume!s}: no such run folder or checkpoint file. "
-                f"`llmv0 runs` lists the runs in {self.runs_dir}."
-            )
-        payload = ckpt.load_checkpoint(path)
-        saved = ckpt.config_of(payload, path)
-        if config is not None:
-            changed = {
-                name: f"the run was trained with {getattr(saved, name)!r}; a resumed run "
-                "must keep it"
-                for name in RESUME_FIXED
-                if getattr(config, name) != getattr(saved, name)
-            }
-            if changed:
-                raise ConfigError(changed, source=f"config for resuming {path}")
-        self.config = config or saved
-        self._resume_payload = payload
-        self.run_dir = path.parent
-        self.run_id = str(payload.get("run_id") or self.run_dir.name)
 
     # ----- public API for consumers on other threads -----
 
@@ -172,44 +113,44 @@ class Trainer:
         self._runlog: RunLog | None = None
         self._extra_sinks: list[Sink] = []
         self._run_lock: RunLock | None = None
+        self._commands: CommandFile | None = None
         try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._run_lock = RunLock(self.run_dir)
-            try:
-                self._run_lock.acquire()
-            except RunLockedError as exc:
-                self._run_lock = None
-                # Not written to events.jsonl: that log belongs to the other trainer.
-                return self._fail(str(exc))
-            for leftover in self.run_dir.glob(".*.tmp"):
-                leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
-            self._runlog = RunLog(self.run_dir / EVENTS_FILE)
-            self._commands = CommandFile(self.run_dir)
+            if self.dist.is_main and not self._open_run_folder():
+                return self._fail(self._lock_error)
             self._setup()
             return self._loop()
-        except (CorpusError, ConfigError, DeviceError, UnknownCharactersError) as exc:
-            return self._fail(str(exc))
-        except ckpt.CheckpointError as exc:
-            return self._fail(str(exc))
-        except OSError as exc:
-            return self._fail(
-                f"A file operation failed ({exc.strerror or exc}: {exc.filename or ''}). If "
-                "the disk is full, free some space; the last good checkpoint is kept in "
-                f"{self.run_dir}. Resume with `llmv0 train --resume {self.run_id}`."
-            )
         except Exception as exc:
-            log.exception("training failed")
-            return self._fail(
-                f"Training stopped on an unexpected error: {type(exc).__name__}: {exc}. The "
-                f"last good checkpoint is kept in {self.run_dir}."
-            )
+            return self._fail(failure_message(exc, self.run_dir, self.run_id))
         finally:
+            for extra in self._extra_sinks:
+                close = getattr(extra, "close", None)
+                if close is not None:
+                    close()
             if self._runlog is not None:
                 self._runlog.close()
             if self._run_lock is not None:
                 self._run_lock.release()
+            dist.shutdown(self.dist)
+
+    def _open_run_folder(self) -> bool:
+        """Take the run folder's lock and open its log; False when another trainer has it."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(self.run_dir)
+        try:
+            lock.acquire()
+        except RunLockedError as exc:
+            # Reported to the caller only: events.jsonl belongs to the other trainer.
+            self._lock_error = str(exc)
+            return False
+        self._run_lock = lock
+        for leftover in self.run_dir.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
+        self._runlog = RunLog(self.run_dir / EVENTS_FILE)
+        self._commands = CommandFile(self.run_dir)
+        return True
 
     def _publish(self, event: Event) -> None:
+        """To the run log and extra sinks (main rank only), then to the caller's sink."""
         if self._runlog is not None:
             self._runlog(event)
         for extra in self._extra_sinks:
@@ -220,8 +161,8 @@ class Trainer:
             except Exception:  # a broken consumer must not kill training
                 log.exception("event sink raised on %s", event.type)
 
-    def _fail(self, message: str) -> RunFailed:
-        event = RunFailed(error=message, step=self.step, elapsed_s=self._elapsed())
+    def _fail(self, message: str) -> ev.RunFailed:
+        event = ev.RunFailed(error=message, step=self.step, elapsed_s=self._elapsed())
         self._publish(event)
         return event
 
@@ -230,77 +171,61 @@ class Trainer:
 
     def _setup(self) -> None:
         cfg = self.config
-        self.device = select_device(cfg.device)
+        self.device = dist.init(self.dist, select_device(cfg.device))
         self.dtype = select_dtype(cfg, self.device)
         if cfg.num_threads > 0:
             torch.set_num_threads(cfg.num_threads)
         torch.manual_seed(cfg.seed)
-        path = resolve_corpus(cfg.data_file, self.data_dir, self.download_progress)
-        text = read_corpus(path)
         payload = self._resume_payload
-        if payload is not None:
-            tokenizer = tokenizer_from_dict(payload["tokenizer"])
-            missing = tokenizer.unknown(text)
-            if missing:
-                raise CorpusError(
-                    f"The corpus {path} now has characters the resumed model never saw "
-                    f"({', '.join(repr(c) for c in missing[:10])}): it changed since the run "
-                    "started. Restore the original file or start a new run."
-                )
-        else:
-            tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size)
-        tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
-        # Characters per token id: bits per character stays comparable across tokenizers.
-        self.char_lengths = torch.tensor(tokenizer.char_lengths(), dtype=torch.long)
-        splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
-        self.train_tokens = splits.train.to(self.device)
-        self.val_tokens = splits.val.to(self.device)
-        self.batches = EpochBatches(self.train_tokens, cfg.seq_length, cfg.batch_size, cfg.seed)
-        steps_per_epoch = self.batches.steps_per_epoch
-        self.total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
+        saved_tokenizer = payload["tokenizer"] if payload is not None else None
+        if self.dist.is_main:  # the main rank downloads the corpus; the others wait for it
+            data = prepare_data(cfg, self.data_dir, self.download_progress, saved_tokenizer)
+        dist.barrier(self.dist)
+        if not self.dist.is_main:
+            data = prepare_data(cfg, self.data_dir, None, saved_tokenizer)
+        self.char_lengths = data.char_lengths
+        self.train_tokens = data.train.to(self.device)
+        self.val_tokens = data.val.to(self.device)
+        # One global batch per step; each rank trains on its slice of it (engine.distributed).
+        global_batch = cfg.batch_size * self.dist.world_size
+        self.batches = EpochBatches(self.train_tokens, cfg.seq_length, global_batch, cfg.seed)
+        self.total_steps = cfg.max_steps or cfg.epochs * self.batches.steps_per_epoch
 
-        model = build_model(cfg, tokenizer.vocab_size).to(self.device)
-        optimizer = build_optimizer(model, cfg, self.device)
-        self.best_val_loss = math.inf
-        self.evals_since_best = 0
-        notes: list[str] = [f"precision: {str(self.dtype).removeprefix('torch.')}"]
-        if payload is not None:
-            model.load_state_dict(payload["model"])
-            optimizer.load_state_dict(payload["optimizer"])
-            torch.set_rng_state(payload["rng_cpu"])
-            if torch.cuda.is_available() and payload.get("rng_cuda"):
-                torch.cuda.set_rng_state_all(payload["rng_cuda"])
-            self.step = int(payload["step"])
-            self.best_val_loss = float(payload["best_val_loss"])
-            self.evals_since_best = int(payload["evals_since_best"])
-            notes.append(f"resumed from step {self.step}")
-        self.scaler = torch.amp.GradScaler(
-            "cuda", enabled=self.device.type == "cuda" and self.dtype == torch.float16
-        )
-        if payload is not None and payload.get("scaler"):
-            self.scaler.load_state_dict(payload["scaler"])
-        self.optimizer = optimizer
+        state = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
+        self.optimizer, self.scaler = state.optimizer, state.scaler
+        self.step, self.best_val_loss = state.step, state.best_val_loss
+        self.evals_since_best = state.evals_since_best
         self.base_lr = cfg.learning_rate
-        compiled, note = self._maybe_compile(model)
+        notes = [f"precision: {str(self.dtype).removeprefix('torch.')}"]
+        if payload is not None:
+            notes.append(f"resumed from step {self.step}")
+        model: nn.Module = state.model
+        if self.dist.enabled:
+            model = DistributedDataParallel(model)
+            notes.append(
+                f"data parallel: {self.dist.world_size} processes, global batch {global_batch}"
+            )
+        compiled, note = maybe_compile(model, cfg, self.device)
         if note:
             notes.append(note)
         with self._lock:
-            self._raw_model = model
+            self._raw_model = state.model
             self._model = compiled
-            self.tokenizer = tokenizer
-        save_config(cfg, self.run_dir / "config.json")
+            self.tokenizer = data.tokenizer
+        if self.dist.is_main:
+            save_config(cfg, self.run_dir / "config.json")
         self._publish(
-            RunStarted(
+            ev.RunStarted(
                 run_id=self.run_id,
                 config=cfg.model_dump(),
-                n_params=count_parameters(model),
+                n_params=count_parameters(state.model),
                 device=str(self.device),
                 dtype=str(self.dtype).removeprefix("torch."),
                 total_steps=self.total_steps,
-                steps_per_epoch=steps_per_epoch,
-                vocab_size=tokenizer.vocab_size,
-                train_tokens=len(splits.train),
-                val_tokens=len(splits.val),
+                steps_per_epoch=self.batches.steps_per_epoch,
+                vocab_size=data.tokenizer.vocab_size,
+                train_tokens=len(data.train),
+                val_tokens=len(data.val),
                 start_step=self.step,
                 resumed=payload is not None,
                 run_dir=str(self.run_dir),
@@ -308,7 +233,7 @@ class Trainer:
             )
         )
         self._resume_payload = None  # free the tensors
-        if cfg.log_tensorboard:
+        if cfg.log_tensorboard and self.dist.is_main:
             self._start_tensorboard()
 
     def _start_tensorboard(self) -> None:
@@ -317,28 +242,17 @@ class Trainer:
         try:
             self._extra_sinks.append(TensorBoardSink(self.run_dir / TENSORBOARD_DIR))
         except TensorBoardMissing as exc:
-            self._publish(RunWarning(message=str(exc), step=self.step))
-
-    def _maybe_compile(self, model: nn.Module) -> tuple[nn.Module, str | None]:
-        if not self.config.compile:
-            return model, None
-        try:
-            from engine.device import maybe_compile  # type: ignore[attr-defined]
-        except ImportError:
-            return model, "compile: not available in this build; running eager"
-        return maybe_compile(model, self.config, self.device)
+            self._publish(ev.RunWarning(message=str(exc), step=self.step))
 
     def _loop(self) -> Event:
-        cfg = self.config
         spe = self.batches.steps_per_epoch
         epoch_losses: list[float] = []
-        tokens_per_step = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps
         rate = 0.0
         last = time.perf_counter()
         reason = "completed"
         try:
             while self.step < self.total_steps:
-                self._apply_commands()
+                self._sync_commands()
                 loss, grad_norm, lr = self._train_step()
                 if not math.isfinite(loss):
                     return self._fail(
@@ -349,12 +263,14 @@ class Trainer:
                     )
                 self.step += 1
                 now = time.perf_counter()
-                instant = tokens_per_step / max(now - last, 1e-9)
+                cfg = self.config  # live fields may have changed between steps
+                tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps
+                instant = tokens * self.dist.world_size / max(now - last, 1e-9)
                 rate = instant if rate == 0.0 else 0.9 * rate + 0.1 * instant
                 last = now
                 epoch_losses.append(loss)
                 self._publish(
-                    StepCompleted(
+                    ev.StepCompleted(
                         step=self.step,
                         epoch=(self.step - 1) // spe,
                         loss=loss,
@@ -367,11 +283,10 @@ class Trainer:
                 )
                 if self.step % spe == 0:
                     mean = sum(epoch_losses) / max(len(epoch_losses), 1)
-                    self._publish(EpochCompleted(self.step // spe, self.step, mean))
+                    self._publish(ev.EpochCompleted(self.step // spe, self.step, mean))
                     epoch_losses = []
                 done = self.step >= self.total_steps
-                # self.config, not cfg: eval_interval is live and may have changed.
-                if self.step % self.config.eval_interval == 0 or done:
+                if self.step % cfg.eval_interval == 0 or done:
                     if self._evaluate_and_save():
                         reason = "early_stopping"
                         break
@@ -381,7 +296,7 @@ class Trainer:
         except _Stop:
             self._save("latest")
             reason = "stopped"
-        event = RunFinished(
+        event = ev.RunFinished(
             reason=reason,
             step=self.step,
             best_val_loss=self.best_val_loss,
@@ -391,26 +306,33 @@ class Trainer:
         return event
 
     def _train_step(self) -> tuple[float, float, float]:
+        """One optimizer step over this rank's slice of the global batch."""
         cfg = self.config
         lr = lr_at(self.step, cfg, self.total_steps, self.base_lr)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model = self._model
         assert model is not None
+        rank_rows = slice(self.dist.rank * cfg.batch_size, (self.dist.rank + 1) * cfg.batch_size)
         with self._lock:
             model.train()
             total = 0.0
             for micro in range(cfg.grad_accum_steps):
                 x, y = self.batches.batch(self.step * cfg.grad_accum_steps + micro)
-                with autocast(self.device, self.dtype):
-                    _, loss = model(x, y)
+                last_micro = micro == cfg.grad_accum_steps - 1
+                # DDP averages gradients only on the last micro-batch of the step.
+                skip_sync = self.dist.enabled and not last_micro
+                with model.no_sync() if skip_sync else contextlib.nullcontext():
+                    with autocast(self.device, self.dtype):
+                        _, loss = model(x[rank_rows], y[rank_rows])
+                    self.scaler.scale(loss / cfg.grad_accum_steps).backward()
                 total += float(loss.detach())
-                self.scaler.scale(loss / cfg.grad_accum_steps).backward()
             self.scaler.unscale_(self.optimizer)
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-            loss_value = total / cfg.grad_accum_steps
+            [loss_sum] = dist.all_reduce_sum([total / cfg.grad_accum_steps], self.dist, self.device)
+            loss_value = loss_sum / self.dist.world_size
             if math.isfinite(loss_value):
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
@@ -419,10 +341,31 @@ class Trainer:
 
     # ----- control -----
 
+    def _sync_commands(self) -> None:
+        """Apply queued commands (main rank), then share stop and live fields with all ranks."""
+        stop = False
+        if self.dist.is_main:
+            try:
+                self._apply_commands()
+            except _Stop:
+                stop = True
+        if self.dist.enabled:
+            flag, lr, every = dist.broadcast(
+                [float(stop), self.base_lr, float(self.config.eval_interval)],
+                self.dist,
+                self.device,
+            )
+            stop, self.base_lr = bool(flag), lr
+            if int(every) != self.config.eval_interval:
+                self.config = self.config.model_copy(update={"eval_interval": int(every)})
+        if stop:
+            raise _Stop
+
     def _apply_commands(self) -> None:
         paused = False
         while True:
-            self._commands.poll(self.control)
+            if self._commands is not None:
+                self._commands.poll(self.control)
             command = self.control.get(timeout=0.1) if paused else self.control.get()
             if command is None:
                 if paused:
@@ -430,10 +373,10 @@ class Trainer:
                 return
             if command.kind == "pause" and not paused:
                 paused = True
-                self._publish(RunPaused(step=self.step))
+                self._publish(ev.RunPaused(step=self.step))
             elif command.kind == "resume" and paused:
                 paused = False
-                self._publish(RunResumed(step=self.step))
+                self._publish(ev.RunResumed(step=self.step))
             else:
                 self._apply(command)
 
@@ -448,43 +391,33 @@ class Trainer:
             self._set_field(command.name, command.value)
 
     def _set_field(self, name: str, value: Any) -> None:
-        if name not in LIVE_FIELDS:
-            self._publish(
-                RunWarning(
-                    message=f"{name} cannot change during a run (live fields: "
-                    f"{', '.join(sorted(LIVE_FIELDS))}); stop the run and edit the config.",
-                    step=self.step,
-                )
-            )
-            return
         try:
-            new_cfg = validate_config({**self.config.model_dump(), name: value})
+            new_cfg = live_update(self.config, name, value)
         except ConfigError as exc:
-            self._publish(RunWarning(message=str(exc), step=self.step))
+            self._publish(ev.RunWarning(message=str(exc), step=self.step))
             return
         old = getattr(self.config, name)
         self.config = new_cfg
         if name == "learning_rate":
             self.base_lr = new_cfg.learning_rate
-        self._publish(ConfigChanged(step=self.step, name=name, old=old, new=getattr(new_cfg, name)))
+        self._publish(
+            ev.ConfigChanged(step=self.step, name=name, old=old, new=getattr(new_cfg, name))
+        )
 
     # ----- evaluation, samples, checkpoints -----
 
     def _evaluate_and_save(self) -> bool:
         """Evaluate, sample, checkpoint; True when early stopping says stop."""
         cfg = self.config
-        model = self._model
-        assert model is not None
         with self._lock:
-            val = evaluate(
-                model, self.val_tokens, cfg.seq_length,
-                max_windows=cfg.eval_max_windows, dtype=self.dtype,
-                char_lengths=self.char_lengths,
-            )  # fmt: skip
-            train = evaluate(
-                model, self.train_tokens, cfg.seq_length,
-                max_windows=cfg.eval_max_windows or val.windows, dtype=self.dtype,
-                char_lengths=self.char_lengths,
+            kwargs = {"dtype": self.dtype, "char_lengths": self.char_lengths,
+                      "info": self.dist, "device": self.device}  # fmt: skip
+            val = evaluate_sharded(
+                self._model, self.val_tokens, cfg.seq_length, cfg.eval_max_windows, **kwargs
+            )
+            train = evaluate_sharded(
+                self._model, self.train_tokens, cfg.seq_length,
+                cfg.eval_max_windows or val.windows, **kwargs,
             )  # fmt: skip
         is_best = val.loss < self.best_val_loss
         if is_best:
@@ -493,7 +426,7 @@ class Trainer:
         else:
             self.evals_since_best += 1
         self._publish(
-            EvalCompleted(
+            ev.EvalCompleted(
                 step=self.step,
                 epoch=self.step // self.batches.steps_per_epoch,
                 train_loss=train.loss,
@@ -508,14 +441,15 @@ class Trainer:
         self._save("latest")
         if is_best:
             self._save("best")
-        if cfg.keep_checkpoints > 0:
-            self._keep_step_checkpoint(cfg.keep_checkpoints)
+        if cfg.keep_checkpoints > 0 and self.dist.is_main:
+            path = ckpt.keep_step_copy(self.run_dir, self.step, cfg.keep_checkpoints)
+            self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind="step"))
         patience = cfg.early_stopping_patience
         return patience > 0 and self.evals_since_best >= patience
 
     def _sample(self) -> None:
         cfg = self.config
-        if cfg.sample_length == 0 or self.tokenizer is None:
+        if cfg.sample_length == 0 or self.tokenizer is None or not self.dist.is_main:
             return
         prompt = "".join(c for c in cfg.sample_prompt if not self.tokenizer.unknown(c))
         settings = SampleSettings(
@@ -528,24 +462,15 @@ class Trainer:
         with self._lock:
             text = generate(self._raw_model, self.tokenizer, prompt, settings)
         self._publish(
-            SampleGenerated(
+            ev.SampleGenerated(
                 step=self.step, prompt=prompt, text=text, temperature=settings.temperature
             )
         )
 
-    def _keep_step_checkpoint(self, keep: int) -> None:
-        """Hard-link latest.pt as step-NNNNNNN.pt (no second write), keep the newest ``keep``."""
-        path = self.run_dir / f"step-{self.step:07d}.pt"
-        path.unlink(missing_ok=True)
-        try:
-            os.link(self.run_dir / "latest.pt", path)
-        except OSError:  # no hard links on this filesystem
-            shutil.copyfile(self.run_dir / "latest.pt", path)
-        self._publish(CheckpointSaved(step=self.step, path=str(path), kind="step"))
-        for old in sorted(self.run_dir.glob("step-*.pt"))[:-keep]:
-            old.unlink(missing_ok=True)
-
     def _save(self, kind: str) -> None:
+        """Write ``<kind>.pt`` atomically (main rank only: every rank holds the same state)."""
+        if not self.dist.is_main:
+            return
         assert self.tokenizer is not None
         payload = ckpt.make_payload(
             model=self._raw_model,
@@ -560,4 +485,4 @@ class Trainer:
         )
         path = self.run_dir / f"{kind}.pt"
         ckpt.atomic_torch_save(payload, path)
-        self._publish(CheckpointSaved(step=self.step, path=str(path), kind=kind))
+        self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind=kind))

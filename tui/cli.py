@@ -7,6 +7,7 @@ torch only inside the commands that need it, so ``--help`` stays instant.
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,6 +79,15 @@ def train(
             "terminal closing; output goes to the run folder's train.log.",
         ),
     ] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Train data-parallel in this many processes (torchrun; "
+            "one GPU each, or CPU with gloo).",
+            min=1,
+        ),
+    ] = 1,
     runs_dir: RunsDir = None,
 ) -> None:
     """Train a model with live progress. Ctrl-C saves a checkpoint and exits cleanly."""
@@ -109,20 +119,17 @@ def train(
             cfg = validate_config(apply_overrides(base, overrides), source="resume config")
         else:
             cfg = build_config(config, overrides)
-        if detach:
-            from tui.cli_remote import detach_training
+        if detach or nproc > 1:
+            from tui import cli_remote
 
-            detach_training(
-                cfg,
-                config,
-                list(set_ or []),
-                resume,
-                max_steps,
-                run_id,
-                runs_dir_or_default(runs_dir),
-                out,
-            )
-            return
+            folder = runs_dir_or_default(runs_dir)
+            name = cli_remote.resolve_run_id(cfg, resume, run_id, folder)
+            args = cli_remote.train_args(config, list(set_ or []), resume, max_steps, name, folder)
+            command = cli_remote.train_command(args, nproc)
+            if detach:
+                cli_remote.detach_training(command, name, folder, out)
+                return
+            raise typer.Exit(subprocess.call(command))
         progress = _download_progress()
         trainer = Trainer(
             cfg,
@@ -155,8 +162,11 @@ def train(
     }
     previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
-        with TrainingDisplay(out, show_samples=not no_samples) as display:
-            result = trainer.run(display, control)
+        if trainer.dist.is_main:
+            with TrainingDisplay(out, show_samples=not no_samples) as display:
+                result = trainer.run(display, control)
+        else:  # other data-parallel ranks train silently; rank 0 reports for all
+            result = trainer.run(None, control)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

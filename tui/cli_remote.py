@@ -13,41 +13,60 @@ from rich.console import Console
 err = Console(stderr=True, highlight=False)
 
 
-def detach_training(
-    cfg: Any,
+def train_args(
     config: str | None,
     overrides: list[str],
     resume: str | None,
     max_steps: int | None,
-    run_id: str | None,
+    run_id: str,
     runs_dir: Path,
-    out: Console,
-) -> None:
-    """Start ``llmv0 train`` in a new session whose output goes to ``<run>/train.log``."""
-    from engine.trainer import new_run_id
+) -> list[str]:
+    """Arguments for ``llmv0 train`` in a child process (a detached or torchrun launch)."""
+    args = ["--runs-dir", str(runs_dir), "--no-samples"]
+    args += ["--resume", str(runs_dir / run_id)] if resume else ["--run-id", run_id]
+    if config:
+        args += ["--config", config]
+    for item in overrides:
+        args += ["--set", item]
+    if max_steps is not None:
+        args += ["--max-steps", str(max_steps)]
+    return args
+
+
+def train_command(args: list[str], nproc: int) -> list[str]:
+    """The command line that trains with ``args``: one process, or ``nproc`` under torchrun."""
+    if nproc > 1:
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "tui.cli",
+            "train",
+            *args,
+        ]
+    return [sys.executable, "-m", "tui.cli", "train", *args]
+
+
+def resolve_run_id(cfg: Any, resume: str | None, run_id: str | None, runs_dir: Path) -> str:
+    """The run folder's name, fixed before any child process starts."""
+    from engine.run_setup import new_run_id
 
     if resume:
-        folder = Path(resume) if Path(resume).is_dir() else runs_dir / resume
-        run_id = folder.name
-    else:
-        run_id = run_id or new_run_id(cfg, runs_dir)
-        folder = runs_dir / run_id
+        return (Path(resume) if Path(resume).is_dir() else runs_dir / resume).name
+    return run_id or new_run_id(cfg, runs_dir)
+
+
+def detach_training(command: list[str], run_id: str, runs_dir: Path, out: Console) -> None:
+    """Start ``command`` in a new session whose output goes to ``<run>/train.log``."""
+    folder = runs_dir / run_id
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "tui.cli", "train", "--runs-dir", str(runs_dir), "--no-samples"]
-    if resume:
-        argv += ["--resume", str(folder)]
-    else:
-        argv += ["--run-id", run_id]
-    if config:
-        argv += ["--config", config]
-    for item in overrides:
-        argv += ["--set", item]
-    if max_steps is not None:
-        argv += ["--max-steps", str(max_steps)]
     log_path = folder / "train.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            argv,
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -209,7 +209,7 @@ def test_set_non_live_or_invalid_field_is_refused(make_config, runs_dir, recorde
     assert result.reason == "completed"
     warnings = recorder.of(RunWarning)
     assert len(warnings) == 2
-    assert "seq_length cannot change" in warnings[0].message
+    assert "seq_length: cannot change during a run" in warnings[0].message
     assert "learning_rate" in warnings[1].message
     assert trainer.config.seq_length == 16 and trainer.config.learning_rate == 0.01
     assert [e.name for e in recorder.of(ConfigChanged)] == ["eval_interval"]

@@ -1,0 +1,86 @@
+"""Data-parallel training across processes (torchrun): rank facts and the few collectives used.
+
+Started by ``torchrun --nproc_per_node=N -m tui.cli train ...`` (or ``llmv0 train --nproc N``),
+each process reads RANK, WORLD_SIZE and LOCAL_RANK from its environment. ``batch_size`` is per
+rank: the global batch is ``batch_size * world_size`` windows, and rank r trains on its slice
+of the same global batch a single process with that batch size would draw, so the loss curve
+matches a single-process run at the same global batch. Backends: NCCL on CUDA, gloo on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands in a data-parallel job (rank 0 of 1 when alone)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Only the main rank writes checkpoints, the run log and the run lock."""
+        return self.rank == 0
+
+
+def from_env() -> DistInfo:
+    """Read the torchrun environment; a plain process is rank 0 of 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    return DistInfo(
+        rank=int(os.environ.get("RANK", "0")),
+        world_size=world,
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+    )
+
+
+def init(info: DistInfo, device: torch.device) -> torch.device:
+    """Join the process group (once) and return this rank's device."""
+    if not info.enabled:
+        return device
+    if device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def all_reduce_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Element-wise sum of ``values`` over all ranks (identity when alone)."""
+    if not info.enabled:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor.tolist()
+
+
+def broadcast(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Rank 0's ``values`` on every rank (identity when alone)."""
+    if not info.enabled:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(tensor, src=0)
+    return tensor.tolist()
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.barrier()
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,182 @@
+"""What a run needs before its first step (tokens, tokenizer, model, optimizer, resumed state)
+and how a failure is explained.
+
+Split from the trainer so its loop reads top to bottom; every function here is plain and
+testable on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine import checkpoint as ckpt
+from engine.config import ConfigError, RunConfig
+from engine.data import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
+from engine.device import DeviceError
+from engine.models import build_model
+from engine.optim import build_optimizer
+from engine.tokenizer import (
+    Tokenizer,
+    UnknownCharactersError,
+    build_tokenizer,
+    tokenizer_from_dict,
+)
+
+# Fields that fix the model, the data or the data order: a resumed run must keep them.
+RESUME_FIXED = (
+    "data_file", "seq_length", "batch_size", "val_fraction", "tokenizer", "bpe_vocab_size",
+    "model",
+    "embedding_dim", "hidden_dim", "num_layers", "n_layer", "n_head", "n_embd", "seed",
+    "optimizer", "grad_accum_steps",
+)  # fmt: skip
+
+
+def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
+    """``YYYYmmdd-HHMMSS-<model>``, with a suffix if that folder already exists."""
+    base = f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.model}"
+    run_id, n = base, 1
+    while (runs_dir / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+def open_resume(
+    resume: str | Path, config: RunConfig | None, runs_dir: Path
+) -> tuple[RunConfig, dict[str, Any], Path]:
+    """The config, checkpoint payload and run folder a resume continues from.
+
+    ``resume`` is a run id, a run folder or a .pt file (a folder resumes from latest.pt).
+    A given ``config`` may change anything but the fields in :data:`RESUME_FIXED`.
+    """
+    target = Path(resume)
+    folder = target if target.is_dir() else runs_dir / str(resume)
+    path = target if target.is_file() else folder / "latest.pt"
+    if not path.is_file() and not folder.is_dir():
+        raise ckpt.CheckpointError(
+            f"Cannot resume {resume!s}: no such run folder or checkpoint file. "
+            f"`llmv0 runs` lists the runs in {runs_dir}."
+        )
+    payload = ckpt.load_checkpoint(path)
+    saved = ckpt.config_of(payload, path)
+    if config is not None:
+        changed = {
+            name: f"the run was trained with {getattr(saved, name)!r}; a resumed run must keep it"
+            for name in RESUME_FIXED
+            if getattr(config, name) != getattr(saved, name)
+        }
+        if changed:
+            raise ConfigError(changed, source=f"config for resuming {path}")
+    return config or saved, payload, path.parent
+
+
+USER_ERRORS = (CorpusError, ConfigError, DeviceError, UnknownCharactersError,
+               ckpt.CheckpointError)  # fmt: skip
+
+
+def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
+    """The one-paragraph RunFailed text for an exception that ended a run."""
+    if isinstance(exc, USER_ERRORS):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return (
+            f"A file operation failed ({exc.strerror or exc}: {exc.filename or ''}). If the "
+            f"disk is full, free some space; the last good checkpoint is kept in {run_dir}. "
+            f"Resume with `llmv0 train --resume {run_id}`."
+        )
+    log.error("training failed", exc_info=exc)
+    return (
+        f"Training stopped on an unexpected error: {type(exc).__name__}: {exc}. The last "
+        f"good checkpoint is kept in {run_dir}."
+    )
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunData:
+    """The corpus as token ids, split, with what bits per character needs."""
+
+    tokenizer: Tokenizer
+    train: torch.Tensor
+    val: torch.Tensor
+    char_lengths: torch.Tensor  # characters each token id spells
+
+
+def prepare_data(
+    cfg: RunConfig,
+    data_dir: Any,
+    progress: Progress | None,
+    saved_tokenizer: dict[str, Any] | None,
+) -> RunData:
+    """Resolve and read the corpus, build (or restore) the tokenizer, encode and split."""
+    path = resolve_corpus(cfg.data_file, data_dir, progress)
+    text = read_corpus(path)
+    if saved_tokenizer is not None:
+        tokenizer = tokenizer_from_dict(saved_tokenizer)
+        missing = tokenizer.unknown(text)
+        if missing:
+            raise CorpusError(
+                f"The corpus {path} now has characters the resumed model never saw "
+                f"({', '.join(repr(c) for c in missing[:10])}): it changed since the run "
+                "started. Restore the original file or start a new run."
+            )
+    else:
+        tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size)
+    tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
+    return RunData(
+        tokenizer=tokenizer,
+        train=splits.train,
+        val=splits.val,
+        char_lengths=torch.tensor(tokenizer.char_lengths(), dtype=torch.long),
+    )
+
+
+@dataclass
+class ModelState:
+    """Model, optimizer, loss scaler and the bookkeeping a checkpoint restores."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    step: int = 0
+    best_val_loss: float = math.inf
+    evals_since_best: int = 0
+
+
+def build_state(
+    cfg: RunConfig,
+    vocab_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    payload: dict[str, Any] | None,
+) -> ModelState:
+    """A fresh model and optimizer (initialised from torch's global RNG, seeded by the
+    caller), or the ones a checkpoint ``payload`` holds, with its RNG state restored."""
+    model = build_model(cfg, vocab_size).to(device)
+    optimizer = build_optimizer(model, cfg, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and dtype == torch.float16)
+    state = ModelState(model, optimizer, scaler)
+    if payload is None:
+        return state
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    if payload.get("scaler"):
+        scaler.load_state_dict(payload["scaler"])
+    torch.set_rng_state(payload["rng_cpu"])
+    if torch.cuda.is_available() and payload.get("rng_cuda"):
+        torch.cuda.set_rng_state_all(payload["rng_cuda"])
+    state.step = int(payload["step"])
+    state.best_val_loss = float(payload["best_val_loss"])
+    state.evals_since_best = int(payload["evals_since_best"])
+    return state
