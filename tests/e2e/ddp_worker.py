@@ -19,10 +19,14 @@ from engine.trainer import Trainer
 
 def main() -> None:
     config_path, out_prefix, runs_dir = sys.argv[1:4]
+    resume = len(sys.argv) > 4 and sys.argv[4] == "--resume"
     with open(config_path, encoding="utf-8") as fh:
         cfg = validate_config(json.load(fh))
     rank = os.environ.get("RANK", "0")
-    trainer = Trainer(cfg, runs_dir=runs_dir, run_id="ddp")
+    if resume:
+        trainer = Trainer(cfg, runs_dir=runs_dir, resume="ddp")
+    else:
+        trainer = Trainer(cfg, runs_dir=runs_dir, run_id="ddp")
     with open(f"{out_prefix}.rank{rank}", "w", encoding="utf-8") as out:
 
         def sink(event: Event) -> None:

@@ -26,14 +26,14 @@ def _records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def _config(tmp_path: Path, name: str, batch_size: int) -> Path:
+def _config(tmp_path: Path, name: str, batch_size: int, max_steps: int = 12) -> Path:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")
     fields = {
         **TINY_FIELDS,
         "data_file": str(corpus),
         "batch_size": batch_size,
-        "max_steps": 12,
+        "max_steps": max_steps,
         "eval_interval": 6,
         "sample_length": 10,
         "num_threads": 1,
@@ -81,3 +81,25 @@ def test_two_ranks_stay_identical_and_match_one_process(tmp_path: Path) -> None:
     single = [r for r in _records(tmp_path / "single.rank0") if "params" in r]
     for ddp_step, one in zip(steps0, single, strict=True):
         assert ddp_step["loss"] == pytest.approx(one["loss"], rel=1e-4, abs=1e-5)
+
+
+def test_a_data_parallel_run_resumes_where_it_stopped(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    runs = tmp_path / "runs"
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+              "--nproc_per_node", "2", str(WORKER)]  # fmt: skip
+    subprocess.run(
+        [*launch, str(_config(tmp_path, "first.json", 4)), str(tmp_path / "first"), str(runs)],
+        check=True, env=env, cwd=REPO, timeout=240, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        [*launch, str(_config(tmp_path, "more.json", 4, max_steps=18)), str(tmp_path / "more"),
+         str(runs), "--resume"],
+        check=True, env=env, cwd=REPO, timeout=240, capture_output=True,
+    )  # fmt: skip
+    resumed0 = [r for r in _records(tmp_path / "more.rank0") if "params" in r]
+    resumed1 = [r for r in _records(tmp_path / "more.rank1") if "params" in r]
+    assert [r["step"] for r in resumed0] == list(range(13, 19))
+    assert [r["params"] for r in resumed0] == [r["params"] for r in resumed1]
+    log = (runs / "ddp" / "events.jsonl").read_text(encoding="utf-8")
+    assert log.count('"RunStarted"') == 2 and log.count('"StepCompleted"') == 18
