@@ -90,6 +90,28 @@ def load_history(run_dir: Path) -> list[Event]:
     return effective_history(read_events(path))
 
 
+class RunNotFoundError(ValueError):
+    """No run folder with events under that name."""
+
+
+def run_folder(run: str | Path, runs_dir: Path) -> Path:
+    """A run id (under ``runs_dir``) or a path to a run folder, as the folder's path."""
+    path = Path(run)
+    return path if path.is_dir() else runs_dir / str(run)
+
+
+def require_history(run: str | Path, runs_dir: Path) -> tuple[Path, list[Event]]:
+    """The run's folder and effective history; RunNotFoundError when it has no events."""
+    folder = run_folder(run, runs_dir)
+    history = load_history(folder)
+    if not history:
+        raise RunNotFoundError(
+            f"No events for run {str(run)!r} in {folder}: check the id with `llmv0 runs` "
+            f"(runs folder {runs_dir})."
+        )
+    return folder, history
+
+
 def list_runs(runs_dir: Path) -> list[RunSummary]:
     """Every run folder under ``runs_dir`` that has an events log, oldest first."""
     if not runs_dir.is_dir():

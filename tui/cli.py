@@ -235,16 +235,11 @@ def plot(
     runs_dir: RunsDir = None,
 ) -> None:
     """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
-    from engine.runs import curves, load_history
+    from engine.runs import curves, require_history
     from tui.plotting import png_plot, terminal_plot
 
     with user_errors():
-        folder = Path(run) if Path(run).is_dir() else runs_dir_or_default(runs_dir) / run
-        history = load_history(folder)
-        if not history:
-            raise ValueError(
-                f"No events for run {run!r} in {folder}: check the id with `llmv0 runs`."
-            )
+        folder, history = require_history(run, runs_dir_or_default(runs_dir))
         data = curves(history)
         if not data.train_steps:
             raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
@@ -264,16 +259,11 @@ def report(
     runs_dir: RunsDir = None,
 ) -> None:
     """A markdown report: config changes, final metrics, loss chart picture, samples."""
-    from engine.runs import load_history
+    from engine.runs import require_history
     from tui.report import build_report
 
     with user_errors():
-        folder = Path(run) if Path(run).is_dir() else runs_dir_or_default(runs_dir) / run
-        history = load_history(folder)
-        if not history:
-            raise ValueError(
-                f"No events for run {run!r} in {folder}: check the id with `llmv0 runs`."
-            )
+        folder, history = require_history(run, runs_dir_or_default(runs_dir))
         target = out_file or folder / "report.md"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(build_report(folder, history, target), encoding="utf-8")
