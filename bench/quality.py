@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import QUICK_OVERRIDES, load_preset, machine_line
@@ -34,7 +36,9 @@ from engine.trainer import Trainer
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="gpt-cpu", help="preset name or config path")
-    parser.add_argument("--budget", type=float, default=300.0, help="wall-clock seconds")
+    parser.add_argument(
+        "--budget", type=float, default=300.0, help="wall-clock seconds (0 = run all steps)"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--quick", action="store_true", help="tiny model, 15 s, smoke test")
     parser.add_argument("--runs-dir", type=Path, default=None, help="keep the run folder here")
@@ -53,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     control = Control()
     started = time.perf_counter()
     started_wall = time.time()
+    cpu_started = time.process_time()
     info: dict[str, object] = {"evals": []}
 
     def sink(event: Event) -> None:
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif isinstance(event, StepCompleted):
             info["last_step"] = event
-            if time.perf_counter() - started > budget:
+            if budget > 0 and time.perf_counter() - started > budget:
                 control.stop()
             if event.step % 50 == 0:
                 print(
@@ -103,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if isinstance(last, StepCompleted):
         print(f"  last smoothed speed {last.tokens_per_s:,.0f} tok/s")
+    # CPU seconds of every thread of this process: on a machine shared with other jobs the
+    # wall time stretches, this much less (it still counts threads waiting for each other).
+    cpu_s = time.process_time() - cpu_started
+    print(
+        f"  process CPU time {cpu_s:.0f} s ({cpu_s / max(wall, 1e-9):.2f} cores busy on "
+        f"average; {torch.get_num_threads()} threads)"
+    )
     print(f"  {machine_line()}")
     return 0 if math.isfinite(metrics.loss) else 1
 
