@@ -144,3 +144,49 @@ def test_dropout_is_off_in_eval_mode() -> None:
     model = GPT(VOCAB, 8, n_layer=1, n_head=1, n_embd=8, dropout=0.5).eval()
     idx = torch.randint(VOCAB, (1, 8))
     torch.testing.assert_close(model(idx)[0], model(idx)[0])
+
+
+# --- through the trainer (fixtures from tests/conftest.py) ---
+
+GPT_FIELDS = {"model": "gpt", "n_layer": 2, "n_head": 2, "n_embd": 16, "dropout": 0.1}
+
+
+def test_gpt_resume_continues_exactly(make_config, runs_dir, new_recorder) -> None:
+    from engine.control import Control
+    from engine.events import StepCompleted
+    from engine.trainer import Trainer
+
+    cfg = make_config(
+        max_steps=12, eval_interval=4, lr_schedule="cosine", warmup_steps=3,
+        optimizer="adamw", weight_decay=0.1, **GPT_FIELDS,
+    )  # fmt: skip
+    straight = new_recorder()
+    Trainer(cfg, runs_dir=runs_dir, run_id="straight").run(straight)
+
+    first, control = new_recorder(), Control()
+
+    def stop_at_6(event) -> None:
+        first(event)
+        if isinstance(event, StepCompleted) and event.step == 6:
+            control.stop()
+
+    Trainer(cfg, runs_dir=runs_dir, run_id="split").run(stop_at_6, control)
+    second = new_recorder()
+    result = Trainer(runs_dir=runs_dir, resume="split").run(second)
+    assert result.reason == "completed" and result.step == 12
+
+    def losses(rec) -> dict[int, float]:
+        return {e.step: e.loss for e in rec.of(StepCompleted)}
+
+    assert {**losses(first), **losses(second)} == losses(straight)  # exact ==
+
+
+def test_gpt_early_stopping_on_a_plateau(make_config, runs_dir, recorder) -> None:
+    from engine.trainer import Trainer
+
+    cfg = make_config(
+        max_steps=40, learning_rate=1e-10, eval_interval=2, early_stopping_patience=2,
+        **{**GPT_FIELDS, "dropout": 0.0},
+    )  # fmt: skip
+    result = Trainer(cfg, runs_dir=runs_dir).run(recorder)
+    assert result.reason == "early_stopping" and result.step == 6
