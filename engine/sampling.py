@@ -64,7 +64,7 @@ class SampleSettings:
     strategy: str = "sample"
     min_p: float = 0.0
     repetition_penalty: float = 1.0
-    repetition_window: int = 64
+    repetition_window: int = 32
     beams: int = 5
     length_penalty: float = 1.0
     stop: tuple[str, ...] = field(default=())

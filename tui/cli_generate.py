@@ -110,7 +110,7 @@ def generate(
         typer.Option(
             "--repetition-window", help="Recent tokens the penalty looks at (0 = all).", min=0
         ),
-    ] = 64,
+    ] = 32,
     beams: Annotated[int, typer.Option("--beams", help="Beam width.", min=1, max=256)] = 5,
     length_penalty: Annotated[
         float,
