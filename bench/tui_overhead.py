@@ -6,9 +6,10 @@ be shared, so alternation spreads background load over both), and prints:
 * tokens/s headless (``Trainer.run`` with a no-op sink, what ``llmv0 train`` does minus its
   printing) and inside the dashboard (the app in Textual's headless driver at 120x40, so the
   compositor renders every frame; only the terminal write is skipped);
-* key-press-to-screen latency while training at full load: a temperature key is injected
-  every 0.25 s like a terminal would; latency runs from the key until the first frame that
-  the compositor renders after the key changed the value (median and p95).
+* key-press-to-screen latency while training at full load (a separate dashboard run): a
+  temperature key is injected every 0.25 s like a terminal would; latency runs from the key
+  until the first frame that the compositor renders after the key changed the value (median
+  and p95).
 
 Targets: dashboard >= 95% of headless tokens/s; p95 latency < 100 ms.
 
@@ -52,7 +53,10 @@ def run_headless(config: RunConfig, runs_dir: Path) -> float:
     return throughput(steps, config)
 
 
-async def run_dashboard(config: RunConfig, runs_dir: Path) -> tuple[float, list[float]]:
+async def run_dashboard(
+    config: RunConfig, runs_dir: Path, press_keys: bool
+) -> tuple[float, list[float]]:
+    """Train inside the dashboard; with ``press_keys``, also time key presses meanwhile."""
     app = make_app(trainer_factory=default_trainer_factory(runs_dir))
     app.initial_config = config
     steps: list[ev.StepCompleted] = []
@@ -82,7 +86,7 @@ async def run_dashboard(config: RunConfig, runs_dir: Path) -> tuple[float, list[
         direction = 1
         while app.terminal_event is None:
             await asyncio.sleep(0.25)
-            if app.stats.state != "running" or pending:
+            if not press_keys or app.stats.state != "running" or pending:
                 continue
             key = "right_square_bracket" if direction > 0 else "left_square_bracket"
             target = min(5.0, max(0.0, round(app.generation.temperature + 0.1 * direction, 2)))
@@ -96,15 +100,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--corpus", default="data/shakespeare.txt")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
     args = parser.parse_args()
     # num_threads 1: on a small shared CPU, PyTorch's default thread pool in the main thread
     # (headless) and in a worker thread (dashboard) differ, which would compare thread pools,
     # not the dashboard. Evaluations are off so both sides time the same optimizer steps.
     config = RunConfig(
-        data_file=args.corpus, max_steps=args.steps, eval_interval=10**9, sample_length=0,
-        device="cpu", dtype="float32", num_threads=args.threads,
+        data_file=args.corpus,
+        max_steps=args.steps,
+        eval_interval=10**9,
+        sample_length=0,
+        device="cpu",
+        dtype="float32",
+        num_threads=args.threads,
     )
     print(
         f"config: lstm emb {config.embedding_dim} hidden {config.hidden_dim}, batch "
@@ -114,19 +123,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             headless.append(run_headless(config, Path(tmp) / f"h{round_}"))
-            tokens_per_s, lat = asyncio.run(run_dashboard(config, Path(tmp) / f"d{round_}"))
+            tokens_per_s, _ = asyncio.run(run_dashboard(config, Path(tmp) / f"d{round_}", False))
             dashboard.append(tokens_per_s)
+            # Latency in its own run: a key every 0.25 s is far more than a user watching
+            # training presses, so it would understate the throughput a user gets.
+            loaded, lat = asyncio.run(run_dashboard(config, Path(tmp) / f"k{round_}", True))
             latencies += lat
-            print(f"round {round_ + 1}: headless {headless[-1]:,.0f} tok/s, "
-                  f"dashboard {dashboard[-1]:,.0f} tok/s, {len(lat)} key presses")
-    ratio = statistics.mean(dashboard) / statistics.mean(headless)
+            print(
+                f"round {round_ + 1}: headless {headless[-1]:,.0f} tok/s, dashboard "
+                f"{dashboard[-1]:,.0f} tok/s ({loaded:,.0f} while pressing {len(lat)} keys)"
+            )
+    # Rounds alternate, so each round's ratio compares runs under similar background load;
+    # the median of those ratios resists a noisy neighbour better than a ratio of means.
+    ratio = statistics.median(d / h for d, h in zip(dashboard, headless, strict=True))
     ms = sorted(1000 * x for x in latencies)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] if ms else float("nan")
     print(f"headless  tokens/s: {statistics.mean(headless):,.0f}")
-    print(f"dashboard tokens/s: {statistics.mean(dashboard):,.0f} ({ratio:.1%} of headless; "
-          f"target >= 95%)")
-    print(f"key-to-screen latency under training: median {statistics.median(ms):.1f} ms, "
-          f"p95 {p95:.1f} ms over {len(ms)} presses (target p95 < 100 ms)")
+    print(
+        f"dashboard tokens/s: {statistics.mean(dashboard):,.0f} ({ratio:.1%} of headless; "
+        f"target >= 95%)"
+    )
+    print(
+        f"key-to-screen latency under training: median {statistics.median(ms):.1f} ms, "
+        f"p95 {p95:.1f} ms over {len(ms)} presses (target p95 < 100 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ async def test_generation_without_model_explains(tiny_config: RunConfig, fake_fa
 
 async def test_stop_generation_with_escape(tiny_config: RunConfig, fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config
+    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
         await wait_until(pilot, lambda: app.stats.state == "running")
