@@ -314,3 +314,26 @@ def test_generate_stream_keeps_its_contract(model_and_tok) -> None:
     assert isinstance(
         next(generate_stream_with_probs(model, tok, "To", SampleSettings())), GeneratedChar
     )
+
+
+def _reference_cut(text: str, stops: list[str], length: int) -> str:
+    ends = [(text.find(s) + len(s), i) for i, s in enumerate(stops) if s in text]
+    if ends:
+        end, i = min(ends)
+        if end <= length:
+            return text[: end - len(stops[i])]
+    return text[:length]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet="ab\n", max_size=40),
+    st.lists(st.text(alphabet="ab\n", min_size=1, max_size=4), max_size=3),
+    st.integers(0, 45),
+)
+def test_stop_strings_and_length_match_a_reference(text: str, stops: list[str], n: int) -> None:
+    tok = CharTokenizer("ab\n")
+    got = "".join(
+        c.char for c in chars_of(_steps(tok, text), tok, SampleSettings(length=n, stop=stops))
+    )
+    assert got == _reference_cut(text, stops, n)
