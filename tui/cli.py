@@ -213,16 +213,22 @@ def evaluate_cmd(
         text = read_corpus(resolve_corpus(cfg.data_file, progress=_download_progress()))
         tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
         splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
-        metrics = evaluate(model, getattr(splits, split), cfg.seq_length)
+        metrics = evaluate(
+            model, getattr(splits, split), cfg.seq_length, char_lengths=tokenizer.char_lengths()
+        )
     out.print(
         metrics_table(
             f"{run} on the {split} split",
             [
-                ("loss (nats/char)", f"{metrics.loss:.4f}"),
+                (
+                    f"loss (nats/{'char' if cfg.tokenizer == 'char' else 'token'})",
+                    f"{metrics.loss:.4f}",
+                ),
                 ("perplexity", f"{metrics.perplexity:.3f}"),
                 ("bits per character", f"{metrics.bits_per_char:.4f}"),
                 ("windows x length", f"{metrics.windows:,} x {cfg.seq_length}"),
-                ("characters scored", f"{metrics.tokens:,}"),
+                ("tokens scored", f"{metrics.tokens:,}"),
+                ("characters scored", f"{metrics.chars or metrics.tokens:,}"),
             ],
         )
     )
