@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,20 @@ def test_helpers() -> None:
     assert prob_style(0.95) == PROB_STYLES[0][1]
     assert prob_style(0.01) == PROB_STYLES[-1][1]
     assert [prob_style(p) for p in (0.6, 0.3, 0.1)] == [s for _, s in PROB_STYLES[1:4]]
+
+
+def test_eval_reports_bits_per_character_for_bpe(corpus: Path, runs_dir: Path) -> None:
+    _train(corpus, runs_dir, "b", "tokenizer=bpe", "bpe_vocab_size=300")
+    result = runner.invoke(app, ["eval", "b", "--runs-dir", str(runs_dir)])
+    assert result.exit_code == 0, result.output
+    rows = dict(
+        (" ".join(line.split()[:-1]), line.split()[-1])
+        for line in result.stdout.splitlines()
+        if line.split() and line.split()[-1][:1].isdigit()
+    )
+    loss = float(rows["loss (nats/token)"])
+    tokens = int(rows["tokens scored"].replace(",", ""))
+    chars = int(rows["characters scored"].replace(",", ""))
+    assert chars > tokens  # BPE tokens spell several characters
+    expected = loss * tokens / chars / math.log(2)
+    assert float(rows["bits per character"]) == pytest.approx(expected, rel=1e-3)
