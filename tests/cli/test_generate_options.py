@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+import tui.cli_common
 from tui.cli import app
 from tui.cli_generate import PROB_STYLES, prob_style, unescape
 
@@ -141,3 +144,11 @@ def test_eval_reports_bits_per_character_for_bpe(corpus: Path, runs_dir: Path) -
     assert chars > tokens  # BPE tokens spell several characters
     expected = loss * tokens / chars / math.log(2)
     assert float(rows["bits per character"]) == pytest.approx(expected, rel=1e-3)
+
+
+def test_show_probs_colours_characters_on_a_terminal(gen, monkeypatch) -> None:
+    plain = gen("-n", "40").stdout
+    monkeypatch.setattr(tui.cli_common, "out", Console(force_terminal=True, color_system="256"))
+    coloured = gen("-n", "40", "--show-probs").stdout
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
