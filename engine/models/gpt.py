@@ -12,8 +12,9 @@ full it cannot simply roll: every key would need a new position. Instead the cac
 rebuilt from the most recent ``block_size - slide_stride + 1`` tokens (one batched forward),
 leaving room for ``slide_stride - 1`` cheap steps before the next rebuild. With
 ``slide_stride = 1`` this is exactly nanoGPT's "crop the context to the last block_size
-tokens and recompute" at every character; the default (block_size // 8) keeps at least 7/8 of
-the block as context and costs about one extra token-forward per character, amortised.
+tokens and recompute" at every character. The default, block_size // 4, keeps at least 3/4
+of the block as context (more than the block_size / 2 a training window gives a position on
+average) and spreads one rebuild over block_size / 4 characters.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class GPT(nn.Module):
         n_embd: width of the residual stream.
         dropout: dropout on embeddings, attention weights and residual branches.
         slide_stride: how far the generation window slides when it is full (see the module
-            docstring); 0 picks max(1, block_size // 8).
+            docstring); 0 picks max(1, block_size // 4).
     """
 
     def __init__(
@@ -163,7 +164,7 @@ class GPT(nn.Module):
         self.n_layer = n_layer
         self.n_head = n_head
         self.n_embd = n_embd
-        self.slide_stride = slide_stride or max(1, block_size // 8)
+        self.slide_stride = slide_stride or max(1, block_size // 4)
         self.wte = nn.Embedding(vocab_size, n_embd)
         self.wpe = nn.Embedding(block_size, n_embd)
         self.drop = nn.Dropout(dropout)
