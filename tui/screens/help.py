@@ -9,6 +9,26 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+KEY_NAMES = {
+    "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "left_curly_bracket": "{",
+    "right_curly_bracket": "}",
+    "minus": "-",
+    "equals_sign": "=",
+    "plus": "+",
+    "comma": ",",
+    "full_stop": ".",
+    "escape": "Esc",
+}
+
+
+TEXT_BOX_KEYS = [
+    ("Tab / shift+Tab", "Move between panes, fields and buttons"),
+    ("Enter", "In the prompt: generate. In a ● config field during a run: apply it"),
+]
+
 
 def key_rows(bindings: list[Binding]) -> list[tuple[str, str]]:
     """(keys, description) pairs, keys that share an action merged ('q / ctrl+c')."""
@@ -18,12 +38,20 @@ def key_rows(bindings: list[Binding]) -> list[tuple[str, str]]:
         if not binding.description:
             continue
         for key in binding.key.split(","):
-            rows.setdefault(binding.action, []).append(binding.key_display or key.strip())
+            rows.setdefault(binding.action, []).append(KEY_NAMES.get(key.strip(), key.strip()))
         descriptions.setdefault(binding.action, binding.tooltip or binding.description)
-    out = []
-    for action, keys in rows.items():
-        out.append((" / ".join(dict.fromkeys(keys)), descriptions[action]))
-    return out
+    out = [(" / ".join(dict.fromkeys(keys)), descriptions[action]) for action, keys in rows.items()]
+    return out + TEXT_BOX_KEYS
+
+
+def keys_markdown(rows: list[tuple[str, str]]) -> str:
+    """The key table as Markdown (tui/KEYS.md, pasted into the README; a test keeps it true)."""
+    lines = ["| Key | Action |", "| --- | --- |"]
+    for keys, description in rows:
+        shown = " / ".join(f"`{k.strip()}`" for k in keys.split(" / "))
+        escaped = shown.replace("|", "\\|")
+        lines.append(f"| {escaped} | {description} |")
+    return "\n".join(lines) + "\n"
 
 
 class HelpScreen(ModalScreen[None]):

@@ -191,12 +191,17 @@ class GenerationPane(Vertical):
         self._write(self.prompt_used)
 
     def _write(self, text: str) -> None:
-        """Append ``text``, wrapping long lines at the pane's width (Log does not wrap)."""
-        width = max(10, self.output_widget.scrollable_content_region.width - 1)
+        """Append ``text``, wrapping long lines at a space near the pane's edge (Log does not
+        wrap); a line with no space is cut at the edge."""
+        width = self.output_widget.scrollable_content_region.width - 1
+        if width < 20:  # not laid out yet (a hidden tab): a typical pane width
+            width = 60
         pieces: list[str] = []
         for char in text:
             if char == "\n":
                 self._column = 0
+            elif char == " " and self._column >= width - 12:
+                char, self._column = "\n", 0
             elif self._column >= width:
                 pieces.append("\n")
                 self._column = 1

@@ -7,7 +7,12 @@ UI redraw per step. Long runs are averaged into at most ``MAX_POINTS`` buckets b
 
 from __future__ import annotations
 
+import math
+
+from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
 MAX_POINTS = 300  # about two per braille column of a full-width chart
 MAX_MARKS = 12
@@ -38,6 +43,13 @@ def thin(marks: list[int], limit: int = MAX_MARKS) -> list[int]:
         return marks
     stride = -(-len(marks) // limit)
     return marks[stride - 1 :: stride]
+
+
+def step_ticks(first: int, last: int, count: int = 5) -> list[int]:
+    """Whole-number step ticks from ``first`` to ``last`` (plotext would print 757.5)."""
+    if last <= first:
+        return [first]
+    return sorted({round(first + (last - first) * i / (count - 1)) for i in range(count)})
 
 
 class LossChart(PlotextPlot):
@@ -103,15 +115,49 @@ class LossChart(PlotextPlot):
         plt.clear_figure()
         plt.title("loss (nats/char)" + (" · log" if self.log_scale else ""))
         plt.xlabel("step")
-        plt.yscale("log" if self.log_scale else "linear")
-        if self.train_steps:
-            xs, ys = bucket_means(self.train_steps, self.train_loss)
+        steps = self.train_steps + self.val_steps
+        if steps:
+            ticks = step_ticks(min(steps), max(steps))
+            plt.xticks(ticks, [str(t) for t in ticks])
+        xs, ys = bucket_means(self.train_steps, self.train_loss)
+        val_ys = self.val_loss
+        if self.log_scale:
+            ys, val_ys = log_axis(plt, ys, val_ys)
+        if xs:
             plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
         if self.val_steps:
-            plt.plot(self.val_steps, self.val_loss, color=VAL_COLOR, label="val", marker="dot")
+            plt.plot(self.val_steps, val_ys, color=VAL_COLOR, label="val", marker="dot")
         for step in thin(self.epoch_steps):
             plt.vline(step, EPOCH_COLOR)
         for step in self.change_steps:
             plt.vline(step, CHANGE_COLOR)
         self.refresh()
         return True
+
+    def render(self) -> RenderResult:
+        return safe_render(self)
+
+
+def log_axis(plt: Plot, *series: list[float]) -> list[list[float]]:
+    """Plot log10 of the values on a linear axis, labelled with the real values.
+
+    plotext's own log scale raises on values below 1 and on empty plots; this cannot.
+    Non-positive values (impossible for a loss) are clamped to a tiny positive number.
+    """
+    logged = [[math.log10(max(v, 1e-12)) for v in values] for values in series]
+    flat = [v for values in logged for v in values]
+    if flat:
+        low, high = min(flat), max(flat)
+        if high - low < 1e-9:
+            low, high = low - 0.5, high + 0.5
+        ticks = [low + (high - low) * i / 4 for i in range(5)]
+        plt.yticks(ticks, [f"{10**t:.3g}" for t in ticks])
+    return logged
+
+
+def safe_render(plot: PlotextPlot) -> RenderResult:
+    """Render a plotext chart; a plotext edge case becomes a line of text, not a crash."""
+    try:
+        return PlotextPlot.render(plot)
+    except Exception as exc:  # plotext raises bare TypeErrors/ValueErrors on odd data
+        return Text(f"(chart unavailable: {type(exc).__name__}: {exc})", style="dim")

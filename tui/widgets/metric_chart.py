@@ -5,9 +5,10 @@ Fed by evaluation events only (a few per run), redrawn from the app's refresh ti
 
 from __future__ import annotations
 
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from tui.widgets.loss_chart import thin
+from tui.widgets.loss_chart import log_axis, safe_render, step_ticks, thin
 
 PPL_COLOR = (110, 220, 120)
 BPC_COLOR = (230, 220, 90)
@@ -69,12 +70,18 @@ class MetricChart(PlotextPlot):
         plt.clear_figure()
         plt.title(f"val {self.metric_name}" + (" · log" if self.log_scale else ""))
         plt.xlabel("step")
-        plt.yscale("log" if self.log_scale else "linear")
         if self.steps:
+            ticks = step_ticks(self.steps[0], self.steps[-1])
+            plt.xticks(ticks, [str(t) for t in ticks])
             values = self.bits_per_char if self.show_bits else self.perplexity
+            if self.log_scale:
+                (values,) = log_axis(plt, values)
             color = BPC_COLOR if self.show_bits else PPL_COLOR
             plt.plot(self.steps, values, color=color, label=self.metric_name, marker="dot")
         for step in thin(self.epoch_steps):
             plt.vline(step, EPOCH_COLOR)
         self.refresh()
         return True
+
+    def render(self) -> RenderResult:
+        return safe_render(self)
