@@ -390,7 +390,8 @@ class Dashboard(App[int]):
         self.terminal_event = event
         if isinstance(event, ev.RunFailed):
             stats.state = "failed"
-            self.notify(event.error, title="Run failed", severity="error", timeout=30)
+            # Stays until dismissed (click): the explanation is the user's next step.
+            self.notify(event.error, title="Run failed", severity="error", timeout=24 * 3600)
         else:
             stats.state = "finished"
             self.notify(f"Run finished ({event.reason}) at step {event.step}.")

@@ -117,3 +117,29 @@ async def test_log_scale_and_odd_values(fake_factory, monkeypatch) -> None:
 
         monkeypatch.setattr(app.loss_chart.plt, "build", broken_build)
         assert "chart unavailable" in str(app.loss_chart.render())
+
+
+async def test_editor_save_reset_load(fake_factory, tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    app = make_app(trainer_factory=fake_factory)
+    target = tmp_path / "mine.json"
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.editor
+        editor.inputs["hidden_dim"].value = "96"
+        editor.query_one("#config-path", Input).value = str(target)
+        await pilot.click("#config-save")
+        assert '"hidden_dim": 96' in target.read_text(encoding="utf-8")
+
+        await pilot.click("#config-reset")
+        assert editor.config is not None and editor.config.hidden_dim == 128
+
+        await pilot.click("#config-load")
+        assert editor.config is not None and editor.config.hidden_dim == 96
+
+        # An invalid form is never saved.
+        editor.inputs["hidden_dim"].value = "-1"
+        await pilot.pause()
+        await pilot.click("#config-save")
+        assert '"hidden_dim": 96' in target.read_text(encoding="utf-8")
+        assert editor.problems.keys() == {"hidden_dim"}
