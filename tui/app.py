@@ -13,21 +13,21 @@ import contextlib
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from textual import events, on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPane
 
 from engine import events as ev
 from engine.config import ConfigError, RunConfig, load_config
 from engine.control import Control
-from tui.messages import DrainBuffer, EngineEvent, GenerationEnded, StepsReady
+from tui.keys import bindings
+from tui.messages import DrainBuffer, EngineEvent, GenerationEnded
+from tui.run_events import RunEventsMixin
+from tui.runs import TrainerFactory, TrainerLike, default_trainer_factory, read_history
 from tui.screens.help import HelpScreen, key_rows
 from tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from tui.widgets.config_editor import ConfigEditor
@@ -46,129 +46,14 @@ STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
 ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
-class TrainerLike(Protocol):
-    """What the dashboard needs from engine.trainer.Trainer (tests inject a scripted fake)."""
-
-    run_id: str
-
-    def run(self, sink: ev.Sink, control: Control | None = None) -> ev.Event: ...
-
-    def snapshot(self) -> tuple[Any, Any] | None: ...
-
-
-TrainerFactory = Callable[[RunConfig, "str | None"], TrainerLike]
-"""(config, resume) -> trainer; ``resume`` is the run given with --run, or None."""
-
-
-def default_trainer_factory(runs_dir: str | Path = "checkpoints") -> TrainerFactory:
-    """Real trainers writing run folders under ``runs_dir`` (imported lazily: torch is slow)."""
-
-    def make(config: RunConfig, resume: str | None) -> TrainerLike:
-        from engine.trainer import Trainer
-
-        return Trainer(config, runs_dir=runs_dir, resume=resume)
-
-    return make
-
-
-class Dashboard(App[int]):
+class Dashboard(RunEventsMixin, App[int]):
     """Status on top, charts left, config/generation/samples tabs right, controls below."""
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "llmv0"
     AUTO_FOCUS = None  # letter keys act at once; Tab or a click enters a text box
     ENABLE_COMMAND_PALETTE = False  # every action has a key; the footer needs the room
-    BINDINGS = [  # noqa: RUF012 (Textual's own idiom)
-        Binding("s", "start", "Start", tooltip="Start training with the editor's config"),
-        Binding("p", "pause", "Pause", tooltip="Pause / resume training"),
-        Binding("x", "stop", "Stop", tooltip="Stop training (saves a checkpoint first)"),
-        Binding("w", "save", "Save", tooltip="Save a checkpoint now"),
-        Binding("g", "generate", "Generate", tooltip="Generate / regenerate from the prompt"),
-        Binding(
-            "escape",
-            "escape",
-            "Stop gen",
-            show=False,
-            tooltip="Stop the generation, else leave the text box",
-        ),
-        Binding(
-            "left_square_bracket",
-            "temperature(-1)",
-            "Temp-",
-            key_display="[",
-            tooltip="Temperature down 0.1",
-        ),
-        Binding(
-            "right_square_bracket",
-            "temperature(1)",
-            "Temp+",
-            key_display="]",
-            tooltip="Temperature up 0.1",
-        ),
-        Binding(
-            "left_curly_bracket",
-            "top_k(-1)",
-            "Top-k-",
-            show=False,
-            key_display="{",
-            tooltip="Top-k one notch down (0 = off)",
-        ),
-        Binding(
-            "right_curly_bracket",
-            "top_k(1)",
-            "Top-k+",
-            show=False,
-            key_display="}",
-            tooltip="Top-k one notch up",
-        ),
-        Binding(
-            "minus", "top_p(-1)", "Top-p-", show=False, key_display="-", tooltip="Top-p down 0.05"
-        ),
-        Binding(
-            "equals_sign,plus",
-            "top_p(1)",
-            "Top-p+",
-            show=False,
-            key_display="=",
-            tooltip="Top-p up 0.05 (1 = off)",
-        ),
-        Binding(
-            "comma",
-            "page(-1)",
-            "Prev sample",
-            show=False,
-            key_display=",",
-            tooltip="Previous training sample",
-        ),
-        Binding(
-            "full_stop",
-            "page(1)",
-            "Next sample",
-            show=False,
-            key_display=".",
-            tooltip="Next training sample",
-        ),
-        Binding("l", "log_scale", "Log", show=False, tooltip="Charts: log / linear y axis"),
-        Binding(
-            "b", "bits", "Bits", show=False, tooltip="Second chart: perplexity / bits per character"
-        ),
-        Binding("1", "tab('config')", "Config", show=False, tooltip="Config tab"),
-        Binding("2", "tab('generate')", "Gen tab", show=False, tooltip="Generate tab"),
-        Binding("3", "tab('samples')", "Samples", show=False, tooltip="Samples tab"),
-        Binding("e", "edit", "Edit", show=False, tooltip="Edit the config (first field)"),
-        Binding(
-            "question_mark,f1", "help", "Help", key_display="?", tooltip="This help (Esc closes it)"
-        ),
-        Binding("q", "quit", "Quit", tooltip="Quit (a run is stopped with a checkpoint first)"),
-        Binding(
-            "ctrl+c",
-            "quit",
-            "Quit",
-            show=False,
-            priority=True,
-            tooltip="Quit, like q (twice: quit at once)",
-        ),
-    ]
+    BINDINGS = bindings()
 
     def __init__(
         self,
@@ -236,12 +121,6 @@ class Dashboard(App[int]):
         self.set_interval(CHART_REFRESH_S, self.redraw_charts)
         self.tick()
         self._update_buttons()
-        if not self.is_headless:
-            try:
-                self._loop_for_signals = __import__("asyncio").get_running_loop()
-                self._loop_for_signals.add_signal_handler(signal.SIGHUP, self.action_hangup)
-            except (NotImplementedError, RuntimeError, AttributeError):
-                pass  # no SIGHUP on this platform
 
     # --- timer: the only place charts and status redraw ----------------------------------
     def tick(self) -> None:
@@ -310,95 +189,6 @@ class Dashboard(App[int]):
             )
         finally:
             self.train_done.set()
-
-    def _sink(self, event: ev.Event) -> None:
-        """Runs on the trainer thread: buffer steps, post everything else; never blocks."""
-        if isinstance(event, ev.StepCompleted):
-            if self._steps.push(event):
-                self.post_message(StepsReady())
-        else:
-            self.post_message(EngineEvent(event))
-
-    def on_steps_ready(self, message: StepsReady) -> None:
-        if self.loss_chart.is_attached:
-            self._drain_steps()
-
-    def _drain_steps(self) -> None:
-        steps = self._steps.drain()
-        if not steps:
-            return
-        self.loss_chart.add_steps([(s.step, s.loss) for s in steps])
-        last = steps[-1]
-        stats = self.stats
-        stats.step, stats.epoch, stats.lr = last.step, last.epoch, last.lr
-        stats.total_steps = last.total_steps or stats.total_steps
-        stats.tokens_per_s = last.tokens_per_s
-        stats.elapsed_s, stats.elapsed_at = last.elapsed_s, time.monotonic()
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if not self.loss_chart.is_attached:  # closing; on_unmount told the trainer to stop
-            return
-        self._drain_steps()  # keep order: steps posted before this event come first
-        self.apply_event(message.event)
-
-    def apply_event(self, event: ev.Event, replay: bool = False) -> None:
-        """Update stats, charts and panes from one event (live, or replayed from a log)."""
-        stats = self.stats
-        if isinstance(event, ev.StepCompleted):
-            self._steps.push(event)
-            self._drain_steps()
-        elif isinstance(event, ev.RunStarted):
-            stats.run_id, stats.n_params, stats.device = event.run_id, event.n_params, event.device
-            stats.total_steps, stats.start_step = event.total_steps, event.start_step
-            stats.step = event.start_step
-            stats.state = "running" if not replay else stats.state
-            for note in event.notes:
-                self.notify(note, severity="warning", timeout=8)
-        elif isinstance(event, ev.EvalCompleted):
-            self.loss_chart.add_eval(event.step, event.val_loss)
-            self.metric_chart.add_eval(event.step, event.perplexity, event.bits_per_char)
-            stats.best_val_loss = event.best_val_loss
-        elif isinstance(event, ev.EpochCompleted):
-            self.loss_chart.add_epoch(event.step)
-            self.metric_chart.add_epoch(event.step)
-            stats.epoch = event.epoch
-        elif isinstance(event, ev.SampleGenerated):
-            self.pager.add(event)
-        elif isinstance(event, ev.CheckpointSaved):
-            stats.last_checkpoint = f"{event.kind}.pt @{event.step}"
-        elif isinstance(event, ev.ConfigChanged):
-            self.loss_chart.add_change(event.step)
-            if not replay:
-                self.notify(f"{event.name}: {event.old} → {event.new} from step {event.step}")
-        elif isinstance(event, ev.RunPaused) and not replay:
-            stats.state = "paused"
-            stats.elapsed_s, stats.elapsed_at = stats.live_elapsed(), None
-        elif isinstance(event, ev.RunResumed) and not replay:
-            stats.state, stats.elapsed_at = "running", time.monotonic()
-        elif isinstance(event, ev.RunWarning) and not replay:
-            self.notify(event.message, severity="warning", timeout=8)
-        elif isinstance(event, ev.TERMINAL_EVENTS) and not replay:
-            self._finish(event)
-        self._update_buttons()
-
-    def _finish(self, event: ev.Event) -> None:
-        stats = self.stats
-        stats.elapsed_s, stats.elapsed_at = (
-            getattr(event, "elapsed_s", 0.0) or stats.live_elapsed(),
-            None,
-        )
-        self.terminal_event = event
-        if isinstance(event, ev.RunFailed):
-            stats.state = "failed"
-            # Stays until dismissed (click): the explanation is the user's next step.
-            self.notify(event.error, title="Run failed", severity="error", timeout=24 * 3600)
-        else:
-            stats.state = "finished"
-            self.notify(f"Run finished ({event.reason}) at step {event.step}.")
-        self.editor.set_running(False)
-        self.tick()
-        if self.quitting:
-            self.exit(0 if isinstance(event, ev.RunFinished) else 1)
 
     def _update_buttons(self) -> None:
         active = self.running
@@ -535,17 +325,6 @@ class Dashboard(App[int]):
             self.exit(0)
 
 
-def read_history(run: str, runs_dir: str | Path) -> list[ev.Event]:
-    """Events of a run folder's events.jsonl (empty when there is none)."""
-    from engine.runlog import effective_history, read_events
-
-    folder = Path(run) if Path(run).is_dir() else Path(runs_dir) / run
-    if Path(run).is_file():
-        folder = Path(run).parent
-    log = folder / "events.jsonl"
-    return effective_history(read_events(log)) if log.is_file() else []
-
-
 def make_app(
     config: str | None = None,
     run: str | None = None,
@@ -587,12 +366,21 @@ def run_dashboard(config: str | None, run: str | None) -> int:
     except (ConfigError, CheckpointError) as exc:
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
+
+    # A hang-up (SSH dropped, terminal closed) must stop the run with a checkpoint, never kill
+    # the process mid-step. A process-level handler, not the event loop's: the loop's handler
+    # goes when the loop closes, and a second SIGHUP (the session leader dying) can follow.
+    def on_hangup(signum: int, frame: object) -> None:
+        loop = getattr(app, "_loop", None)
+        if app.is_running and loop is not None:
+            loop.call_soon_threadsafe(app.action_hangup)
+        elif app.control is not None:
+            app.control.stop()
+
+    with contextlib.suppress(ValueError, AttributeError):  # no SIGHUP (Windows), not main
+        signal.signal(signal.SIGHUP, on_hangup)
     code = app.run()
     if not app.train_done.is_set() and app.control is not None:
-        # The UI is gone (a hang-up closes the terminal) but the run is not: a second SIGHUP
-        # must not kill the process before the trainer has saved its checkpoint and ended.
-        with contextlib.suppress(ValueError, AttributeError):
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        app.control.stop()
+        app.control.stop()  # the UI is gone but the run is not: save, finish, then exit
         app.train_done.wait(timeout=STOP_TIMEOUT_S)
     return code or 0

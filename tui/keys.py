@@ -1,0 +1,61 @@
+"""Every key of the dashboard in one table: the app's bindings, the help overlay and KEYS.md.
+
+Letters act when no text box has focus (a focused Input takes printable keys first), so typing
+a prompt or a config value never triggers an action; Esc leaves a box.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+# key(s), action, footer label, help text, shown in the footer
+KEYS: list[tuple[str, str, str, str, bool]] = [
+    ("s", "start", "Start", "Start training with the editor's config", True),
+    ("p", "pause", "Pause", "Pause / resume training", True),
+    ("x", "stop", "Stop", "Stop training (saves a checkpoint first)", True),
+    ("w", "save", "Save", "Save a checkpoint now", True),
+    ("g", "generate", "Generate", "Generate / regenerate from the prompt", True),
+    ("escape", "escape", "Stop gen", "Stop the generation, else leave the text box", False),
+    ("left_square_bracket", "temperature(-1)", "Temp-", "Temperature down 0.1", True),
+    ("right_square_bracket", "temperature(1)", "Temp+", "Temperature up 0.1", True),
+    ("left_curly_bracket", "top_k(-1)", "Top-k-", "Top-k one notch down (0 = off)", False),
+    ("right_curly_bracket", "top_k(1)", "Top-k+", "Top-k one notch up", False),
+    ("minus", "top_p(-1)", "Top-p-", "Top-p down 0.05", False),
+    ("equals_sign,plus", "top_p(1)", "Top-p+", "Top-p up 0.05 (1 = off)", False),
+    ("comma", "page(-1)", "Prev sample", "Previous training sample", False),
+    ("full_stop", "page(1)", "Next sample", "Next training sample", False),
+    ("l", "log_scale", "Log", "Charts: log / linear y axis", False),
+    ("b", "bits", "Bits", "Second chart: perplexity / bits per character", False),
+    ("1", "tab('config')", "Config", "Config tab", False),
+    ("2", "tab('generate')", "Gen tab", "Generate tab", False),
+    ("3", "tab('samples')", "Samples", "Samples tab", False),
+    ("e", "edit", "Edit", "Edit the config (first field)", False),
+    ("question_mark,f1", "help", "Help", "This help (Esc closes it)", True),
+    ("q", "quit", "Quit", "Quit (a run is stopped with a checkpoint first)", True),
+    ("ctrl+c", "quit", "Quit", "Quit, like q (twice: quit at once)", False),
+]
+
+# Ctrl-C must quit even from a text box (where Input would take it as copy).
+PRIORITY_KEYS = frozenset({"ctrl+c"})
+
+FOOTER_KEY_DISPLAY = {
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "question_mark,f1": "?",
+}
+
+
+def bindings() -> list[Binding]:
+    """The app's BINDINGS, built from :data:`KEYS`."""
+    return [
+        Binding(
+            key,
+            action,
+            label,
+            show=show,
+            tooltip=help_text,
+            key_display=FOOTER_KEY_DISPLAY.get(key),
+            priority=key in PRIORITY_KEYS,
+        )
+        for key, action, label, help_text, show in KEYS
+    ]

@@ -1,0 +1,113 @@
+"""Engine events to dashboard state: the trainer-thread sink and the UI-side handlers.
+
+A mixin of :class:`tui.app.Dashboard`, kept apart so the app module stays readable. The sink
+runs on the trainer's thread and only buffers or posts; everything else runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from engine import events as ev
+from tui.messages import EngineEvent, StepsReady
+
+if TYPE_CHECKING:
+    from tui.app import Dashboard
+
+    _Base = Dashboard
+else:
+    _Base = object
+
+
+class RunEventsMixin(_Base):
+    """Turns StepCompleted batches and single events into stats, chart points and samples."""
+
+    def _sink(self, event: ev.Event) -> None:
+        """Runs on the trainer thread: buffer steps, post everything else; never blocks."""
+        if isinstance(event, ev.StepCompleted):
+            if self._steps.push(event):
+                self.post_message(StepsReady())
+        else:
+            self.post_message(EngineEvent(event))
+
+    def on_steps_ready(self, message: StepsReady) -> None:
+        if self.loss_chart.is_attached:
+            self._drain_steps()
+
+    def _drain_steps(self) -> None:
+        steps = self._steps.drain()
+        if not steps:
+            return
+        self.loss_chart.add_steps([(s.step, s.loss) for s in steps])
+        last = steps[-1]
+        stats = self.stats
+        stats.step, stats.epoch, stats.lr = last.step, last.epoch, last.lr
+        stats.total_steps = last.total_steps or stats.total_steps
+        stats.tokens_per_s = last.tokens_per_s
+        stats.elapsed_s, stats.elapsed_at = last.elapsed_s, time.monotonic()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        if not self.loss_chart.is_attached:  # closing; on_unmount told the trainer to stop
+            return
+        self._drain_steps()  # keep order: steps posted before this event come first
+        self.apply_event(message.event)
+
+    def apply_event(self, event: ev.Event, replay: bool = False) -> None:
+        """Update stats, charts and panes from one event (live, or replayed from a log)."""
+        stats = self.stats
+        if isinstance(event, ev.StepCompleted):
+            self._steps.push(event)
+            self._drain_steps()
+        elif isinstance(event, ev.RunStarted):
+            stats.run_id, stats.n_params, stats.device = event.run_id, event.n_params, event.device
+            stats.total_steps, stats.start_step = event.total_steps, event.start_step
+            stats.step = event.start_step
+            stats.state = "running" if not replay else stats.state
+            for note in event.notes:
+                self.notify(note, severity="warning", timeout=8)
+        elif isinstance(event, ev.EvalCompleted):
+            self.loss_chart.add_eval(event.step, event.val_loss)
+            self.metric_chart.add_eval(event.step, event.perplexity, event.bits_per_char)
+            stats.best_val_loss = event.best_val_loss
+        elif isinstance(event, ev.EpochCompleted):
+            self.loss_chart.add_epoch(event.step)
+            self.metric_chart.add_epoch(event.step)
+            stats.epoch = event.epoch
+        elif isinstance(event, ev.SampleGenerated):
+            self.pager.add(event)
+        elif isinstance(event, ev.CheckpointSaved):
+            stats.last_checkpoint = f"{event.kind}.pt @{event.step}"
+        elif isinstance(event, ev.ConfigChanged):
+            self.loss_chart.add_change(event.step)
+            if not replay:
+                self.notify(f"{event.name}: {event.old} → {event.new} from step {event.step}")
+        elif isinstance(event, ev.RunPaused) and not replay:
+            stats.state = "paused"
+            stats.elapsed_s, stats.elapsed_at = stats.live_elapsed(), None
+        elif isinstance(event, ev.RunResumed) and not replay:
+            stats.state, stats.elapsed_at = "running", time.monotonic()
+        elif isinstance(event, ev.RunWarning) and not replay:
+            self.notify(event.message, severity="warning", timeout=8)
+        elif isinstance(event, ev.TERMINAL_EVENTS) and not replay:
+            self._finish(event)
+        self._update_buttons()
+
+    def _finish(self, event: ev.Event) -> None:
+        stats = self.stats
+        stats.elapsed_s, stats.elapsed_at = (
+            getattr(event, "elapsed_s", 0.0) or stats.live_elapsed(),
+            None,
+        )
+        self.terminal_event = event
+        if isinstance(event, ev.RunFailed):
+            stats.state = "failed"
+            # Stays until dismissed (click): the explanation is the user's next step.
+            self.notify(event.error, title="Run failed", severity="error", timeout=24 * 3600)
+        else:
+            stats.state = "finished"
+            self.notify(f"Run finished ({event.reason}) at step {event.step}.")
+        self.editor.set_running(False)
+        self.tick()
+        if self.quitting:
+            self.exit(0 if isinstance(event, ev.RunFinished) else 1)
