@@ -177,3 +177,16 @@ async def test_help_lists_every_key(fake_factory) -> None:
         assert len(app.screen.rows) >= 20
         await pilot.press("escape")
         assert type(app.screen).__name__ != "HelpScreen"
+
+
+async def test_hangup_stops_with_checkpoint_then_exits(tiny_config, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.stats.state == "running")
+        app.action_hangup()  # what the SIGHUP handler schedules on the UI thread
+        await wait_until(pilot, lambda: app.terminal_event is not None)
+    assert fake_factory.made[0].commands == ["stop"]
+    assert app.stats.last_checkpoint.startswith("latest")
+    assert app.train_done.is_set()

@@ -33,16 +33,20 @@ async def test_real_training_story(tiny_config: RunConfig, tmp_path: Path) -> No
         assert app.pager.samples, "a sample is taken at each evaluation"
         assert app.loss_chart.train_loss[-1] < app.loss_chart.train_loss[0]
 
-        await pilot.press("p")
-        await wait_until(pilot, lambda: app.stats.state == "paused", timeout=30)
+        # Generate from a copy of the live weights while training keeps going.
         pane = app.generation
         pane.length = 30
         await pilot.press("left_square_bracket", "g")
         assert pane.temperature == 0.7
+        step_at_generate = app.stats.step
         await wait_until(pilot, lambda: pane.state == "done", timeout=30)
         assert len(pane.output) == 30
         assert "temperature 0.7" in str(app.query_one("#gen-settings", Label).render())
+        await wait_until(pilot, lambda: app.stats.step > step_at_generate, timeout=30)
+        assert app.stats.state == "running"
 
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.stats.state == "paused", timeout=30)
         await pilot.press("p")
         await wait_until(pilot, lambda: app.stats.state == "running", timeout=30)
         await pilot.press("x")
