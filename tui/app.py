@@ -316,13 +316,27 @@ class Dashboard(RunEventsMixin, App[int]):
         self.exit(0)
 
     def action_hangup(self) -> None:
-        """SIGHUP (the terminal went away): stop with a checkpoint, then exit."""
+        """SIGHUP (the terminal went away): stop the run and leave at once.
+
+        The trainer saves its checkpoint as it stops; :func:`run_dashboard` waits for that
+        after the app has gone. Nothing is left to draw on, so the app does not wait.
+        """
         self.quitting = True
         if self.running and self.control is not None:
             self.control.stop()
-            self.stats.state = "stopping"
-        else:
-            self.exit(0)
+        self.mute_terminal()
+        self.exit(0)
+
+    def mute_terminal(self) -> None:
+        """Drop all further output: the terminal has hung up.
+
+        Textual's writer thread dies on its first write to a hung-up terminal (EIO); its
+        bounded queue then fills and the next frame would block the UI thread for ever.
+        """
+        writer = getattr(self._driver, "_writer_thread", None)
+        if writer is not None:
+            writer.write = lambda text: None
+            writer.stop = lambda: None
 
 
 def make_app(
@@ -371,16 +385,22 @@ def run_dashboard(config: str | None, run: str | None) -> int:
     # the process mid-step. A process-level handler, not the event loop's: the loop's handler
     # goes when the loop closes, and a second SIGHUP (the session leader dying) can follow.
     def on_hangup(signum: int, frame: object) -> None:
+        if app.control is not None:
+            app.control.stop()  # Control is safe to call from a signal handler
+        app.mute_terminal()  # now, before the next frame is written to a dead terminal
         loop = getattr(app, "_loop", None)
         if app.is_running and loop is not None:
             loop.call_soon_threadsafe(app.action_hangup)
-        elif app.control is not None:
-            app.control.stop()
 
     with contextlib.suppress(ValueError, AttributeError):  # no SIGHUP (Windows), not main
         signal.signal(signal.SIGHUP, on_hangup)
-    code = app.run()
-    if not app.train_done.is_set() and app.control is not None:
-        app.control.stop()  # the UI is gone but the run is not: save, finish, then exit
-        app.train_done.wait(timeout=STOP_TIMEOUT_S)
+    code = None
+    try:
+        code = app.run()
+    finally:
+        # However the UI ended (even by an exception), a run still going is stopped and its
+        # checkpoint saved before the process exits.
+        if not app.train_done.is_set() and app.control is not None:
+            app.control.stop()
+            app.train_done.wait(timeout=STOP_TIMEOUT_S)
     return code or 0

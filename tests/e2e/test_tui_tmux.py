@@ -84,6 +84,14 @@ class Tmux:
         subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, capture_output=True)
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def step_of(screen: str) -> int:
     found = re.search(r"step (\d+)/", screen)
     return int(found.group(1)) if found else -1
@@ -138,27 +146,33 @@ def test_train_generate_quit(workdir: Path, no_color: bool) -> None:
         tmux.kill()
 
 
-def test_hangup_saves_checkpoint_then_exits(workdir: Path) -> None:
+@pytest.mark.parametrize("paused", [False, True], ids=["running", "paused"])
+def test_hangup_saves_checkpoint_then_exits(workdir: Path, paused: bool) -> None:
     tmux = Tmux(f"{tui_command()} --config tiny.json", workdir, {"TERM": "xterm-256color"})
     try:
         tmux.wait_for("state idle", timeout=60)
         tmux.keys("s")
         tmux.wait_for(lambda s: step_of(s) > 10, timeout=90)
+        if paused:
+            tmux.keys("p")
+            tmux.wait_for("state paused", timeout=30)
         pid = int((workdir / "pid").read_text())
         tmux.kill()  # closes the pty: the process gets SIGHUP
-        deadline = time.monotonic() + 60
+
+        # The run log ends with the stop (its checkpoint saved first), then the process exits.
+        deadline = time.monotonic() + 90
+        last: dict = {}
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            logs = list((workdir / "checkpoints").glob("*/events.jsonl"))
+            lines = logs[0].read_text().strip().splitlines() if logs else []
+            last = json.loads(lines[-1]) if lines else {}
+            if last.get("type") in {"RunFinished", "RunFailed"} and not alive(pid):
                 break
             time.sleep(0.2)
         else:
-            os.kill(pid, 9)
-            raise AssertionError("llmv0-tui did not exit after SIGHUP")
-        logs = list((workdir / "checkpoints").glob("*/events.jsonl"))
-        assert logs
-        last = json.loads(logs[0].read_text().strip().splitlines()[-1])
+            if alive(pid):
+                os.kill(pid, 9)
+            raise AssertionError(f"no clean stop after SIGHUP; last event {last}")
         assert last["type"] == "RunFinished" and last["reason"] == "stopped"
         assert list((workdir / "checkpoints").glob("*/latest.pt"))
     finally:
