@@ -14,6 +14,11 @@ BLAS reaches, not a datasheet number.
     python bench/train_speed.py                       # gpt-cpu and lstm-seed
     python bench/train_speed.py --preset gpt-gpu --steps 20
     python bench/train_speed.py --quick               # a tiny model, seconds
+    python bench/train_speed.py --threads 1           # every mode on one thread
+
+On a machine shared with other jobs, two threads per step stall whenever the scheduler
+parks one of them (each parallel op waits for both); ``--threads 1`` then gives the fairer
+comparison between modes.
 """
 
 from __future__ import annotations
@@ -196,7 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile modes")
     parser.add_argument("--fp32-only", action="store_true", help="skip bf16 modes")
     parser.add_argument("--quick", action="store_true", help="tiny GPT, eager, seconds")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads for every mode, the simple loop too"
+    )
     args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)  # the simple loop's "default"
+        args.overrides = [*args.overrides, f"num_threads={args.threads}"]
     presets = args.preset or ["gpt-cpu", "lstm-seed"]
     overrides = list(args.overrides)
     if args.quick:
