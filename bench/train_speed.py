@@ -186,7 +186,6 @@ def threads_for(mode: Mode, cfg: RunConfig, device: torch.device, default: int) 
         return
     if mode.name.startswith("simple"):
         torch.set_num_threads(default)
-        torch.set_flush_denormal(False)
     else:
         configure_cpu(cfg.num_threads)
 

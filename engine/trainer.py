@@ -13,6 +13,7 @@ import contextlib
 import copy
 import logging
 import math
+import os
 import threading
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from engine import events as ev
 from engine.config import ConfigError, RunConfig, live_update, save_config
 from engine.control import Command, Control
 from engine.data import EpochBatches, Progress
-from engine.device import autocast, maybe_compile, select_device, select_dtype
+from engine.device import autocast, configure_cpu, maybe_compile, select_device, select_dtype
 from engine.evaluate import evaluate_sharded
 from engine.events import Event, Sink
 from engine.lock import RunLock, RunLockedError
@@ -173,8 +174,12 @@ class Trainer:
         cfg = self.config
         self.device = dist.init(self.dist, select_device(cfg.device))
         self.dtype = select_dtype(cfg, self.device)
-        if cfg.num_threads > 0:
-            torch.set_num_threads(cfg.num_threads)
+        cpu_note = None
+        if self.device.type == "cpu":
+            threads = cfg.num_threads
+            if threads == 0 and self.dist.enabled:  # ranks on one machine share its cores
+                threads = max(1, (os.cpu_count() or 1) // self.dist.world_size)
+            cpu_note = configure_cpu(threads)
         torch.manual_seed(cfg.seed)
         payload = self._resume_payload
         saved_tokenizer = payload["tokenizer"] if payload is not None else None
@@ -197,6 +202,8 @@ class Trainer:
         self.evals_since_best = state.evals_since_best
         self.base_lr = cfg.learning_rate
         notes = [f"precision: {str(self.dtype).removeprefix('torch.')}"]
+        if cpu_note:
+            notes.append(cpu_note)
         if payload is not None:
             notes.append(f"resumed from step {self.step}")
         model: nn.Module = state.model

@@ -59,7 +59,6 @@ def test_configure_cpu_sets_threads() -> None:
         assert torch.get_num_threads() >= 1
     finally:
         torch.set_num_threads(before)
-        torch.set_flush_denormal(False)
 
 
 class Tiny(nn.Module):
