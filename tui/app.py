@@ -64,8 +64,10 @@ class Dashboard(RunEventsMixin, App[int]):
         run: str | None = None,
         loaded: tuple[Any, Any, str] | None = None,
         history: list[ev.Event] | None = None,
+        attached: Path | None = None,
     ) -> None:
         super().__init__()
+        self.attached = attached  # a run folder another process trains (--attach)
         self.initial_config = config
         self.trainer_factory = trainer_factory
         self.config_path = config_path
@@ -121,6 +123,8 @@ class Dashboard(RunEventsMixin, App[int]):
         self.set_interval(CHART_REFRESH_S, self.redraw_charts)
         self.tick()
         self._update_buttons()
+        if self.attached is not None:
+            self.action_start()  # follow the run: its whole history, then live events
 
     # --- timer: the only place charts and status redraw ----------------------------------
     def tick(self) -> None:
@@ -231,6 +235,26 @@ class Dashboard(RunEventsMixin, App[int]):
             self.control.set(message.name, message.value)
             self.notify(f"{message.name} = {message.value} applies after the current step")
 
+    def action_detach(self) -> None:
+        """An attached run: stop following it (its training goes on), or follow it again."""
+        if self.attached is None:
+            self.notify("d detaches from a run opened with llmv0-tui --attach RUN.")
+            return
+        if self.running:
+            self.detach()
+            self.stats.state = "detached"
+            self.editor.set_running(False)
+            self._update_buttons()
+            self.notify("Detached: the run trains on. Press d to follow it again.")
+        else:
+            self.action_start()
+
+    def detach(self) -> None:
+        """Stop following an attached run; never touches its training."""
+        detach = getattr(self.trainer, "detach", None)
+        if detach is not None:
+            detach()
+
     # --- generation ------------------------------------------------------------------
     def model_source(self) -> tuple[Any, Any, str] | None:
         """Called from the generation worker: live weights if training, else the loaded run."""
@@ -300,13 +324,21 @@ class Dashboard(RunEventsMixin, App[int]):
 
     # --- leaving ---------------------------------------------------------------------
     def on_unmount(self) -> None:
-        # However the app ends, never leave a trainer thread running (it saves on stop).
-        if self.control is not None and self.running:
+        # However the app ends, never leave a trainer thread running (it saves on stop);
+        # an attached run belongs to another process: only stop following it.
+        if self.attached is not None:
+            self.detach()
+        elif self.control is not None and self.running:
             self.control.stop()
 
     async def action_quit(self) -> None:
-        """Quit; a run in progress is stopped (with its checkpoint) first. Twice: at once."""
-        if self.running and not self.quitting and self.control is not None:
+        """Quit; a run in progress is stopped (with its checkpoint) first. Twice: at once.
+
+        An attached run is left training: quitting only detaches.
+        """
+        if self.attached is not None:
+            self.detach()
+        elif self.running and not self.quitting and self.control is not None:
             self.quitting = True
             self.control.stop()
             self.stats.state = "stopping"
@@ -322,7 +354,9 @@ class Dashboard(RunEventsMixin, App[int]):
         after the app has gone. Nothing is left to draw on, so the app does not wait.
         """
         self.quitting = True
-        if self.running and self.control is not None:
+        if self.attached is not None:
+            self.detach()
+        elif self.running and self.control is not None:
             self.control.stop()
         self.mute_terminal()
         self.exit(0)
@@ -343,14 +377,23 @@ def make_app(
     config: str | None = None,
     run: str | None = None,
     trainer_factory: TrainerFactory | None = None,
-    runs_dir: str | Path = "checkpoints",
+    runs_dir: str | Path | None = None,
+    attach: str | None = None,
 ) -> Dashboard:
     """The dashboard, for the CLI and for tests.
+
+    ``attach`` follows (and steers) a run that another process trains.
 
     Raises:
         ConfigError: the config file is missing or invalid.
         CheckpointError: ``run`` cannot be loaded.
+        RunNotFoundError: ``attach`` names no run with events.
     """
+    from engine.runs import default_runs_dir
+
+    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    if attach:
+        return _attached_app(attach, runs_dir)
     loaded = None
     history: list[ev.Event] = []
     cfg = load_config(config) if config else None
@@ -371,13 +414,30 @@ def make_app(
     )
 
 
-def run_dashboard(config: str | None, run: str | None) -> int:
+def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
+    """A dashboard following a run folder through :class:`engine.attach.RemoteRun`."""
+    from engine.attach import RemoteRun
+    from engine.runs import require_history
+
+    folder, _ = require_history(attach, runs_dir)
+    saved = folder / "config.json"
+    cfg = load_config(saved) if saved.exists() else RunConfig()
+    return Dashboard(
+        cfg,
+        lambda config, resume: RemoteRun(folder),
+        config_path=str(saved),
+        attached=folder,
+    )
+
+
+def run_dashboard(config: str | None, run: str | None, attach: str | None = None) -> int:
     """Entry point of ``llmv0-tui``: 0 on a clean exit, 2 when the inputs cannot be opened."""
     from engine.checkpoint import CheckpointError
+    from engine.runs import RunNotFoundError
 
     try:
-        app = make_app(config, run)
-    except (ConfigError, CheckpointError) as exc:
+        app = make_app(config, run, attach=attach)
+    except (ConfigError, CheckpointError, RunNotFoundError) as exc:
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
 
@@ -385,7 +445,9 @@ def run_dashboard(config: str | None, run: str | None) -> int:
     # the process mid-step. A process-level handler, not the event loop's: the loop's handler
     # goes when the loop closes, and a second SIGHUP (the session leader dying) can follow.
     def on_hangup(signum: int, frame: object) -> None:
-        if app.control is not None:
+        if app.attached is not None:
+            app.detach()  # another process trains it: leave it running
+        elif app.control is not None:
             app.control.stop()  # Control is safe to call from a signal handler
         app.mute_terminal()  # now, before the next frame is written to a dead terminal
         loop = getattr(app, "_loop", None)
@@ -400,7 +462,9 @@ def run_dashboard(config: str | None, run: str | None) -> int:
     finally:
         # However the UI ended (even by an exception), a run still going is stopped and its
         # checkpoint saved before the process exits.
-        if not app.train_done.is_set() and app.control is not None:
+        if app.attached is not None:
+            app.detach()
+        elif not app.train_done.is_set() and app.control is not None:
             app.control.stop()
             app.train_done.wait(timeout=STOP_TIMEOUT_S)
     return code or 0

@@ -357,6 +357,14 @@ def dashboard(
     run: Annotated[
         str | None, typer.Option("--run", "-r", help="Open a finished run's checkpoint.")
     ] = None,
+    attach: Annotated[
+        str | None,
+        typer.Option(
+            "--attach",
+            "-a",
+            help="Follow and steer a run another process trains (its whole history, then live).",
+        ),
+    ] = None,
     serve: Annotated[
         bool, typer.Option("--serve", help="Serve the dashboard as a web page (textual-serve).")
     ] = False,
@@ -374,7 +382,7 @@ def dashboard(
         raise typer.Exit(serve_dashboard(host, port, config, run))
     from tui.app import run_dashboard
 
-    raise typer.Exit(run_dashboard(config=config, run=run))
+    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach))
 
 
 def tui_main() -> None:

@@ -15,6 +15,13 @@ KEYS: list[tuple[str, str, str, str, bool]] = [
     ("x", "stop", "Stop", "Stop training (saves a checkpoint first)", True),
     ("w", "save", "Save", "Save a checkpoint now", True),
     ("g", "generate", "Generate", "Generate / regenerate from the prompt", True),
+    (
+        "d",
+        "detach",
+        "Detach",
+        "Attached run: stop following it (it trains on) / follow again",
+        False,
+    ),
     ("escape", "escape", "Stop gen", "Stop the generation, else leave the text box", False),
     ("left_square_bracket", "temperature(-1)", "Temp-", "Temperature down 0.1", True),
     ("right_square_bracket", "temperature(1)", "Temp+", "Temperature up 0.1", True),
