@@ -26,20 +26,7 @@ from engine.events import (
     SampleGenerated,
     StepCompleted,
 )
-
-
-def format_duration(seconds: float) -> str:
-    """'1h02m', '3m05s', '42s'; '-' when unknown."""
-    if seconds != seconds or seconds < 0 or seconds == float("inf"):
-        return "-"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+from tui.formatting import format_duration
 
 
 class TrainingDisplay:

@@ -8,7 +8,7 @@ from pathlib import Path
 from engine.config import RunConfig, diff_from_defaults, validate_config
 from engine.events import EvalCompleted, Event, RunFailed, RunFinished, RunStarted, SampleGenerated
 from engine.runs import curves
-from tui.console import format_duration
+from tui.formatting import format_duration
 from tui.plotting import png_plot
 
 

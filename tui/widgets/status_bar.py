@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
+from tui.formatting import format_duration
+
 STATE_STYLES = {
     "idle": "bold",
     "starting": "bold cyan",
@@ -21,20 +23,6 @@ STATE_STYLES = {
     "finished": "bold blue",
     "failed": "bold red",
 }
-
-
-def format_duration(seconds: float | None) -> str:
-    """``1h02m03s`` / ``2m03s`` / ``4s``; '—' when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "—"
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
 
 
 def format_count(n: int) -> str:

@@ -1,0 +1,19 @@
+"""Small text formats shared by the CLI's rich output and the dashboard (no UI imports)."""
+
+from __future__ import annotations
+
+import math
+
+
+def format_duration(seconds: float | None) -> str:
+    """``1h02m03s`` / ``2m03s`` / ``4s``; '—' when unknown (None, NaN, infinite, negative)."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
