@@ -62,7 +62,9 @@ class RunEventsMixin(_Base):
         elif isinstance(event, ev.RunStarted):
             stats.run_id, stats.n_params, stats.device = event.run_id, event.n_params, event.device
             stats.total_steps, stats.start_step = event.total_steps, event.start_step
-            stats.step = event.start_step
+            # Steps the trainer posted right after this event may already have been drained
+            # (a replayed attach delivers them all at once): never move the counter back.
+            stats.step = max(stats.step, event.start_step)
             stats.state = "running" if not replay else stats.state
             for note in event.notes:
                 self.notify(note, severity="warning", timeout=8)
