@@ -24,10 +24,19 @@ from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPan
 from engine import events as ev
 from engine.config import ConfigError, RunConfig, load_config
 from engine.control import Control
+from engine.runs import default_runs_dir
+from tui.browser import RunBrowserMixin
 from tui.keys import bindings
 from tui.messages import DrainBuffer, EngineEvent, GenerationEnded
 from tui.run_events import RunEventsMixin
-from tui.runs import TrainerFactory, TrainerLike, default_trainer_factory, read_history
+from tui.runs import (
+    TrainerFactory,
+    TrainerLike,
+    default_trainer_factory,
+    read_history,
+    remote_factory,
+)
+from tui.sampling_keys import SamplingKeysMixin
 from tui.screens.help import HelpScreen, key_rows
 from tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from tui.widgets.config_editor import ConfigEditor
@@ -46,8 +55,11 @@ STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
 ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
-class Dashboard(RunEventsMixin, App[int]):
-    """Status on top, charts left, config/generation/samples tabs right, controls below."""
+class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
+    """Status on top, charts left, config/generation/samples tabs right, controls below.
+
+    ``runs_dir`` is the runs folder the run browser lists (and real trainers write).
+    """
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "llmv0"
@@ -65,11 +77,17 @@ class Dashboard(RunEventsMixin, App[int]):
         loaded: tuple[Any, Any, str] | None = None,
         history: list[ev.Event] | None = None,
         attached: Path | None = None,
+        runs_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.attached = attached  # a run folder another process trains (--attach)
         self.initial_config = config
         self.trainer_factory = trainer_factory
+        self.runs_dir = runs_dir if runs_dir is not None else default_runs_dir()
+        # What trains here once the user stops following an attached run (browser: resume).
+        self.local_factory = (
+            trainer_factory if attached is None else default_trainer_factory(self.runs_dir)
+        )
         self.config_path = config_path
         self.resume = run
         self.loaded = loaded
@@ -279,19 +297,6 @@ class Dashboard(RunEventsMixin, App[int]):
         if isinstance(self.focused, Input | Select) and not stopped:
             self.set_focus(None)
 
-    # Sampling keys bring the Generate tab forward, so the changed value is in view.
-    def action_temperature(self, direction: int) -> None:
-        self.tabs.active = "generate"
-        self.generation.change_temperature(0.1 * direction)
-
-    def action_top_k(self, direction: int) -> None:
-        self.tabs.active = "generate"
-        self.generation.change_top_k(direction)
-
-    def action_top_p(self, direction: int) -> None:
-        self.tabs.active = "generate"
-        self.generation.change_top_p(0.05 * direction)
-
     # --- view ------------------------------------------------------------------------
     def action_page(self, direction: int) -> None:
         self.tabs.active = "samples"
@@ -389,8 +394,6 @@ def make_app(
         CheckpointError: ``run`` cannot be loaded.
         RunNotFoundError: ``attach`` names no run with events.
     """
-    from engine.runs import default_runs_dir
-
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if attach:
         return _attached_app(attach, runs_dir)
@@ -411,12 +414,12 @@ def make_app(
         run=run,
         loaded=loaded,
         history=history,
+        runs_dir=runs_dir,
     )
 
 
 def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
     """A dashboard following a run folder through :class:`engine.attach.RemoteRun`."""
-    from engine.attach import RemoteRun
     from engine.runs import require_history
 
     folder, _ = require_history(attach, runs_dir)
@@ -424,9 +427,10 @@ def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
     cfg = load_config(saved) if saved.exists() else RunConfig()
     return Dashboard(
         cfg,
-        lambda config, resume: RemoteRun(folder),
+        remote_factory(folder),
         config_path=str(saved),
         attached=folder,
+        runs_dir=runs_dir,
     )
 
 

@@ -8,8 +8,9 @@ a single coalescing "ready" message tells the UI to drain it (the pattern of Tex
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 from threading import Lock
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from textual.message import Message
 
@@ -36,11 +37,23 @@ class StepsReady(Message):
 class GenerationChunk(Message):
     """Characters sampled since the previous chunk (``generation_id`` ties them to a request)."""
 
-    def __init__(self, generation_id: int, text: str, source: str = "") -> None:
+    def __init__(
+        self, generation_id: int, text: str, source: str = "", probs: list[float] | None = None
+    ) -> None:
         super().__init__()
         self.generation_id = generation_id
         self.text = text
         self.source = source
+        self.probs = probs if probs is not None else [1.0] * len(text)  # one per character
+
+
+class CandidatesReady(Message):
+    """The likeliest next characters with their probabilities (or ``error``, a sentence)."""
+
+    def __init__(self, candidates: list[tuple[str, float]], error: str = "") -> None:
+        super().__init__()
+        self.candidates = candidates
+        self.error = error
 
 
 class GenerationEnded(Message):
@@ -51,6 +64,37 @@ class GenerationEnded(Message):
         self.generation_id = generation_id
         self.reason = reason
         self.error = error
+
+
+class RunOpened(Message):
+    """A run folder read for the dashboard: its history, its checkpoint (None when it has
+    none loadable, ``note`` says why), its saved config (None when unreadable) and its state
+    (finished, stopped, failed, interrupted, running)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        history: list[Event],
+        loaded: tuple[Any, Any, str] | None,
+        config: Any,
+        note: str = "",
+        state: str = "",
+    ) -> None:
+        super().__init__()
+        self.folder = folder
+        self.history = history
+        self.loaded = loaded
+        self.config = config
+        self.note = note
+        self.state = state
+
+
+class OverlayLoaded(Message):
+    """Loss curves of other runs, ready to overlay on the loss chart."""
+
+    def __init__(self, series: list[Any]) -> None:
+        super().__init__()
+        self.series = series
 
 
 class DrainBuffer(Generic[T]):

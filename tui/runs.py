@@ -40,6 +40,17 @@ def default_trainer_factory(runs_dir: str | Path = "checkpoints") -> TrainerFact
     return make
 
 
+def remote_factory(folder: Path) -> TrainerFactory:
+    """Trainers that follow (and steer) the run another process trains in ``folder``."""
+
+    def make(config: RunConfig, resume: str | None) -> TrainerLike:
+        from engine.attach import RemoteRun
+
+        return RemoteRun(folder)
+
+    return make
+
+
 def read_history(run: str, runs_dir: str | Path) -> list[ev.Event]:
     """Events of a run (folder, run id or .pt file), as the run really went; [] if no log."""
     from engine.runlog import effective_history, read_events

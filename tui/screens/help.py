@@ -25,6 +25,10 @@ KEY_NAMES = {
 
 
 TEXT_BOX_KEYS = [
+    (
+        "Enter / a / r / space / o / c",
+        "Run browser: open / attach / resume / mark / overlay the marked runs / clear",
+    ),
     ("Tab / shift+Tab", "Move between panes, fields and buttons"),
     ("Enter", "In the prompt: generate. In a ● config field during a run: apply it"),
 ]

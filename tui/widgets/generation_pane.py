@@ -1,5 +1,10 @@
 """GenerationPane: a prompt, sampling settings, and text streamed character by character.
 
+Each character is coloured by the probability the model gave it (green expected, yellow
+likely, orange and red a surprise, as ``llmv0 generate --show-probs``), and a key shows the
+five likeliest next characters after the text. The strategy cycles sample → greedy → beam;
+beam search streams its stable prefix (engine/sampling.py).
+
 Sampling runs in a thread worker of this widget on a *copy* of the weights (the trainer's
 ``snapshot()`` or a model loaded from a checkpoint), so it never touches the training model.
 Characters travel as :class:`GenerationChunk` messages flushed every ``FLUSH_S`` seconds: the
@@ -12,19 +17,55 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rich.style import Style
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Input, Label, Log
+from textual.widgets import Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine.sampling import SampleSettings, generate_stream
-from tui.messages import GenerationChunk, GenerationEnded
+from engine.sampling import (
+    STRATEGIES,
+    SampleSettings,
+    generate_stream_with_probs,
+    next_char_candidates,
+)
+from tui.messages import CandidatesReady, GenerationChunk, GenerationEnded
+from tui.widgets.prob_log import ProbLog
 
 FLUSH_S = 0.03
 TEMPERATURE_STEP = 0.1
 TOP_K_STEPS = (0, 1, 2, 3, 5, 10, 20, 40, 80)
 TOP_P_STEP = 0.05
+MIN_P_STEPS = (0.0, 0.02, 0.05, 0.1, 0.2)  # 0 = off; the key cycles and wraps
+REPETITION_STEPS = (1.0, 1.1, 1.2, 1.3, 1.5)  # 1 = off
+CANDIDATES = 5
+# Probability -> style, likeliest first: the bands of `llmv0 generate --show-probs`
+# (tui/cli_generate.py; a test keeps them equal). Green was expected, red a surprise.
+PROB_STYLES = tuple(
+    (floor, Style.parse(name))
+    for floor, name in (
+        (0.8, "bold green"),
+        (0.5, "green"),
+        (0.2, "yellow"),
+        (0.05, "dark_orange"),
+        (0.0, "bold red"),
+    )
+)
+SHOWN_CHARS = {"\n": "⏎", " ": "␣", "\t": "⇥"}
+
+
+def prob_style(prob: float) -> Style:
+    """The palette colour for a character the model gave probability ``prob``."""
+    return next((style for floor, style in PROB_STYLES if prob >= floor), PROB_STYLES[-1][1])
+
+
+def format_candidates(candidates: list[tuple[str, float]]) -> str:
+    """``next: e 0.41 · ␣ 0.22 · …`` with whitespace made visible."""
+    shown = (f"{SHOWN_CHARS.get(c, c)} {p:.2f}" for c, p in candidates)
+    return "next: " + " · ".join(shown)
+
 
 ModelSource = Callable[[], "tuple[Any, Any, str] | None"]
 """Returns (model, tokenizer, description) from any thread, or None when no model exists."""
@@ -39,10 +80,16 @@ class GenerationPane(Vertical):
         self.temperature = 0.8
         self.top_k = 0
         self.top_p = 1.0
+        self.strategy = "sample"
+        self.min_p = 0.0
+        self.repetition_penalty = 1.0
+        self.beams = 5
         self.length = length
         self.seed = 1337
         self.state = "idle"  # idle, generating, done, stopped, failed
         self.output = ""
+        self.probs: list[float] = []  # one per character of ``output``
+        self.candidates: list[tuple[str, float]] = []
         self.prompt_used = ""
         self.source_name = ""
         self._generation_id = 0
@@ -51,13 +98,15 @@ class GenerationPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Input("ROMEO:", placeholder="prompt (Enter or g generates)", id="gen-prompt")
         yield Label("", id="gen-settings")
-        yield Log(id="gen-output", highlight=False, auto_scroll=True)
+        yield ProbLog(id="gen-output")
+        yield Label("next: c shows the likeliest characters", id="gen-candidates")
 
     def on_mount(self) -> None:
         self.settings_label = self.query_one("#gen-settings", Label)
+        self.candidates_label = self.query_one("#gen-candidates", Label)
         # A Log appends lines without a screen-wide layout per chunk (a growing Static
         # would relayout every widget 30 times a second).
-        self.output_widget = self.query_one("#gen-output", Log)
+        self.output_widget = self.query_one("#gen-output", ProbLog)
         self._column = 0
         self.prompt_input = self.query_one("#gen-prompt", Input)
         self._show_settings()
@@ -70,15 +119,24 @@ class GenerationPane(Vertical):
             top_k=self.top_k,
             top_p=round(self.top_p, 2),
             seed=self.seed,
+            strategy=self.strategy,
+            min_p=self.min_p,
+            repetition_penalty=self.repetition_penalty,
+            beams=self.beams,
         )
 
     def _show_settings(self) -> None:
         top_k = str(self.top_k) if self.top_k else "off"
         top_p = f"{self.top_p:.2f}" if self.top_p < 1 else "off"
+        # Min-p and the repetition penalty only when on: the pane is narrow.
+        min_p = f" · min-p {self.min_p:g}" if self.min_p else ""
+        repetition = self.repetition_penalty
+        penalty = f" · repetition {repetition:g}" if repetition != 1 else ""
+        strategy = f"beam x{self.beams}" if self.strategy == "beam" else self.strategy
         source = f" · from {self.source_name}" if self.source_name else ""
         self.settings_label.update(
-            f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
-            f"top-p {top_p}{source}",
+            f"{self.state} · {strategy} · temperature {self.temperature:.1f} · top-k {top_k} · "
+            f"top-p {top_p}{min_p}{penalty}{source}",
             layout=False,  # fixed size: skip a screen-wide layout on every key press
         )
 
@@ -99,6 +157,21 @@ class GenerationPane(Vertical):
         self.top_p = round(min(1.0, max(TOP_P_STEP, self.top_p + delta)), 2)
         self._show_settings()
 
+    def cycle_strategy(self) -> None:
+        """sample → greedy → beam → sample (the next generation uses it)."""
+        self.strategy = STRATEGIES[(STRATEGIES.index(self.strategy) + 1) % len(STRATEGIES)]
+        self._show_settings()
+
+    def cycle_min_p(self) -> None:
+        """Min-p one notch up along MIN_P_STEPS, wrapping to off."""
+        self.min_p = _next_step(MIN_P_STEPS, self.min_p)
+        self._show_settings()
+
+    def cycle_repetition(self) -> None:
+        """Repetition penalty one notch up along REPETITION_STEPS, wrapping to off."""
+        self.repetition_penalty = _next_step(REPETITION_STEPS, self.repetition_penalty)
+        self._show_settings()
+
     # --- generation --------------------------------------------------------------------
     @on(Input.Submitted, "#gen-prompt")
     def _prompt_submitted(self, event: Input.Submitted) -> None:
@@ -110,6 +183,7 @@ class GenerationPane(Vertical):
         self._generation_id += 1
         self.prompt_used = self.prompt_input.value
         self.output = ""
+        self.probs = []
         self.state = "generating"
         self._render_output()
         self._show_settings()
@@ -145,19 +219,21 @@ class GenerationPane(Vertical):
                 return
             model, tokenizer, name = found
             self.post_message(GenerationChunk(generation_id, "", source=name))
-            pending: list[str] = []
+            chars: list[str] = []
+            probs: list[float] = []
             last = time.monotonic()
-            for char in generate_stream(model, tokenizer, prompt, settings):
+            for item in generate_stream_with_probs(model, tokenizer, prompt, settings):
                 if worker.is_cancelled:
-                    self.post_message(GenerationChunk(generation_id, "".join(pending)))
+                    self.post_message(GenerationChunk(generation_id, "".join(chars), probs=probs))
                     self.post_message(GenerationEnded(generation_id, "stopped"))
                     return
-                pending.append(char)
+                chars.append(item.char)
+                probs.append(item.prob)
                 now = time.monotonic()
                 if now - last >= FLUSH_S:
-                    self.post_message(GenerationChunk(generation_id, "".join(pending)))
-                    pending, last = [], now
-            self.post_message(GenerationChunk(generation_id, "".join(pending)))
+                    self.post_message(GenerationChunk(generation_id, "".join(chars), probs=probs))
+                    chars, probs, last = [], [], now
+            self.post_message(GenerationChunk(generation_id, "".join(chars), probs=probs))
             self.post_message(GenerationEnded(generation_id, "done"))
         except Exception as exc:  # a bad prompt or a broken checkpoint: say so, keep the UI
             self.post_message(GenerationEnded(generation_id, "failed", str(exc)))
@@ -171,7 +247,8 @@ class GenerationPane(Vertical):
             self._show_settings()
         if message.text:
             self.output += message.text
-            self._write(message.text)
+            self.probs.extend(message.probs)
+            self._write(message.text, [prob_style(p) for p in message.probs])
 
     def on_generation_ended(self, message: GenerationEnded) -> None:
         if message.generation_id != self._generation_id:
@@ -190,22 +267,64 @@ class GenerationPane(Vertical):
         self._column = 0
         self._write(self.prompt_used)
 
-    def _write(self, text: str) -> None:
-        """Append ``text``, wrapping long lines at a space near the pane's edge (Log does not
-        wrap); a line with no space is cut at the edge."""
+    def _write(self, text: str, styles: list[Style] | None = None) -> None:
+        """Append ``text`` (character i in ``styles[i]``), wrapping long lines at a space
+        near the pane's edge (Log does not wrap); a line with no space is cut at the edge."""
         width = self.output_widget.scrollable_content_region.width - 1
         if width < 20:  # not laid out yet (a hidden tab): a typical pane width
             width = 60
         pieces: list[str] = []
-        for char in text:
+        piece_styles: list[Style | None] = []
+        for char, style in zip(text, styles or [None] * len(text), strict=True):
             if char == "\n":
                 self._column = 0
             elif char == " " and self._column >= width - 12:
                 char, self._column = "\n", 0
             elif self._column >= width:
                 pieces.append("\n")
+                piece_styles.append(None)
                 self._column = 1
             else:
                 self._column += 1
             pieces.append(char)
-        self.output_widget.write("".join(pieces))
+            piece_styles.append(style)
+        self.output_widget.write_styled("".join(pieces), piece_styles)
+
+    def styled_output(self) -> Text:
+        """The generated text with its probability colours (prompt excluded)."""
+        text = Text()
+        for char, prob in zip(self.output, self.probs, strict=False):
+            text.append(char, prob_style(prob))
+        return text
+
+    # --- what the model expects next ---------------------------------------------------
+    def show_candidates(self) -> None:
+        """Compute the top next characters after the prompt and the text so far."""
+        self.candidates_label.update("next: …", layout=False)
+        started = self.state in {"generating", "done", "stopped"}
+        self._candidates(self.prompt_used + self.output if started else self.prompt_input.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="candidates")
+    def _candidates(self, text: str) -> None:
+        try:
+            found = self.source()
+            if found is None:
+                self.post_message(CandidatesReady([], "next: no model yet (s trains one)"))
+                return
+            model, tokenizer, _ = found
+            candidates = next_char_candidates(model, tokenizer, text, k=CANDIDATES)
+            self.post_message(CandidatesReady(candidates))
+        except Exception as exc:  # an unknown prompt character: say so, keep the UI
+            self.post_message(CandidatesReady([], f"next: {exc}"))
+
+    def on_candidates_ready(self, message: CandidatesReady) -> None:
+        message.stop()
+        self.candidates = message.candidates
+        line = message.error or format_candidates(message.candidates)
+        self.candidates_label.update(line, layout=False)
+
+
+def _next_step(steps: tuple[float, ...], value: float) -> float:
+    """The value after ``value`` in ``steps``, wrapping to the first."""
+    above = [s for s in steps if s > value + 1e-9]
+    return above[0] if above else steps[0]

@@ -3,11 +3,15 @@
 Data arrive any time (``add_steps``, ``add_eval``...) and only mark the chart dirty; the app's
 refresh timer calls :meth:`redraw_if_dirty` a few times a second, so a fast run never makes the
 UI redraw per step. Long runs are averaged into at most ``MAX_POINTS`` buckets before plotting.
+
+Other runs can be overlaid for comparison (:meth:`LossChart.set_overlay`): each is one more
+series in its own colour, labelled with its run id in the legend.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import RenderResult
@@ -20,6 +24,24 @@ TRAIN_COLOR = (80, 160, 255)
 VAL_COLOR = (255, 170, 60)
 EPOCH_COLOR = (120, 120, 120)
 CHANGE_COLOR = (200, 90, 200)
+# Compared runs: distinct from the train/val colours and from each other; cycles past six.
+OVERLAY_COLORS = (
+    (90, 210, 120),
+    (230, 80, 80),
+    (180, 130, 255),
+    (240, 230, 90),
+    (60, 210, 210),
+    (255, 130, 200),
+)
+
+
+@dataclass(frozen=True)
+class OverlaySeries:
+    """Another run's loss curve: validation loss per evaluation, else smoothed train loss."""
+
+    label: str
+    steps: list[int]
+    losses: list[float]
 
 
 def bucket_means(xs: list[int], ys: list[float], limit: int = MAX_POINTS) -> tuple[list, list]:
@@ -63,6 +85,7 @@ class LossChart(PlotextPlot):
         self.val_loss: list[float] = []
         self.epoch_steps: list[int] = []
         self.change_steps: list[int] = []
+        self.overlays: list[OverlaySeries] = []
         self.log_scale = False
         self.redraws = 0
         self._dirty = True
@@ -99,6 +122,18 @@ class LossChart(PlotextPlot):
         self.change_steps.append(step)
         self._dirty = True
 
+    def set_overlay(self, overlays: list[OverlaySeries]) -> None:
+        """Show these runs' curves beside the current one (replaces any previous overlay)."""
+        self.overlays = list(overlays)
+        self._dirty = True
+
+    def clear_overlay(self) -> bool:
+        """Remove the compared runs; False when there were none."""
+        had = bool(self.overlays)
+        self.overlays = []
+        self._dirty = True
+        return had
+
     def set_log_scale(self, on: bool) -> None:
         """Switch the y axis between linear and log."""
         self.log_scale = on
@@ -115,18 +150,23 @@ class LossChart(PlotextPlot):
         plt.clear_figure()
         plt.title("loss (nats/char)" + (" · log" if self.log_scale else ""))
         plt.xlabel("step")
-        steps = self.train_steps + self.val_steps
+        overlays = [o for o in self.overlays if o.steps]
+        steps = self.train_steps + self.val_steps + [s for o in overlays for s in o.steps]
         if steps:
             ticks = step_ticks(min(steps), max(steps))
             plt.xticks(ticks, [str(t) for t in ticks])
         xs, ys = bucket_means(self.train_steps, self.train_loss)
         val_ys = self.val_loss
+        overlay_ys = [o.losses for o in overlays]
         if self.log_scale:
-            ys, val_ys = log_axis(plt, ys, val_ys)
+            ys, val_ys, *overlay_ys = log_axis(plt, ys, val_ys, *overlay_ys)
         if xs:
             plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
         if self.val_steps:
             plt.plot(self.val_steps, val_ys, color=VAL_COLOR, label="val", marker="dot")
+        for i, (overlay, values) in enumerate(zip(overlays, overlay_ys, strict=True)):
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            plt.plot(overlay.steps, values, color=color, label=overlay.label, marker="braille")
         for step in thin(self.epoch_steps):
             plt.vline(step, EPOCH_COLOR)
         for step in self.change_steps:

@@ -1,0 +1,224 @@
+"""The run browser: list real run folders with their states, open, attach, resume, overlay."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TEXT, wait_until
+from textual.widgets import DataTable
+
+from engine.config import RunConfig
+from engine.control import Control
+from engine.events import RunFinished, StepCompleted
+from engine.trainer import Trainer
+from tui.app import make_app
+from tui.runs import default_trainer_factory
+from tui.screens.run_browser import RunBrowser
+
+
+def tiny(corpus: Path, **changes) -> RunConfig:
+    base = RunConfig(
+        data_file=str(corpus),
+        seq_length=16,
+        batch_size=4,
+        embedding_dim=16,
+        hidden_dim=32,
+        epochs=50,
+        max_steps=30,
+        eval_interval=10,
+        eval_max_windows=4,
+        sample_length=10,
+        device="cpu",
+        num_threads=1,
+    )
+    return base.model_copy(update=changes)
+
+
+def strip_terminal_events(folder: Path) -> None:
+    """Make the log look like a process that died mid-run: no RunFinished at the end."""
+    log = folder / "events.jsonl"
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line)["type"] != RunFinished.type]
+    log.write_text("".join(kept), encoding="utf-8")
+
+
+def write_lock(folder: Path, pid: int) -> None:
+    info = {"pid": pid, "host": socket.gethostname(), "started": 0.0}
+    (folder / "run.lock").write_text(json.dumps(info), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def built_runs(tmp_path_factory) -> Path:
+    """Real tiny runs: finished LSTM, finished GPT, stopped at step 10, and copies of the
+    stopped one that look interrupted (dead lock) and running (live lock)."""
+    root = tmp_path_factory.mktemp("browser")
+    corpus = root / "tiny.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    runs = root / "runs"
+    Trainer(tiny(corpus), runs_dir=runs, run_id="a-lstm-done").run(lambda event: None)
+    gpt = tiny(corpus, model="gpt", n_layer=1, n_head=2, n_embd=16, max_steps=20)
+    Trainer(gpt, runs_dir=runs, run_id="b-gpt-done").run(lambda event: None)
+
+    control = Control()
+
+    def stop_at_ten(event) -> None:
+        if isinstance(event, StepCompleted) and event.step == 10:
+            control.stop()
+
+    Trainer(tiny(corpus), runs_dir=runs, run_id="c-stopped").run(stop_at_ten, control)
+    for name, pid in (("d-interrupted", dead_pid()), ("e-running", os.getpid())):
+        shutil.copytree(runs / "c-stopped", runs / name)
+        strip_terminal_events(runs / name)
+        write_lock(runs / name, pid)
+    return runs
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return int(child.stdout)
+
+
+@pytest.fixture
+def runs(built_runs: Path, tmp_path: Path) -> Path:
+    """A fresh copy per test: resuming and attaching write into run folders."""
+    return Path(shutil.copytree(built_runs, tmp_path / "runs"))
+
+
+async def open_browser(pilot) -> RunBrowser:
+    await pilot.press("r")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunBrowser))
+    browser = pilot.app.screen
+    await wait_until(pilot, lambda: browser.loaded)
+    return browser
+
+
+async def cursor_to(pilot, browser: RunBrowser, run_id: str) -> None:
+    index = [row.run_id for row in browser.rows].index(run_id)
+    browser.table.move_cursor(row=index)
+    await pilot.pause()
+
+
+async def test_browser_lists_runs_with_states(runs: Path, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        states = {row.run_id: row.summary.state for row in browser.rows}
+        assert states == {
+            "a-lstm-done": "finished",
+            "b-gpt-done": "finished",
+            "c-stopped": "stopped",
+            "d-interrupted": "interrupted",
+            "e-running": "running",
+        }
+        table = browser.query_one(DataTable)
+        assert table.row_count == 5
+        cells = {str(table.get_row_at(i)[1]): table.get_row_at(i) for i in range(5)}
+        _, _, model, detail, steps, best, _ = cells["b-gpt-done"]
+        assert model == "gpt" and detail.startswith("1L 2H 16d")
+        assert steps == "20/20" and best != "—"
+        assert cells["a-lstm-done"][3].startswith("1x32 emb 16")
+        assert cells["c-stopped"][4] == "10/30"
+        assert str(cells["d-interrupted"][6]) == "interrupted"
+
+        # Resume is refused for a finished run (nothing to resume) and keeps the browser.
+        await cursor_to(pilot, browser, "a-lstm-done")
+        await pilot.press("r")
+        assert app.screen is browser and not fake_factory.made
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RunBrowser)
+
+
+async def test_open_run_fills_charts_and_loads_its_checkpoint(runs: Path, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "a-lstm-done")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.loaded is not None, timeout=30)
+        assert app.loss_chart.val_steps == [10, 20, 30]
+        assert len(app.loss_chart.train_steps) == 30
+        assert app.pager.samples, "the run's samples are replayed"
+        assert app.stats.run_id == "a-lstm-done" and app.stats.total_steps == 30
+        assert app.stats.state == "finished"
+        assert app.editor.config is not None and app.editor.config.max_steps == 30
+        assert app.tabs.active == "generate"
+
+        app.generation.length = 15
+        await pilot.press("g")
+        await wait_until(pilot, lambda: app.generation.state == "done", timeout=30)
+        assert app.generation.source_name == "checkpoint a-lstm-done"
+        assert len(app.generation.output) == 15
+
+
+async def test_overlay_two_runs_with_legend_then_clear(runs: Path, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "a-lstm-done")
+        await pilot.press("space")
+        await cursor_to(pilot, browser, "b-gpt-done")
+        await pilot.press("space")
+        assert browser.marked == {"a-lstm-done", "b-gpt-done"}
+        chart = app.loss_chart
+        redraws = chart.redraws
+        await pilot.press("o")
+        await wait_until(pilot, lambda: len(chart.overlays) == 2, timeout=30)
+        by_label = {o.label: o for o in chart.overlays}
+        assert by_label.keys() == {"a-lstm-done", "b-gpt-done"}
+        assert by_label["a-lstm-done"].steps == [10, 20, 30]
+        assert by_label["b-gpt-done"].steps == [10, 20]
+
+        # Drawn by the app's chart timer, with the run ids in the legend.
+        await wait_until(pilot, lambda: chart.redraws > redraws)
+        rendered = str(chart.render())
+        assert "a-lstm-done" in rendered and "b-gpt-done" in rendered
+
+        await pilot.press("o")  # the dashboard's key clears it
+        assert chart.overlays == []
+
+
+async def test_resume_key_continues_an_interrupted_run(runs: Path) -> None:
+    resumed: list[str | None] = []
+    real = default_trainer_factory(runs)
+
+    def factory(config: RunConfig, resume: str | None):
+        resumed.append(resume)
+        return real(config, resume)
+
+    app = make_app(trainer_factory=factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "d-interrupted")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.stats.state == "finished", timeout=60)
+        assert resumed == [str(runs / "d-interrupted")]
+        assert app.stats.start_step == 10 and app.stats.step == 30
+        assert isinstance(app.terminal_event, RunFinished)
+    assert (runs / "d-interrupted" / "latest.pt").is_file()
+
+
+async def test_attach_follows_a_running_run(runs: Path, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "c-stopped")
+        await pilot.press("a")  # not running: refused, the browser stays
+        assert app.screen is browser
+        await cursor_to(pilot, browser, "e-running")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.stats.step == 10, timeout=30)
+        assert app.attached == runs / "e-running"
+        assert app.stats.state == "running"  # its lock is live: the run is followed
+        assert app.loss_chart.val_steps == [10]
+        assert not fake_factory.made, "attaching never starts a trainer here"
+        await pilot.press("d")
+        assert app.stats.state == "detached"
