@@ -27,7 +27,7 @@ from engine.control import Control
 from engine.runs import default_runs_dir
 from tui.browser import RunBrowserMixin
 from tui.keys import bindings
-from tui.messages import DrainBuffer, EngineEvent, GenerationEnded
+from tui.messages import DrainBuffer, GenerationEnded
 from tui.run_events import RunEventsMixin
 from tui.runs import (
     TrainerFactory,
@@ -202,15 +202,22 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
     def _train(self, config: RunConfig, resume: str | None, control: Control) -> None:
+        # A run the dashboard has moved on from (an attached run detached, then another
+        # followed or started) may still be winding down: its events and its end are dropped.
+        def current(event: ev.Event) -> None:
+            if control is self.control:
+                self._sink(event)
+
         try:
-            self.trainer = self.trainer_factory(config, resume)
-            self.trainer.run(self._sink, control)
+            trainer = self.trainer_factory(config, resume)
+            if control is self.control:
+                self.trainer = trainer
+            trainer.run(current, control)
         except Exception as exc:  # the engine should not raise; if it does, show it
-            self.post_message(
-                EngineEvent(ev.RunFailed(error=f"{type(exc).__name__}: {exc}", step=0))
-            )
+            current(ev.RunFailed(error=f"{type(exc).__name__}: {exc}", step=0))
         finally:
-            self.train_done.set()
+            if control is self.control:
+                self.train_done.set()
 
     def _update_buttons(self) -> None:
         active = self.running

@@ -222,3 +222,10 @@ async def test_attach_follows_a_running_run(runs: Path, fake_factory) -> None:
         assert not fake_factory.made, "attaching never starts a trainer here"
         await pilot.press("d")
         assert app.stats.state == "detached"
+
+        # Following it again replays the whole log once: nothing missed, nothing doubled.
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.stats.step == 10, timeout=30)
+        await pilot.pause(0.3)
+        assert app.loss_chart.train_steps == list(range(1, 11))
+        assert app.loss_chart.val_steps == [10]
