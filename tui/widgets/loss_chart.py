@@ -166,7 +166,7 @@ class LossChart(PlotextPlot):
             plt.plot(self.val_steps, val_ys, color=VAL_COLOR, label="val", marker="dot")
         for i, (overlay, values) in enumerate(zip(overlays, overlay_ys, strict=True)):
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
-            plt.plot(overlay.steps, values, color=color, label=overlay.label, marker="braille")
+            plt.plot(overlay.steps, values, color=color, label=overlay.label, marker="dot")
         for step in thin(self.epoch_steps):
             plt.vline(step, EPOCH_COLOR)
         for step in self.change_steps:
