@@ -229,3 +229,24 @@ async def test_attach_follows_a_running_run(runs: Path, fake_factory) -> None:
         await pilot.pause(0.3)
         assert app.loss_chart.train_steps == list(range(1, 11))
         assert app.loss_chart.val_steps == [10]
+
+
+async def test_open_run_without_checkpoint_shows_charts_and_says_why(
+    runs: Path, fake_factory
+) -> None:
+    for checkpoint in (runs / "c-stopped").glob("*.pt"):
+        checkpoint.unlink()
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "c-stopped")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.loss_chart.val_steps == [10], timeout=30)
+        assert app.loaded is None and app.stats.state == "stopped"
+        assert any("no checkpoint" in n.message for n in app._notifications)
+        await pilot.press("r")  # the browser again: resuming needs latest.pt
+        browser = app.screen
+        await wait_until(pilot, lambda: browser.loaded)
+        await cursor_to(pilot, browser, "c-stopped")
+        await pilot.press("r")
+        assert app.screen is browser and not fake_factory.made
