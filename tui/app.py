@@ -260,26 +260,6 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             self.control.set(message.name, message.value)
             self.notify(f"{message.name} = {message.value} applies after the current step")
 
-    def action_detach(self) -> None:
-        """An attached run: stop following it (its training goes on), or follow it again."""
-        if self.attached is None:
-            self.notify("d detaches from a run opened with llmv0-tui --attach RUN.")
-            return
-        if self.running:
-            self.detach()
-            self.stats.state = "detached"
-            self.editor.set_running(False)
-            self._update_buttons()
-            self.notify("Detached: the run trains on. Press d to follow it again.")
-        else:
-            self.action_start()
-
-    def detach(self) -> None:
-        """Stop following an attached run; never touches its training."""
-        detach = getattr(self.trainer, "detach", None)
-        if detach is not None:
-            detach()
-
     # --- generation ------------------------------------------------------------------
     def model_source(self) -> tuple[Any, Any, str] | None:
         """Called from the generation worker: live weights if training, else the loaded run."""

@@ -8,7 +8,7 @@ waits on the disk or on torch.
   into the charts and samples, its checkpoint loaded for generation. Pressing s afterwards
   trains a *new* run with that run's config; resuming is the browser's r.
 - **attach** follows a running run through the same path as ``--attach``
-  (:func:`tui.runs.remote_factory` and ``action_start``).
+  (:func:`tui.runs.remote_factory` and ``action_start``); d detaches and follows again.
 - **resume** continues an interrupted or stopped run from its latest.pt through the app's
   trainer factory (``trainer_factory(config, resume)``), with the run's saved config.
 - **overlay** adds the chosen runs' loss curves to the loss chart; o (or the browser's c)
@@ -169,6 +169,26 @@ class RunBrowserMixin(_Base):
         if config is not None:
             self.editor.set_config(config)
         self.action_start()
+
+    def action_detach(self) -> None:
+        """An attached run: stop following it (its training goes on), or follow it again."""
+        if self.attached is None:
+            self.notify("d detaches from a run attached with --attach RUN or the browser (r, a).")
+            return
+        if self.running:
+            self.detach()
+            self.stats.state = "detached"
+            self.editor.set_running(False)
+            self._update_buttons()
+            self.notify("Detached: the run trains on. Press d to follow it again.")
+        else:
+            self.action_start()
+
+    def detach(self) -> None:
+        """Stop following an attached run; never touches its training."""
+        detach = getattr(self.trainer, "detach", None)
+        if detach is not None:
+            detach()
 
     def resume_run(self, folder: Path) -> None:
         """Continue an interrupted or stopped run from its latest.pt, with its saved config."""
