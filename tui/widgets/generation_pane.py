@@ -135,8 +135,8 @@ class GenerationPane(Vertical):
         strategy = f"beam x{self.beams}" if self.strategy == "beam" else self.strategy
         source = f" · from {self.source_name}" if self.source_name else ""
         self.settings_label.update(
-            f"{self.state} · {strategy} · temperature {self.temperature:.1f} · top-k {top_k} · "
-            f"top-p {top_p}{min_p}{penalty}{source}",
+            f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
+            f"top-p {top_p}{min_p}{penalty} · {strategy}{source}",
             layout=False,  # fixed size: skip a screen-wide layout on every key press
         )
 
