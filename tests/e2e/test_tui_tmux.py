@@ -40,6 +40,8 @@ class Tmux:
 
     def __init__(self, command: str, cwd: Path, env: dict[str, str]) -> None:
         self.name = f"llmv0-e2e-{uuid.uuid4().hex[:8]}"
+        # Runs land in the work folder, where the tests look (not the suite's runs folder).
+        env = {"LLMV0_RUNS_DIR": str(cwd / "checkpoints"), **env}
         exports = " ".join(f"{k}={v!r}" for k, v in env.items())
         script = f"cd {str(cwd)!r} && echo $$ > pid && exec env {exports} {command}"
         shell = f"bash -c {script!r}; echo EXITED:$?; sleep 60"
