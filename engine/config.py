@@ -82,6 +82,14 @@ class RunConfig(BaseModel):
     n_layer: int = _field(4, "GPT: Transformer blocks.", ge=1, le=48)
     n_head: int = _field(4, "GPT: attention heads (must divide n_embd).", ge=1, le=64)
     n_embd: int = _field(128, "GPT: width of the residual stream.", ge=8, le=8192)
+    position_encoding: Literal["learned", "rope"] = _field(
+        "learned",
+        "GPT: 'learned' absolute position embeddings, or 'rope' (rotary: each head's queries "
+        "and keys are rotated by position, so attention sees relative offsets).",
+    )
+    activation: Literal["gelu", "relu2"] = _field(
+        "gelu", "GPT: MLP non-linearity, 'gelu' or 'relu2' (ReLU squared, cheaper on CPU)."
+    )
     dropout: float = _field(0.0, "Dropout probability (0 disables it).", ge=0.0, lt=1.0)
 
     # --- optimisation ---
@@ -99,8 +107,10 @@ class RunConfig(BaseModel):
         le=100_000_000,
     )
     learning_rate: float = _field(0.001, "Peak learning rate.", gt=0.0, le=10.0, live=True)
-    optimizer: Literal["adam", "adamw", "rmsprop"] = _field(
-        "adam", "Optimizer: 'adam', 'adamw' (decoupled weight decay) or 'rmsprop'."
+    optimizer: Literal["adam", "adamw", "rmsprop", "muon"] = _field(
+        "adam",
+        "Optimizer: 'adam', 'adamw' (decoupled weight decay), 'rmsprop', or 'muon' "
+        "(orthogonalised steps for weight matrices, AdamW for the rest).",
     )
     weight_decay: float = _field(0.0, "Weight decay (L2 for adam/rmsprop).", ge=0.0, le=1.0)
     beta2: float = _field(0.99, "Adam/AdamW second-moment decay.", gt=0.0, lt=1.0)

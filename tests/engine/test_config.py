@@ -57,7 +57,7 @@ def test_issue_fields_exist_with_description_and_range() -> None:
     for name, info in RunConfig.model_fields.items():
         assert info.description, name
         assert field_range(name), name
-    assert "'adam', 'adamw', 'rmsprop'" in field_range("optimizer")
+    assert "'adam', 'adamw', 'rmsprop', 'muon'" in field_range("optimizer")
     assert "'constant', 'cosine', 'step'" in field_range("lr_schedule")
     assert "'auto', 'cpu', 'cuda', 'mps'" in field_range("device")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -10,7 +11,7 @@ import torch
 
 from engine.config import RunConfig
 from engine.models import build_model
-from engine.optim import build_optimizer, lr_at, param_groups
+from engine.optim import Muon, MuonAdamW, build_optimizer, lr_at, orthogonalize, param_groups
 
 
 def gpt_config(**overrides: object) -> RunConfig:
@@ -59,6 +60,84 @@ def test_build_optimizer_by_name(name: str, kind: type) -> None:
     _, loss = model(torch.zeros(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
     loss.backward()
     opt.step()
+
+
+def test_muon_steps_the_matrices_and_adamw_the_rest() -> None:
+    cfg = gpt_config(optimizer="muon", weight_decay=0.1, learning_rate=3e-3)
+    model = build_model(cfg, vocab_size=11)
+    opt = build_optimizer(model, cfg, torch.device("cpu"))
+    assert isinstance(opt, MuonAdamW)
+    names = {id(p): n for n, p in model.named_parameters()}
+    muon_names = {names[id(p)] for g in opt.muon.param_groups for p in g["params"]}
+    adamw_names = {names[id(p)] for g in opt.adamw.param_groups for p in g["params"]}
+    assert len(muon_names) == 8 and not muon_names & adamw_names
+    assert {"wte.weight", "wpe.weight", "ln_f.weight"} <= adamw_names
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.0]
+    # The trainer's lr write reaches both inner optimizers.
+    for group in opt.param_groups:
+        group["lr"] = 1e-3
+    assert opt.muon.param_groups[0]["lr"] == opt.adamw.param_groups[0]["lr"] == 1e-3
+
+
+def test_orthogonalize_flattens_the_singular_values() -> None:
+    torch.manual_seed(0)
+    for shape in [(3, 32, 16), (3, 16, 48)]:
+        g = torch.randn(shape) * torch.logspace(-1, 1, shape[-1])  # singular values ~1e2 apart
+        assert (torch.linalg.svdvals(g).max() / torch.linalg.svdvals(g).min()) > 10
+        s = torch.linalg.svdvals(orthogonalize(g).float())
+        assert s.min() > 0.6 and s.max() < 1.25  # Newton-Schulz lands near 1, not exactly
+
+
+def test_batched_muon_matches_torch_muon() -> None:
+    torch.manual_seed(0)
+    shapes = [(32, 16), (32, 16), (16, 48), (8, 8)]
+    ours = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    a = Muon(ours, lr=0.01, weight_decay=0.1)
+    b = torch.optim.Muon(theirs, lr=0.01, weight_decay=0.1, adjust_lr_fn="match_rms_adamw")
+    start = [p.detach().clone() for p in ours]
+    for _ in range(3):
+        for p, q in zip(ours, theirs, strict=True):
+            p.grad = torch.randn(p.shape)
+            q.grad = p.grad.clone()
+        a.step()
+        b.step()
+    for p, q, p0 in zip(ours, theirs, start, strict=True):
+        moved = (q - p0).abs().max()
+        # Same rule; only bf16 rounding differs (batched products sum in another order).
+        assert (p - q).abs().max() < 0.1 * moved
+
+
+def test_muon_learns_and_its_state_resumes_exactly() -> None:
+    torch.manual_seed(0)
+    cfg = gpt_config(optimizer="muon", learning_rate=1e-2)
+    x = torch.randint(0, 11, (4, 8))
+    y = torch.roll(x, -1, dims=1)
+
+    def train(model: torch.nn.Module, opt: MuonAdamW, steps: int) -> list[float]:
+        losses = []
+        for _ in range(steps):
+            _, loss = model(x, y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            losses.append(loss.item())
+        return losses
+
+    model = build_model(cfg, vocab_size=11)
+    twin = build_model(cfg, vocab_size=11)
+    twin.load_state_dict(model.state_dict())
+    opt = build_optimizer(model, cfg, torch.device("cpu"))
+    losses = train(model, opt, 30)
+    assert losses[-1] < 0.5 * losses[0]
+    # A fresh optimizer loaded from the state dict continues exactly like the original.
+    twin.load_state_dict(model.state_dict())
+    twin_opt = build_optimizer(twin, cfg, torch.device("cpu"))
+    # (a deep copy, as a checkpoint on disk would be: loading shares same-device tensors)
+    twin_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert train(twin, twin_opt, 5) == train(model, opt, 5)
+    with pytest.raises(ValueError, match="Muon"):
+        twin_opt.load_state_dict(torch.optim.AdamW(twin.parameters()).state_dict())
 
 
 def test_warmup_then_cosine_to_the_floor() -> None:
