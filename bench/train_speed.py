@@ -48,7 +48,8 @@ def model_flops_per_token(model: torch.nn.Module, cfg: RunConfig) -> float:
     """Training FLOPs per token (forward + backward)."""
     n_params = sum(p.numel() for p in model.parameters())
     if cfg.model == "gpt":
-        n_params -= model.wpe.weight.numel()  # a lookup, not a matmul
+        if model.wpe is not None:
+            n_params -= model.wpe.weight.numel()  # a lookup, not a matmul
         return 6 * n_params + 12 * cfg.n_layer * cfg.n_embd * cfg.seq_length
     n_params -= model.embedding.weight.numel()
     return 6 * n_params

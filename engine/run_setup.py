@@ -34,8 +34,8 @@ from engine.tokenizer import (
 RESUME_FIXED = (
     "data_file", "seq_length", "batch_size", "val_fraction", "tokenizer", "bpe_vocab_size",
     "model",
-    "embedding_dim", "hidden_dim", "num_layers", "n_layer", "n_head", "n_embd", "seed",
-    "optimizer", "grad_accum_steps",
+    "embedding_dim", "hidden_dim", "num_layers", "n_layer", "n_head", "n_embd",
+    "position_encoding", "activation", "seed", "optimizer", "grad_accum_steps",
 )  # fmt: skip
 
 

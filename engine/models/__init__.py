@@ -55,6 +55,8 @@ def _build_gpt(cfg: RunConfig, vocab_size: int) -> nn.Module:
         n_head=cfg.n_head,
         n_embd=cfg.n_embd,
         dropout=cfg.dropout,
+        position_encoding=cfg.position_encoding,
+        activation=cfg.activation,
     )
 
 

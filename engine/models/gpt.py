@@ -1,20 +1,21 @@
 """GPT: a decoder-only Transformer for characters, with a KV cache for streaming generation.
 
 Read top to bottom, as in nanoGPT's ``model.py``: attention, MLP, block, then the model.
-Pre-norm residual blocks, causal self-attention through ``F.scaled_dot_product_attention``
-(flash/memory-efficient kernels on CPU and CUDA), learned absolute position embeddings,
-and the output projection tied to the token embedding.
+Pre-norm residual blocks, causal self-attention (``F.scaled_dot_product_attention``'s fused
+kernels on GPUs, plain products that torch.compile fuses on CPU), learned absolute position
+embeddings or rotary ones, and the output projection tied to the token embedding.
 
 **Generation state.** ``step()`` keeps, per layer, the keys and values of every token in the
 current context window (:class:`KVCache`), so a new character costs one forward pass over one
-token. Positions are absolute (0 .. block_size-1 within the window), so when the window is
-full it cannot simply roll: every key would need a new position. Instead the cache is
-rebuilt from the most recent ``block_size - slide_stride + 1`` tokens (one batched forward),
-leaving room for ``slide_stride - 1`` cheap steps before the next rebuild. With
-``slide_stride = 1`` this is exactly nanoGPT's "crop the context to the last block_size
-tokens and recompute" at every character. The default, block_size // 4, keeps at least 3/4
-of the block as context (more than the block_size / 2 a training window gives a position on
-average) and spreads one rebuild over block_size / 4 characters.
+token. Positions count from the start of the window (0 .. block_size-1), so when the window
+is full it cannot simply roll: every key would need a new position (and, with rotary
+embeddings, deeper layers' keys would still carry context that has left the window). Instead
+the cache is rebuilt from the most recent ``block_size - slide_stride + 1`` tokens (one
+batched forward), leaving room for ``slide_stride - 1`` cheap steps before the next rebuild.
+With ``slide_stride = 1`` this is exactly nanoGPT's "crop the context to the last
+block_size tokens and recompute" at every character. The default, block_size // 4, keeps at
+least 3/4 of the block as context (more than the block_size / 2 a training window gives a
+position on average) and spreads one rebuild over block_size / 4 characters.
 """
 
 from __future__ import annotations
@@ -27,19 +28,61 @@ from torch import nn
 from torch.nn import functional as F
 
 
+class Rotary(nn.Module):
+    """Rotary position embedding (Su et al. 2021, RoFormer), as in GPT-NeoX and Llama.
+
+    Each head's dimensions are split in two halves that form (x1, x2) pairs; the pair at
+    frequency ``i`` is rotated by the angle ``position * base**(-2i/head_size)``. The dot
+    product of a rotated query and a rotated key then depends on their positions only through
+    the offset between them.
+    """
+
+    def __init__(self, head_size: int, block_size: int, base: float = 10000.0) -> None:
+        super().__init__()
+        if head_size % 2:
+            raise ValueError(f"rotary embeddings need an even head size; got {head_size}")
+        inv_freq = base ** (-torch.arange(0, head_size, 2).float() / head_size)  # (hs/2,)
+        angles = torch.outer(torch.arange(block_size).float(), inv_freq)  # (block, hs/2)
+        # Not saved in checkpoints: a pure function of the shape.
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+        # The same rotation for one position in four ops (generation's hot loop): with
+        # halves swapped, x' = x * [cos, cos] + swap(x) * [-sin, sin].
+        self.register_buffer("cos2", torch.cat((angles.cos(),) * 2, dim=-1), persistent=False)
+        self.register_buffer(
+            "sin2", torch.cat((-angles.sin(), angles.sin()), dim=-1), persistent=False
+        )
+
+    def forward(self, x: torch.Tensor, start: int) -> torch.Tensor:
+        """Rotate ``x`` (B, nh, T, hs) whose first position is ``start``."""
+        T, half = x.size(2), x.size(3) // 2
+        cos = self.cos[start : start + T].to(x.dtype)  # (T, hs/2)
+        sin = self.sin[start : start + T].to(x.dtype)
+        x1, x2 = x[..., :half], x[..., half:]
+        return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)  # (B, nh, T, hs)
+
+    def at(self, x: torch.Tensor, position: int) -> torch.Tensor:
+        """Rotate ``x`` (..., hs), every row at the same ``position``: forward() for T = 1."""
+        swapped = x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)  # (x2, x1)
+        return x * self.cos2[position].to(x.dtype) + swapped * self.sin2[position].to(x.dtype)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where each position sees itself and the past only."""
 
-    def __init__(self, n_embd: int, n_head: int, dropout: float) -> None:
+    def __init__(
+        self, n_embd: int, n_head: int, dropout: float, rope: Rotary | None = None
+    ) -> None:
         super().__init__()
         if n_embd % n_head != 0:
             raise ValueError(f"n_head ({n_head}) must divide n_embd ({n_embd})")
         self.n_head = n_head
+        # Shared by every layer; a plain attribute, so it is not a submodule of each layer.
+        self.__dict__["rope"] = rope
         # One matmul for q, k and v; no biases (as in nanoGPT's bias=False: a little faster
         # and no worse).
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=False)
         self.proj = nn.Linear(n_embd, n_embd, bias=False)
-        self.dropout = dropout
         self.resid_drop = nn.Dropout(dropout)
 
     def forward(
@@ -53,61 +96,94 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-        if x.device.type == "cpu" and q.dtype == torch.bfloat16:
-            # On CPU, SDPA's bf16 kernels are no faster than fp32 and up to 3x slower
-            # (torch 2.13, one thread, fwd+bwd per layer of a 32x128 batch: 51 vs 16 ms at
-            # head size 32; 87 vs 84 ms at T=256, head size 64): attention runs in fp32,
-            # the matrix products around it stay in bf16 (AMX makes those ~8x fp32's speed).
-            q, k, v = q.float(), k.float(), v.float()
+        if self.rope is not None:
+            start = 0 if cache is None else cache[2]
+            q, k = self.rope(q, start), self.rope(k, start)
         if cache is None:
-            y = F.scaled_dot_product_attention(
-                q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
-            )  # (B, nh, T, hs)
+            y = self._attend(q, k, v, None)  # (B, nh, T, hs)
         else:
             k_buf, v_buf, start = cache
             k_buf[:, :, start : start + T] = k
             v_buf[:, :, start : start + T] = v
-            k_all = k_buf[:, :, : start + T]  # (B, nh, start + T, hs)
-            v_all = v_buf[:, :, : start + T]
-            if T == 1 or start == 0:
-                mask = None  # one new query sees every key; or plain causal from position 0
-            else:
+            k_all = k_buf[:, :, : start + T].to(q.dtype)  # (B, nh, start + T, hs)
+            v_all = v_buf[:, :, : start + T].to(q.dtype)
+            mask = None  # one new query sees every key; or plain causal from position 0
+            if T > 1 and start > 0:
                 # Query i sits at position start + i and sees keys 0 .. start + i.
                 rows = torch.arange(T, device=x.device)[:, None] + start
                 mask = torch.arange(start + T, device=x.device)[None, :] <= rows  # (T, S)
-            y = F.scaled_dot_product_attention(
-                q,
-                k_all.to(q.dtype),
-                v_all.to(q.dtype),
-                attn_mask=mask,
-                is_causal=mask is None and T > 1,
-            )  # (B, nh, T, hs)
+            y = self._attend(q, k_all, v_all, mask)  # (B, nh, T, hs)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         return self.resid_drop(self.proj(y))
 
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """softmax(q k^T / sqrt(hs)) v over (B, nh, T, hs) queries and (B, nh, S, hs) keys.
+
+        ``mask`` (T, S) says which keys each query sees; None means causal from position 0
+        (query i sees keys 0 .. i + S - T), which for T = 1 is every key.
+        On CUDA (and MPS) this is ``scaled_dot_product_attention``'s fused kernels. On CPU it
+        is written out: for these small heads SDPA's CPU flash kernel is the slowest part of a
+        training step (its backward alone took 40% of gpt-cpu's step), while the plain
+        products run in bf16 on AMX and torch.compile fuses the mask and softmax around them:
+        gpt-cpu's step went from 299 to 214 ms (bench/train_speed.py).
+
+        The attention weights themselves get no dropout (nanoGPT drops them): on CPU a random
+        mask over every (T x T) score costs a quarter of a step, and the dropout on the
+        residual branches and embeddings remains.
+        """
+        T, S = q.size(-2), k.size(-2)
+        if q.device.type != "cpu":
+            causal = mask is None and T > 1
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (B, nh, T, S)
+        if mask is None and T > 1:
+            mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
+        if mask is not None:
+            att = att.masked_fill(~mask, float("-inf"))
+        att = torch.softmax(att.float(), dim=-1).to(v.dtype)
+        return att @ v  # (B, nh, T, hs)
+
 
 class MLP(nn.Module):
-    """Position-wise feed-forward: widen 4x, GELU, project back."""
+    """Position-wise feed-forward: widen 4x, GELU (or ReLU squared), project back.
 
-    def __init__(self, n_embd: int, dropout: float) -> None:
+    ReLU squared (So et al. 2021, "Primer"; the modded-nanogpt speedruns) learns at least as
+    fast as GELU in small Transformers and is two cheap element-wise ops instead of an erf.
+    """
+
+    def __init__(self, n_embd: int, dropout: float, activation: str = "gelu") -> None:
         super().__init__()
+        if activation not in ("gelu", "relu2"):
+            raise ValueError(f"unknown activation {activation!r}; expected 'gelu' or 'relu2'")
         self.fc = nn.Linear(n_embd, 4 * n_embd, bias=False)
         self.proj = nn.Linear(4 * n_embd, n_embd, bias=False)
         self.drop = nn.Dropout(dropout)
+        self.relu2 = activation == "relu2"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.proj(F.gelu(self.fc(x))))  # (B, T, C)
+        h = self.fc(x)  # (B, T, 4C)
+        h = F.relu(h).square() if self.relu2 else F.gelu(h)
+        return self.drop(self.proj(h))  # (B, T, C)
 
 
 class Block(nn.Module):
     """Pre-norm residual block: x + attn(ln(x)), then x + mlp(ln(x))."""
 
-    def __init__(self, n_embd: int, n_head: int, dropout: float) -> None:
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        dropout: float,
+        rope: Rotary | None = None,
+        activation: str = "gelu",
+    ) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(n_embd, bias=False)
-        self.attn = CausalSelfAttention(n_embd, n_head, dropout)
+        self.attn = CausalSelfAttention(n_embd, n_head, dropout, rope)
         self.ln_2 = nn.LayerNorm(n_embd, bias=False)
-        self.mlp = MLP(n_embd, dropout)
+        self.mlp = MLP(n_embd, dropout, activation)
 
     def forward(
         self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor, int] | None = None
@@ -143,9 +219,12 @@ class GPT(nn.Module):
         n_layer: Transformer blocks.
         n_head: attention heads; must divide n_embd.
         n_embd: width of the residual stream.
-        dropout: dropout on embeddings, attention weights and residual branches.
+        dropout: dropout on the embeddings and on each residual branch.
         slide_stride: how far the generation window slides when it is full (see the module
             docstring); 0 picks max(1, block_size // 4).
+        position_encoding: "learned" (absolute embeddings added to the tokens') or "rope"
+            (rotary, applied to queries and keys in every layer).
+        activation: the MLP's non-linearity, "gelu" or "relu2".
     """
 
     def __init__(
@@ -157,6 +236,8 @@ class GPT(nn.Module):
         n_embd: int = 128,
         dropout: float = 0.0,
         slide_stride: int = 0,
+        position_encoding: str = "learned",
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
         self.vocab_size = vocab_size
@@ -165,15 +246,27 @@ class GPT(nn.Module):
         self.n_head = n_head
         self.n_embd = n_embd
         self.slide_stride = slide_stride or max(1, block_size // 4)
+        if position_encoding not in ("learned", "rope"):
+            raise ValueError(
+                f"unknown position_encoding {position_encoding!r}; expected 'learned' or 'rope'"
+            )
+        if n_embd % n_head != 0:
+            raise ValueError(f"n_head ({n_head}) must divide n_embd ({n_embd})")
         self.wte = nn.Embedding(vocab_size, n_embd)
-        self.wpe = nn.Embedding(block_size, n_embd)
+        # Exactly one of the two position schemes.
+        self.wpe = nn.Embedding(block_size, n_embd) if position_encoding == "learned" else None
+        self.rotary = Rotary(n_embd // n_head, block_size) if position_encoding == "rope" else None
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(n_embd, n_head, dropout) for _ in range(n_layer))
+        self.blocks = nn.ModuleList(
+            Block(n_embd, n_head, dropout, self.rotary, activation) for _ in range(n_layer)
+        )
         self.ln_f = nn.LayerNorm(n_embd, bias=False)
         self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
         # Weight tying: the output projection reuses the token embedding (fewer parameters,
         # and input and output share what each character "means").
         self.lm_head.weight = self.wte.weight
+        self.activation = activation
+        self._decode_weights: list[tuple] | None = None  # see _layer_weights
         self.apply(self._init_weights)
         # GPT-2's scaled init of the projections that write into the residual stream, so its
         # variance does not grow with depth.
@@ -187,9 +280,11 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def _embed(self, idx: torch.Tensor, start: int) -> torch.Tensor:
-        T = idx.size(1)
-        pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-        return self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+        x = self.wte(idx)  # (B, T, C)
+        if self.wpe is not None:
+            T = idx.size(1)
+            x = x + self.wpe(torch.arange(start, start + T, device=idx.device))  # (T, C)
+        return self.drop(x)  # (B, T, C)
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
@@ -240,6 +335,55 @@ class GPT(nn.Module):
         cache.tokens = torch.cat([cache.tokens, idx], dim=1)
         return self.lm_head(self.ln_f(x[:, -1, :]))  # (B, V)
 
+    def _layer_weights(self) -> list[tuple]:
+        """Each block's parameters in one tuple, for ``_decode_one``: nested module attribute
+        lookups cost more per character than the layer norms they feed. The Parameter objects
+        are the model's own, updated in place by training and ``load_state_dict``."""
+        if self._decode_weights is None:
+            self._decode_weights = [
+                (
+                    b.ln_1.weight,
+                    b.attn.qkv.weight,
+                    b.attn.proj.weight,
+                    b.ln_2.weight,
+                    b.mlp.fc.weight,
+                    b.mlp.proj.weight,
+                    b.ln_1.eps,
+                )
+                for b in self.blocks
+            ]
+        return self._decode_weights
+
+    def _decode_one(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """``_extend`` for a single new token (B, 1): the same arithmetic in fewer operations,
+        since at this size each costs more to dispatch than to compute (no module calls, no
+        mask, one rotation for queries and keys together). It took gpt-cpu's step from 1.76
+        to 1.38 ms on a 2-core CPU: KV-cache generation 5.2x faster than recomputing."""
+        B, pos = idx.size(0), cache.length
+        nh, C = self.n_head, self.n_embd
+        scale = 1.0 / math.sqrt(C // nh)
+        x = self.wte(idx[:, 0])  # (B, C)
+        if self.wpe is not None:
+            x = x + self.wpe.weight[pos]
+        for layer, k_buf, v_buf in zip(
+            self._layer_weights(), cache.keys, cache.values, strict=True
+        ):
+            ln_1, qkv_w, proj_w, ln_2, fc_w, fc_proj_w, eps = layer
+            h = F.layer_norm(x, (C,), ln_1, None, eps)
+            qkv = F.linear(h, qkv_w).view(B, 3, nh, C // nh)  # (B, 3, nh, hs)
+            qk = qkv[:, :2] if self.rotary is None else self.rotary.at(qkv[:, :2], pos)
+            k_buf[:, :, pos] = qk[:, 1]
+            v_buf[:, :, pos] = qkv[:, 2]
+            q = (qk[:, 0] * scale).unsqueeze(2).to(k_buf.dtype)  # (B, nh, 1, hs)
+            att = torch.softmax(q @ k_buf[:, :, : pos + 1].transpose(-1, -2), dim=-1)
+            y = (att @ v_buf[:, :, : pos + 1]).view(B, C)  # (B, nh, 1, hs) -> (B, C)
+            x = x + F.linear(y, proj_w)
+            h = F.linear(F.layer_norm(x, (C,), ln_2, None, eps), fc_w)
+            h = F.relu(h).square() if self.activation == "relu2" else F.gelu(h)
+            x = x + F.linear(h, fc_proj_w)
+        cache.tokens = torch.cat([cache.tokens, idx], dim=1)
+        return self.lm_head(self.ln_f(x))  # (B, V)
+
     def step(self, idx: torch.Tensor, state: KVCache | None) -> tuple[torch.Tensor, KVCache]:
         """Feed new tokens ``idx`` (B, T') after ``state``; last-position logits (B, V).
 
@@ -249,6 +393,8 @@ class GPT(nn.Module):
         """
         cache = state if state is not None else self._new_cache(idx, self._cache_dtype(idx))
         if cache.length + idx.size(1) <= self.block_size:
+            if idx.size(1) == 1 and cache.length > 0 and not self.training:
+                return self._decode_one(idx, cache), cache
             return self._extend(idx, cache), cache
         keep = self.block_size - self.slide_stride + 1
         window = torch.cat([cache.tokens, idx], dim=1)[:, -keep:]  # (B, keep)

@@ -7,16 +7,23 @@ import torch
 
 from engine.config import RunConfig
 from engine.models import build_model
-from engine.models.gpt import GPT
+from engine.models.gpt import GPT, Rotary
 from engine.sampling import SampleSettings, generate_stream, sample_next
 from engine.tokenizer import CharTokenizer
 
 VOCAB = 11
 
 
-def tiny(block_size: int = 16, slide_stride: int = 0, seed: int = 0) -> GPT:
+# The default architecture, and the rotary + ReLU-squared variant the CPU presets use.
+VARIANTS = [{}, {"position_encoding": "rope", "activation": "relu2"}]
+variants = pytest.mark.parametrize("variant", VARIANTS, ids=["learned-gelu", "rope-relu2"])
+
+
+def tiny(block_size: int = 16, slide_stride: int = 0, seed: int = 0, **variant: str) -> GPT:
     torch.manual_seed(seed)
-    model = GPT(VOCAB, block_size, n_layer=2, n_head=2, n_embd=16, slide_stride=slide_stride)
+    model = GPT(
+        VOCAB, block_size, n_layer=2, n_head=2, n_embd=16, slide_stride=slide_stride, **variant
+    )
     return model.eval()
 
 
@@ -42,8 +49,9 @@ def test_longer_than_block_size_is_refused() -> None:
         tiny(block_size=8)(torch.zeros(1, 9, dtype=torch.long))
 
 
-def test_future_tokens_cannot_change_earlier_logits() -> None:
-    model = tiny()
+@variants
+def test_future_tokens_cannot_change_earlier_logits(variant: dict) -> None:
+    model = tiny(**variant)
     idx = torch.randint(VOCAB, (2, 12))
     changed = idx.clone()
     changed[:, 7:] = (changed[:, 7:] + 1) % VOCAB
@@ -53,8 +61,9 @@ def test_future_tokens_cannot_change_earlier_logits() -> None:
     assert not torch.allclose(before[:, 7:], after[:, 7:])
 
 
-def test_step_logits_equal_forward_logits() -> None:
-    model = tiny()
+@variants
+def test_step_logits_equal_forward_logits(variant: dict) -> None:
+    model = tiny(**variant)
     idx = torch.randint(VOCAB, (2, 14))
     full, _ = model(idx)
     # A prompt of 5 tokens, then a chunk of 3 after a non-empty cache, then one at a time.
@@ -88,15 +97,46 @@ def reference_generate(model: GPT, ids: list[int], n: int, seed: int) -> list[in
     return out
 
 
+@variants
 @pytest.mark.parametrize("stride", [1, 3, 0])
-def test_kv_cache_generation_equals_recomputation_past_block_size(stride: int) -> None:
-    model = tiny(block_size=8, slide_stride=stride)
+def test_kv_cache_generation_equals_recomputation_past_block_size(
+    stride: int, variant: dict
+) -> None:
+    model = tiny(block_size=8, slide_stride=stride, **variant)
     tokenizer = CharTokenizer("abcdefghijk")
     prompt = "abcab"
     settings = SampleSettings(length=30, temperature=1.0, seed=7)  # ~4x the block size
     cached = "".join(generate_stream(model, tokenizer, prompt, settings))
     expected = tokenizer.decode(reference_generate(model, tokenizer.encode(prompt), 30, 7))
     assert cached == expected
+
+
+def test_rotary_scores_depend_only_on_the_offset() -> None:
+    rope = Rotary(head_size=8, block_size=32)
+    q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)
+
+    def score(q_pos: int, k_pos: int) -> float:
+        return float((rope(q, q_pos) * rope(k, k_pos)).sum())
+
+    assert score(9, 4) == pytest.approx(score(25, 20), abs=1e-5)  # same offset, 5
+    assert score(9, 4) != pytest.approx(score(9, 6), abs=1e-3)
+    # A rotation keeps lengths, and position 0 is the identity.
+    torch.testing.assert_close(rope(q, 17).norm(), q.norm())
+    torch.testing.assert_close(rope(q, 0), q)
+
+
+def test_rope_model_has_no_position_table_and_relu2_is_squared() -> None:
+    model = tiny(position_encoding="rope", activation="relu2")
+    assert model.wpe is None and "wpe.weight" not in model.state_dict()
+    assert not any("cos" in name for name in model.state_dict())  # derived, not saved
+    mlp = model.blocks[0].mlp
+    x = torch.randn(2, 3, 16)
+    expected = mlp.proj(torch.relu(mlp.fc(x)) ** 2)
+    torch.testing.assert_close(mlp(x), expected)
+    with pytest.raises(ValueError, match="position_encoding"):
+        GPT(VOCAB, 8, position_encoding="alibi")
+    with pytest.raises(ValueError, match="activation"):
+        GPT(VOCAB, 8, activation="swish")
 
 
 def test_stride_one_is_nanogpt_crop() -> None:
