@@ -198,8 +198,10 @@ def sample_next(
     """Next token ids (B,) from last-position logits (B, V); temperature 0 is argmax."""
     if temperature == 0:
         return torch.argmax(logits, dim=-1)
-    filtered = filter_logits(logits.float() / temperature, top_k, top_p, min_p)
-    probs = torch.softmax(filtered, dim=-1)
+    scaled = logits.float() / temperature
+    if top_k > 0 or top_p < 1.0 or min_p > 0.0:
+        scaled = filter_logits(scaled, top_k, top_p, min_p)
+    probs = torch.softmax(scaled, dim=-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
@@ -248,7 +250,7 @@ def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
     return tokenizer.encode("\n") if not tokenizer.unknown("\n") else [0]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def next_char_candidates(
     model: nn.Module, tokenizer: Tokenizer, text: str, k: int = 5
 ) -> list[tuple[str, float]]:
@@ -271,7 +273,7 @@ def next_char_candidates(
 # ----- streaming -----
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _sampled_tokens(
     model: nn.Module,
     ids: list[int],
@@ -287,10 +289,12 @@ def _sampled_tokens(
     while True:
         logits = logits.float().cpu()  # (1, V)
         probs = torch.softmax(logits, dim=-1)
-        window = recent(history, settings.repetition_window)
-        shaped = apply_repetition_penalty(
-            logits, torch.tensor([window], dtype=torch.long), settings.repetition_penalty
-        )
+        shaped = logits
+        if settings.repetition_penalty != 1.0:  # (copying the history costs per character)
+            window = recent(history, settings.repetition_window)
+            shaped = apply_repetition_penalty(
+                logits, torch.tensor([window], dtype=torch.long), settings.repetition_penalty
+            )
         if settings.is_greedy:
             token = torch.argmax(shaped, dim=-1)
         else:
@@ -351,7 +355,7 @@ def chars_of(
     yield from held
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate_stream_with_probs(
     model: nn.Module,
     tokenizer: Tokenizer,
