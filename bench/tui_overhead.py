@@ -30,7 +30,8 @@ from textual import events
 from engine import events as ev
 from engine.config import RunConfig
 from engine.trainer import Trainer
-from tui.app import default_trainer_factory, make_app
+from tui.launch import make_app
+from tui.runs import default_trainer_factory
 
 WARMUP_STEPS = 20
 

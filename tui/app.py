@@ -1,17 +1,14 @@
 """The llmv0 dashboard: edit a config, train, watch the curves, stream text; one terminal.
 
-:func:`make_app` builds the app for the CLI and for tests (tests pass a scripted trainer
-factory); :func:`run_dashboard` is what ``llmv0-tui`` calls. Training runs in a thread worker
-and reaches the UI only through ``post_message``: steps go through a coalescing buffer, other
-events one message each. Timers redraw the status twice a second and changed charts just
-under once a second.
+:func:`tui.launch.make_app` builds it for the CLI and for tests (tests pass a scripted
+trainer factory); :func:`tui.launch.run_dashboard` is what ``llmv0-tui`` calls. Training runs
+in a thread worker and reaches the UI only through ``post_message``: steps go through a
+coalescing buffer, other events one message each. Timers redraw the status twice a second
+and changed charts just under once a second.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPane
 
 from engine import events as ev
-from engine.config import ConfigError, RunConfig, load_config
+from engine.config import RunConfig
 from engine.control import Control
 from engine.runs import default_runs_dir
 from tui.browser import RunBrowserMixin
@@ -33,8 +30,6 @@ from tui.runs import (
     TrainerFactory,
     TrainerLike,
     default_trainer_factory,
-    read_history,
-    remote_factory,
 )
 from tui.sampling_keys import SamplingKeysMixin
 from tui.screens.help import HelpScreen, key_rows
@@ -363,99 +358,3 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         if writer is not None:
             writer.write = lambda text: None
             writer.stop = lambda: None
-
-
-def make_app(
-    config: str | None = None,
-    run: str | None = None,
-    trainer_factory: TrainerFactory | None = None,
-    runs_dir: str | Path | None = None,
-    attach: str | None = None,
-) -> Dashboard:
-    """The dashboard, for the CLI and for tests.
-
-    ``attach`` follows (and steers) a run that another process trains.
-
-    Raises:
-        ConfigError: the config file is missing or invalid.
-        CheckpointError: ``run`` cannot be loaded.
-        RunNotFoundError: ``attach`` names no run with events.
-    """
-    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    if attach:
-        return _attached_app(attach, runs_dir)
-    loaded = None
-    history: list[ev.Event] = []
-    cfg = load_config(config) if config else None
-    if run:
-        from engine.checkpoint import load_for_inference
-
-        model, tokenizer, run_config = load_for_inference(run, runs_dir=runs_dir)
-        loaded = (model, tokenizer, f"checkpoint {run}")
-        cfg = cfg or run_config
-        history = read_history(run, runs_dir)
-    return Dashboard(
-        cfg or RunConfig(),
-        trainer_factory or default_trainer_factory(runs_dir),
-        config_path=config or "",
-        run=run,
-        loaded=loaded,
-        history=history,
-        runs_dir=runs_dir,
-    )
-
-
-def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
-    """A dashboard following a run folder through :class:`engine.attach.RemoteRun`."""
-    from engine.runs import require_history
-
-    folder, _ = require_history(attach, runs_dir)
-    saved = folder / "config.json"
-    cfg = load_config(saved) if saved.exists() else RunConfig()
-    return Dashboard(
-        cfg,
-        remote_factory(folder),
-        config_path=str(saved),
-        attached=folder,
-        runs_dir=runs_dir,
-    )
-
-
-def run_dashboard(config: str | None, run: str | None, attach: str | None = None) -> int:
-    """Entry point of ``llmv0-tui``: 0 on a clean exit, 2 when the inputs cannot be opened."""
-    from engine.checkpoint import CheckpointError
-    from engine.runs import RunNotFoundError
-
-    try:
-        app = make_app(config, run, attach=attach)
-    except (ConfigError, CheckpointError, RunNotFoundError) as exc:
-        print(f"llmv0-tui: {exc}", file=sys.stderr)
-        return 2
-
-    # A hang-up (SSH dropped, terminal closed) must stop the run with a checkpoint, never kill
-    # the process mid-step. A process-level handler, not the event loop's: the loop's handler
-    # goes when the loop closes, and a second SIGHUP (the session leader dying) can follow.
-    def on_hangup(signum: int, frame: object) -> None:
-        if app.attached is not None:
-            app.detach()  # another process trains it: leave it running
-        elif app.control is not None:
-            app.control.stop()  # Control is safe to call from a signal handler
-        app.mute_terminal()  # now, before the next frame is written to a dead terminal
-        loop = getattr(app, "_loop", None)
-        if app.is_running and loop is not None:
-            loop.call_soon_threadsafe(app.action_hangup)
-
-    with contextlib.suppress(ValueError, AttributeError):  # no SIGHUP (Windows), not main
-        signal.signal(signal.SIGHUP, on_hangup)
-    code = None
-    try:
-        code = app.run()
-    finally:
-        # However the UI ended (even by an exception), a run still going is stopped and its
-        # checkpoint saved before the process exits.
-        if app.attached is not None:
-            app.detach()
-        elif not app.train_done.is_set() and app.control is not None:
-            app.control.stop()
-            app.train_done.wait(timeout=STOP_TIMEOUT_S)
-    return code or 0

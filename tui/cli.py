@@ -380,7 +380,7 @@ def dashboard(
         from tui.serve import serve as serve_dashboard
 
         raise typer.Exit(serve_dashboard(host, port, config, run))
-    from tui.app import run_dashboard
+    from tui.launch import run_dashboard
 
     raise typer.Exit(run_dashboard(config=config, run=run, attach=attach))
 

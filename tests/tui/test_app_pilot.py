@@ -7,7 +7,7 @@ from textual.widgets import Input, Label
 
 from engine import events as ev
 from engine.config import RunConfig
-from tui.app import make_app
+from tui.launch import make_app
 from tui.messages import EngineEvent, GenerationEnded, StepsReady
 from tui.widgets.generation_pane import GenerationPane
 from tui.widgets.loss_chart import LossChart

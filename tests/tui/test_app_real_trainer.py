@@ -9,7 +9,7 @@ from textual.widgets import Input, Label
 
 from engine import events as ev
 from engine.config import RunConfig
-from tui.app import make_app
+from tui.launch import make_app
 
 
 async def test_real_training_story(tiny_config: RunConfig, tmp_path: Path) -> None:

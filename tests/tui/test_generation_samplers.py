@@ -11,7 +11,7 @@ from engine.config import RunConfig
 from engine.models import build_model
 from engine.sampling import SampleSettings, generate, next_char_candidates
 from engine.tokenizer import CharTokenizer
-from tui.app import make_app
+from tui.launch import make_app
 from tui.widgets.generation_pane import PROB_STYLES, format_candidates, prob_style
 
 

@@ -18,7 +18,7 @@ from engine.config import RunConfig
 from engine.control import Control
 from engine.events import RunFinished, StepCompleted
 from engine.trainer import Trainer
-from tui.app import make_app
+from tui.launch import make_app
 from tui.runs import default_trainer_factory
 from tui.screens.run_browser import RunBrowser
 

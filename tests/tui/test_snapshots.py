@@ -13,7 +13,8 @@ from textual.widgets import Input
 
 from engine import events as ev
 from engine.config import RunConfig
-from tui.app import Dashboard, make_app
+from tui.app import Dashboard
+from tui.launch import make_app
 
 SIZE = (120, 40)
 

@@ -9,7 +9,8 @@ from conftest import wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.app import Dashboard, make_app, run_dashboard
+from tui.app import Dashboard
+from tui.launch import make_app, run_dashboard
 from tui.messages import DrainBuffer
 from tui.screens.help import key_rows, keys_markdown
 from tui.widgets.generation_pane import TOP_K_STEPS
