@@ -64,7 +64,10 @@ class Rotary(nn.Module):
     def at(self, x: torch.Tensor, position: int) -> torch.Tensor:
         """Rotate ``x`` (..., hs), every row at the same ``position``: forward() for T = 1."""
         swapped = x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)  # (x2, x1)
-        return x * self.cos2[position].to(x.dtype) + swapped * self.sin2[position].to(x.dtype)
+        cos, sin = self.cos2[position], self.sin2[position]  # (hs,)
+        if cos.dtype != x.dtype:  # (a no-op .to still costs a dispatch per layer and token)
+            cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        return x * cos + swapped * sin
 
 
 class CausalSelfAttention(nn.Module):
