@@ -191,14 +191,24 @@ def test_dropout_is_off_in_eval_mode() -> None:
 GPT_FIELDS = {"model": "gpt", "n_layer": 2, "n_head": 2, "n_embd": 16, "dropout": 0.1}
 
 
-def test_gpt_resume_continues_exactly(make_config, runs_dir, new_recorder) -> None:
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        {"optimizer": "adamw"},
+        {"optimizer": "muon"},
+        {"optimizer": "adamw", "position_encoding": "rope", "activation": "relu2"},
+        {"optimizer": "muon", "position_encoding": "rope", "activation": "relu2"},
+    ],
+    ids=["adamw", "muon", "rope-relu2", "muon-rope-relu2"],
+)
+def test_gpt_resume_continues_exactly(make_config, runs_dir, new_recorder, recipe) -> None:
     from engine.control import Control
     from engine.events import StepCompleted
     from engine.trainer import Trainer
 
     cfg = make_config(
         max_steps=12, eval_interval=4, lr_schedule="cosine", warmup_steps=3,
-        optimizer="adamw", weight_decay=0.1, **GPT_FIELDS,
+        weight_decay=0.1, **recipe, **GPT_FIELDS,
     )  # fmt: skip
     straight = new_recorder()
     Trainer(cfg, runs_dir=runs_dir, run_id="straight").run(straight)

@@ -136,6 +136,10 @@ def test_muon_learns_and_its_state_resumes_exactly() -> None:
     # (a deep copy, as a checkpoint on disk would be: loading shares same-device tensors)
     twin_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
     assert train(twin, twin_opt, 5) == train(model, opt, 5)
+    # After loading, the learning rate written through param_groups reaches both halves.
+    for group in twin_opt.param_groups:
+        group["lr"] = 0.0
+    assert twin_opt.muon.param_groups[0]["lr"] == twin_opt.adamw.param_groups[0]["lr"] == 0.0
     with pytest.raises(ValueError, match="Muon"):
         twin_opt.load_state_dict(torch.optim.AdamW(twin.parameters()).state_dict())
 
