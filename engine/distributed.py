@@ -9,6 +9,7 @@ matches a single-process run at the same global batch. Backends: NCCL on CUDA, g
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -82,5 +83,10 @@ def barrier(info: DistInfo) -> None:
 
 
 def shutdown(info: DistInfo) -> None:
+    """Leave together: a rank that tears gloo down while its peer still writes the final
+    checkpoint can make the peer's transport threads abort (seen once in CI as SIGABRT,
+    "terminate called without an active exception")."""
     if info.enabled and dist.is_initialized():
+        with contextlib.suppress(Exception):  # a peer already gone: just leave
+            dist.barrier()
         dist.destroy_process_group()

@@ -6,6 +6,7 @@ torch only inside the commands that need it, so ``--help`` stays instant.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -171,12 +172,29 @@ def train(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     out.print()
-    if isinstance(result, RunFailed):
-        raise typer.Exit(1)
-    out.print(
-        f"Resume with: llmv0 train --resume {trainer.run_id}    "
-        f"Sample with: llmv0 generate --run {trainer.run_id}"
-    )
+    code = 1 if isinstance(result, RunFailed) else 0
+    if code == 0 and trainer.dist.is_main:
+        out.print(
+            f"Resume with: llmv0 train --resume {trainer.run_id}    "
+            f"Sample with: llmv0 generate --run {trainer.run_id}"
+        )
+    if trainer.dist.enabled:
+        _exit_rank(code)
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_rank(code: int) -> None:
+    """End a data-parallel rank now that its run is saved and its group destroyed.
+
+    Under load, gloo's transport threads can outlive ``destroy_process_group`` and abort the
+    interpreter's teardown (SIGABRT, "terminate called without an active exception"), which
+    torchrun reports as a failed run although every step and checkpoint completed. Nothing
+    is left to clean up, so the rank skips that teardown.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _download_progress() -> Any:

@@ -43,6 +43,11 @@ def main() -> None:
             out.write(json.dumps(record) + "\n")
 
         trainer.run(sink)
+    if trainer.dist.enabled:
+        # As `llmv0 train --nproc` does (tui/cli.py, _exit_rank): skip an interpreter
+        # teardown that gloo's threads can abort under load, once everything is written.
+        sys.stdout.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
