@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from engine.config import ConfigError, RunConfig, validate_config
+from engine.errors import UserError
 from engine.models import build_model
 from engine.tokenizer import Tokenizer, tokenizer_from_dict
 
@@ -28,7 +29,7 @@ FORMAT = "llmv0-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint is missing, truncated, foreign or from an incompatible version."""
 
 

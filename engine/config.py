@@ -16,10 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from engine.errors import UserError
+
 CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that failed validation. ``problems`` maps each field name to what is wrong."""
 
     def __init__(self, problems: dict[str, str], source: str = "config") -> None:

@@ -12,10 +12,12 @@ import socket
 import time
 from pathlib import Path
 
+from engine.errors import UserError
+
 LOCK_FILE = "run.lock"
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(UserError, RuntimeError):
     """Another live process is training this run folder."""
 
 

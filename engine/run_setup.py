@@ -20,12 +20,11 @@ from torch import nn
 from engine import checkpoint as ckpt
 from engine.config import ConfigError, RunConfig
 from engine.data import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
-from engine.device import DeviceError
+from engine.errors import UserError
 from engine.models import build_model
 from engine.optim import build_optimizer
 from engine.tokenizer import (
     Tokenizer,
-    UnknownCharactersError,
     build_tokenizer,
     tokenizer_from_dict,
 )
@@ -78,13 +77,9 @@ def open_resume(
     return config or saved, payload, path.parent
 
 
-USER_ERRORS = (CorpusError, ConfigError, DeviceError, UnknownCharactersError,
-               ckpt.CheckpointError)  # fmt: skip
-
-
 def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
     """The one-paragraph RunFailed text for an exception that ended a run."""
-    if isinstance(exc, USER_ERRORS):
+    if isinstance(exc, UserError):
         return str(exc)
     if isinstance(exc, OSError):
         return (

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.errors import UserError
 from engine.events import (
     EpochCompleted,
     EvalCompleted,
@@ -90,7 +91,7 @@ def load_history(run_dir: Path) -> list[Event]:
     return effective_history(read_events(path))
 
 
-class RunNotFoundError(ValueError):
+class RunNotFoundError(UserError, ValueError):
     """No run folder with events under that name."""
 
 

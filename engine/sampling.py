@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from engine.errors import UserError
 from engine.tokenizer import Tokenizer
+
+
+class SampleSettingsError(UserError, ValueError):
+    """Sample settings out of range (each problem named)."""
+
 
 STRATEGIES = ("sample", "greedy", "beam")
 Candidates = tuple[tuple[str, float], ...]
@@ -100,7 +106,7 @@ class SampleSettings:
         if any(not isinstance(s, str) or not s for s in self.stop):
             problems.append("stop strings must be non-empty text")
         if problems:
-            raise ValueError("Invalid sample settings: " + "; ".join(problems) + ".")
+            raise SampleSettingsError("Invalid sample settings: " + "; ".join(problems) + ".")
 
     @property
     def is_greedy(self) -> bool:

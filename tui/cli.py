@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from engine.errors import UserError
 from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
@@ -226,7 +227,7 @@ def evaluate_cmd(
 
     with user_errors():
         if split not in {"val", "train"}:
-            raise ValueError(f"--split must be 'val' or 'train', not {split!r}.")
+            raise UserError(f"--split must be 'val' or 'train', not {split!r}.")
         model, tokenizer, cfg = load_for_inference(run, runs_dir_or_default(runs_dir))
         text = read_corpus(resolve_corpus(cfg.data_file, progress=_download_progress()))
         tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
@@ -266,7 +267,7 @@ def plot(
         folder, history = require_history(run, runs_dir_or_default(runs_dir))
         data = curves(history)
         if not data.train_steps:
-            raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
+            raise UserError(f"Run {run!r} has no training steps yet; nothing to plot.")
     if png is None or sys.stdout.isatty():
         sys.stdout.write(terminal_plot(data, folder.name) + "\n")
     if png is not None:

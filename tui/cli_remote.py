@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from tui.cli_common import user_errors
+
 err = Console(stderr=True, highlight=False)
 
 
@@ -95,7 +97,7 @@ def control(
 
     folder = Path(run) if Path(run).is_dir() else (runs_dir or default_runs_dir()) / run
     name, value = "", None
-    try:
+    with user_errors():
         if action == "set":
             key, sep, text = (assignment or "").partition("=")
             if not sep or key not in LIVE_FIELDS:
@@ -104,9 +106,6 @@ def control(
                 )
             name, value = key, parse_value(key, text)
         send_command(folder, action, name, value)
-    except RemoteCommandError as exc:
-        err.print(f"[bold red]Error:[/] {exc}")
-        raise typer.Exit(2) from None
     if not lock_is_live(folder):
         err.print(
             f"[yellow]Note:[/] no live trainer holds {folder}; the command waits for "

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from engine import events as ev
-from engine.config import ConfigError, RunConfig, load_config
+from engine.config import RunConfig, load_config
+from engine.errors import UserError
 from engine.runs import default_runs_dir
 from tui.app import STOP_TIMEOUT_S, Dashboard
 from tui.runs import TrainerFactory, default_trainer_factory, read_history, remote_factory
@@ -75,12 +76,9 @@ def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
 
 def run_dashboard(config: str | None, run: str | None, attach: str | None = None) -> int:
     """Entry point of ``llmv0-tui``: 0 on a clean exit, 2 when the inputs cannot be opened."""
-    from engine.checkpoint import CheckpointError
-    from engine.runs import RunNotFoundError
-
     try:
         app = make_app(config, run, attach=attach)
-    except (ConfigError, CheckpointError, RunNotFoundError) as exc:
+    except UserError as exc:  # the dashboard's one place for user errors
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
 
