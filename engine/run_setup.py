@@ -18,24 +18,17 @@ import torch
 from torch import nn
 
 from engine import checkpoint as ckpt
-from engine.config import ConfigError, RunConfig
+from engine.config import FIXED_ON_RESUME, ConfigError, RunConfig
 from engine.data import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
 from engine.errors import UserError
 from engine.models import build_model
 from engine.optim import build_optimizer
+from engine.run_folder import existing_run
 from engine.tokenizer import (
     Tokenizer,
     build_tokenizer,
     tokenizer_from_dict,
 )
-
-# Fields that fix the model, the data or the data order: a resumed run must keep them.
-RESUME_FIXED = (
-    "data_file", "seq_length", "batch_size", "val_fraction", "tokenizer", "bpe_vocab_size",
-    "model",
-    "embedding_dim", "hidden_dim", "num_layers", "n_layer", "n_head", "n_embd",
-    "position_encoding", "activation", "seed", "optimizer", "grad_accum_steps",
-)  # fmt: skip
 
 
 def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
@@ -54,22 +47,15 @@ def open_resume(
     """The config, checkpoint payload and run folder a resume continues from.
 
     ``resume`` is a run id, a run folder or a .pt file (a folder resumes from latest.pt).
-    A given ``config`` may change anything but the fields in :data:`RESUME_FIXED`.
+    A given ``config`` may change anything but the schema's fixed-on-resume fields.
     """
-    target = Path(resume)
-    folder = target if target.is_dir() else runs_dir / str(resume)
-    path = target if target.is_file() else folder / "latest.pt"
-    if not path.is_file() and not folder.is_dir():
-        raise ckpt.CheckpointError(
-            f"Cannot resume {resume!s}: no such run folder or checkpoint file. "
-            f"`llmv0 runs` lists the runs in {runs_dir}."
-        )
+    path = existing_run(resume, runs_dir).checkpoint_for_resume()
     payload = ckpt.load_checkpoint(path)
     saved = ckpt.config_of(payload, path)
     if config is not None:
         changed = {
             name: f"the run was trained with {getattr(saved, name)!r}; a resumed run must keep it"
-            for name in RESUME_FIXED
+            for name in sorted(FIXED_ON_RESUME)
             if getattr(config, name) != getattr(saved, name)
         }
         if changed:

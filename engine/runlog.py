@@ -22,8 +22,6 @@ from engine.events import Event, RunStarted, event_from_dict
 
 log = logging.getLogger(__name__)
 
-EVENTS_FILE = "events.jsonl"
-
 
 def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as fh:

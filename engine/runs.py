@@ -1,4 +1,4 @@
-"""The runs under a runs folder, summarised from their ``events.jsonl`` and checkpoints."""
+"""The runs under a runs folder, summarised from their event logs and checkpoints."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import UserError
 from engine.events import (
     EpochCompleted,
     EvalCompleted,
@@ -18,7 +17,7 @@ from engine.events import (
     StepCompleted,
 )
 from engine.lock import lock_is_live
-from engine.runlog import EVENTS_FILE, effective_history, read_events
+from engine.run_folder import RunFolder
 
 RUNS_DIR_ENV = "LLMV0_RUNS_DIR"
 
@@ -44,7 +43,7 @@ class RunSummary:
 
     @property
     def has_checkpoint(self) -> bool:
-        return (self.path / "latest.pt").exists() or (self.path / "best.pt").exists()
+        return RunFolder(self.path).has_checkpoint()
 
 
 def summarise(events: list[Event], run_dir: Path) -> RunSummary:
@@ -85,32 +84,7 @@ def summarise(events: list[Event], run_dir: Path) -> RunSummary:
 
 def load_history(run_dir: Path) -> list[Event]:
     """A run's effective event history (resumes replace what they repeat)."""
-    path = run_dir / EVENTS_FILE
-    if not path.exists():
-        return []
-    return effective_history(read_events(path))
-
-
-class RunNotFoundError(UserError, ValueError):
-    """No run folder with events under that name."""
-
-
-def run_folder(run: str | Path, runs_dir: Path) -> Path:
-    """A run id (under ``runs_dir``) or a path to a run folder, as the folder's path."""
-    path = Path(run)
-    return path if path.is_dir() else runs_dir / str(run)
-
-
-def require_history(run: str | Path, runs_dir: Path) -> tuple[Path, list[Event]]:
-    """The run's folder and effective history; RunNotFoundError when it has no events."""
-    folder = run_folder(run, runs_dir)
-    history = load_history(folder)
-    if not history:
-        raise RunNotFoundError(
-            f"No events for run {str(run)!r} in {folder}: check the id with `llmv0 runs` "
-            f"(runs folder {runs_dir})."
-        )
-    return folder, history
+    return RunFolder(run_dir).history()
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
@@ -118,9 +92,9 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
     if not runs_dir.is_dir():
         return []
     summaries = [
-        summarise(load_history(folder), folder)
+        summarise(RunFolder(folder).history(), folder)
         for folder in sorted(runs_dir.iterdir())
-        if (folder / EVENTS_FILE).exists()
+        if RunFolder(folder).has_events()
     ]
     return sorted(summaries, key=lambda s: (s.started, s.run_id))
 

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
-from engine.config import RunConfig, save_config
+from engine.config import RunConfig
 from engine.control import Control
 from engine.data import EpochBatches, Progress
 from engine.device import autocast, configure_cpu, maybe_compile, select_device, select_dtype
@@ -35,6 +35,7 @@ from engine.lock import RunLock, RunLockedError
 from engine.models import count_parameters
 from engine.optim import lr_at
 from engine.remote import CommandFile
+from engine.run_folder import RunFolder, resolve_run
 from engine.run_setup import (
     build_state,
     failure_message,
@@ -42,7 +43,7 @@ from engine.run_setup import (
     open_resume,
     prepare_data,
 )
-from engine.runlog import EVENTS_FILE, RunLog
+from engine.runlog import RunLog
 from engine.tokenizer import Tokenizer
 from engine.trainer_actions import TrainerActions, _Stop
 
@@ -81,7 +82,8 @@ class Trainer(TrainerActions):
         else:
             self.config = config or RunConfig()
             self.run_id = run_id or new_run_id(self.config, self.runs_dir)
-            self.run_dir = self.runs_dir / self.run_id
+            self.run_dir = resolve_run(self.run_id, self.runs_dir).folder.path
+        self.folder = RunFolder(self.run_dir)
         self.dist = dist.from_env()
         self._lock = threading.Lock()
         self._model: nn.Module | None = None
@@ -141,7 +143,7 @@ class Trainer(TrainerActions):
         self._run_lock = lock
         for leftover in self.run_dir.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
-        self._runlog = RunLog(self.run_dir / EVENTS_FILE)
+        self._runlog = RunLog(self.folder.events_path)
         self._commands = CommandFile(self.run_dir)
         return True
 
@@ -215,7 +217,7 @@ class Trainer(TrainerActions):
             self._model = compiled
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
-            save_config(cfg, self.run_dir / "config.json")
+            self.folder.save_config(cfg)
         self._publish(
             ev.RunStarted(
                 run_id=self.run_id,

@@ -133,7 +133,7 @@ class TrainerActions:
         if is_best:
             self._save("best")
         if cfg.keep_checkpoints > 0 and self.dist.is_main:
-            path = ckpt.keep_step_copy(self.run_dir, self.step, cfg.keep_checkpoints)
+            path = self.folder.keep_step_copy(self.step, cfg.keep_checkpoints)
             self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind="step"))
         patience = cfg.early_stopping_patience
         return patience > 0 and self.evals_since_best >= patience
@@ -174,6 +174,6 @@ class TrainerActions:
             run_id=self.run_id,
             scaler_state=self.scaler.state_dict() if self.scaler.is_enabled() else None,
         )
-        path = self.run_dir / f"{kind}.pt"
+        path = self.folder.checkpoint_path(kind)
         ckpt.atomic_torch_save(payload, path)
         self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind=kind))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from engine.config import ConfigError, RunConfig, load_config
+from engine.config import RunConfig
 from tui.messages import OverlayLoaded, RunOpened
 from tui.plotting import smooth
 from tui.runs import read_history, remote_factory
@@ -40,14 +40,11 @@ else:
 
 
 def saved_config(folder: Path) -> RunConfig | None:
-    """The config a run was trained with (its config.json), or None when unreadable."""
-    path = folder / "config.json"
-    if not path.is_file():
-        return None
-    try:
-        return load_config(path)
-    except ConfigError:
-        return None
+    """The config a run has now (its saved config with its live changes), or None when
+    unreadable."""
+    from engine.run_folder import RunFolder
+
+    return RunFolder(folder).effective_config()
 
 
 def overlay_series(label: str, curves: Curves) -> OverlaySeries:
@@ -112,7 +109,8 @@ class RunBrowserMixin(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open-run")
     def _read_run(self, folder: Path) -> None:
-        from engine.checkpoint import CheckpointError, load_for_inference
+        from engine.checkpoint import CheckpointError
+        from engine.run_folder import load_for_inference
         from engine.runs import summarise
 
         try:

@@ -33,22 +33,9 @@ app = typer.Typer(
 
 def build_config(config: str | None, overrides: list[str] | None) -> Any:
     """The RunConfig from a file or preset plus ``--set`` overrides, validated once."""
-    from engine.config import (
-        RunConfig,
-        apply_overrides,
-        read_config_dict,
-        resolve_preset_path,
-        validate_config,
-    )
+    from engine.config_merge import merge
 
-    base = RunConfig().model_dump()
-    source = "config"
-    if config:
-        path = resolve_preset_path(config)
-        base.update(read_config_dict(path))
-        source = f"config {path}"
-    data = apply_overrides(base, overrides or [])
-    return validate_config(data, source=source + (" with --set overrides" if overrides else ""))
+    return merge(None, config, overrides)
 
 
 @app.command()
@@ -107,18 +94,13 @@ def train(
         if resume and not (config or overrides):
             cfg = None
         elif resume:
-            from engine.checkpoint import config_of, load_checkpoint, resolve_checkpoint
+            from engine.checkpoint import config_of, load_checkpoint
+            from engine.config_merge import merge
+            from engine.run_folder import existing_run
 
-            target = resolve_checkpoint(resume, runs_dir_or_default(runs_dir))
-            saved = config_of(load_checkpoint(target.run_dir / "latest.pt"))
-            base = saved.model_dump()
-            if config:
-                from engine.config import read_config_dict, resolve_preset_path
-
-                base.update(read_config_dict(resolve_preset_path(config)))
-            from engine.config import apply_overrides, validate_config
-
-            cfg = validate_config(apply_overrides(base, overrides), source="resume config")
+            path = existing_run(resume, runs_dir_or_default(runs_dir)).checkpoint_for_resume()
+            saved = config_of(load_checkpoint(path), path)
+            cfg = merge(saved, config, overrides, source="resume config")
         else:
             cfg = build_config(config, overrides)
         if detach or nproc > 1:
@@ -220,9 +202,9 @@ def evaluate_cmd(
     """Loss, perplexity and bits per character over a whole split."""
     import torch
 
-    from engine.checkpoint import load_for_inference
     from engine.data import read_corpus, resolve_corpus, split_tokens
     from engine.evaluate import evaluate
+    from engine.run_folder import load_for_inference
     from tui.console import metrics_table
 
     with user_errors():
@@ -260,7 +242,8 @@ def plot(
     runs_dir: RunsDir = None,
 ) -> None:
     """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
-    from engine.runs import curves, require_history
+    from engine.run_folder import require_history
+    from engine.runs import curves
     from tui.plotting import png_plot, terminal_plot
 
     with user_errors():
@@ -284,7 +267,7 @@ def report(
     runs_dir: RunsDir = None,
 ) -> None:
     """A markdown report: config changes, final metrics, loss chart picture, samples."""
-    from engine.runs import require_history
+    from engine.run_folder import require_history
     from tui.report import build_report
 
     with user_errors():

@@ -150,7 +150,7 @@ def generate(
 ) -> None:
     """Stream text from a trained model to stdout as it is generated."""
     from engine.beam import beam_search
-    from engine.checkpoint import load_for_inference
+    from engine.run_folder import load_for_inference
     from engine.sampling import SampleSettings, generate_stream_with_probs
 
     with user_errors():

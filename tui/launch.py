@@ -41,7 +41,7 @@ def make_app(
     history: list[ev.Event] = []
     cfg = load_config(config) if config else None
     if run:
-        from engine.checkpoint import load_for_inference
+        from engine.run_folder import load_for_inference
 
         model, tokenizer, run_config = load_for_inference(run, runs_dir=runs_dir)
         loaded = (model, tokenizer, f"checkpoint {run}")
@@ -60,15 +60,15 @@ def make_app(
 
 def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
     """A dashboard following a run folder through :class:`engine.attach.RemoteRun`."""
-    from engine.runs import require_history
+    from engine.run_folder import RunFolder, require_history
 
-    folder, _ = require_history(attach, runs_dir)
-    saved = folder / "config.json"
-    cfg = load_config(saved) if saved.exists() else RunConfig()
+    folder, history = require_history(attach, runs_dir)
+    run = RunFolder(folder)
+    cfg = run.effective_config(history) or RunConfig()
     return Dashboard(
         cfg,
         remote_factory(folder),
-        config_path=str(saved),
+        config_path=str(run.config_path),
         attached=folder,
         runs_dir=runs_dir,
     )

@@ -53,14 +53,6 @@ def remote_factory(folder: Path) -> TrainerFactory:
 
 def read_history(run: str, runs_dir: str | Path) -> list[ev.Event]:
     """Events of a run (folder, run id or .pt file), as the run really went; [] if no log."""
-    from engine.runlog import effective_history, read_events
+    from engine.run_folder import resolve_run
 
-    path = Path(run)
-    if path.is_file():
-        folder = path.parent
-    elif path.is_dir():
-        folder = path
-    else:
-        folder = Path(runs_dir) / run
-    log = folder / "events.jsonl"
-    return effective_history(read_events(log)) if log.is_file() else []
+    return resolve_run(run, runs_dir).folder.history()

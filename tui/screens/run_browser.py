@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
+from engine.run_folder import RunFolder
 from engine.runs import RunSummary
 
 STATE_STYLES = {
@@ -72,18 +73,17 @@ def config_detail(config: dict) -> str:
 
 
 def read_rows(runs_dir: Path) -> list[RunRow]:
-    """Every run under ``runs_dir``, newest first, with its config in a few words."""
-    import json
-
+    """Every run under ``runs_dir``, newest first, with its config (live changes included)
+    in a few words."""
     from engine.runs import list_runs
 
     rows = []
     for summary in reversed(list_runs(runs_dir)):
         try:
-            config = json.loads((summary.path / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            config = {}
-        rows.append(RunRow(summary, config_detail(config if isinstance(config, dict) else {})))
+            config = RunFolder(summary.path).effective_config()
+        except OSError:
+            config = None
+        rows.append(RunRow(summary, config_detail(config.model_dump() if config else {})))
     return rows
 
 
@@ -191,8 +191,8 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
             hint = "a attaches to it" if state == "running" else "Enter opens it"
             self.notify(f"{row.run_id} is {state}: nothing to resume ({hint}).")
             return
-        if action == "resume" and not (row.summary.path / "latest.pt").is_file():
-            self.notify(f"{row.run_id} has no latest.pt to resume from.", severity="warning")
+        if action == "resume" and not RunFolder(row.summary.path).latest_path.is_file():
+            self.notify(f"{row.run_id} has no checkpoint to resume from.", severity="warning")
             return
         self.dismiss(BrowserChoice(action, (row,)))
 
