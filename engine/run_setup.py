@@ -21,9 +21,10 @@ from engine import checkpoint as ckpt
 from engine.config import FIXED_ON_RESUME, ConfigError, RunConfig
 from engine.data import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
 from engine.errors import UserError
+from engine.lock import lock_is_live
 from engine.models import build_model
 from engine.optim import build_optimizer
-from engine.run_folder import existing_run
+from engine.run_folder import RunFolder, existing_run
 from engine.tokenizer import (
     Tokenizer,
     build_tokenizer,
@@ -39,6 +40,25 @@ def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
         n += 1
         run_id = f"{base}-{n}"
     return run_id
+
+
+class RunExistsError(UserError, ValueError):
+    """A new run was given the id of a folder that already holds a run."""
+
+
+def refuse_used_folder(folder: RunFolder) -> None:
+    """Refuse to start a new run in a folder another run already wrote (its checkpoints
+    would be overwritten). A folder a live trainer holds is left to the lock's message.
+
+    Raises:
+        RunExistsError: the folder has events or checkpoints of an earlier run.
+    """
+    if folder.is_used() and not lock_is_live(folder.path):
+        raise RunExistsError(
+            f"The run folder {folder.path} already holds a run; a new run there would "
+            f"overwrite its checkpoints. Continue it with `llmv0 train --resume "
+            f"{folder.run_id}`, or give a new name with --run-id."
+        )
 
 
 def open_resume(

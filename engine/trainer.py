@@ -31,17 +31,19 @@ from engine.control import Control
 from engine.data import EpochBatches, Progress
 from engine.device import autocast, configure_cpu, maybe_compile, select_device, select_dtype
 from engine.events import Event, Sink
-from engine.lock import RunLock, RunLockedError
+from engine.lock import RunLock
 from engine.models import count_parameters
 from engine.optim import lr_at
 from engine.remote import CommandFile
 from engine.run_folder import RunFolder, resolve_run
 from engine.run_setup import (
+    RunData,
     build_state,
     failure_message,
     new_run_id,
     open_resume,
     prepare_data,
+    refuse_used_folder,
 )
 from engine.runlog import RunLog
 from engine.tokenizer import Tokenizer
@@ -85,6 +87,9 @@ class Trainer(TrainerActions):
             self.run_dir = resolve_run(self.run_id, self.runs_dir).folder.path
         self.folder = RunFolder(self.run_dir)
         self.dist = dist.from_env()
+        if resume is None and self.dist.is_main:
+            refuse_used_folder(self.folder)
+        self.error: BaseException | None = None  # what ended the run, when it failed
         self._lock = threading.Lock()
         self._model: nn.Module | None = None
         self.tokenizer: Tokenizer | None = None
@@ -113,11 +118,14 @@ class Trainer(TrainerActions):
         self._run_lock: RunLock | None = None
         self._commands: CommandFile | None = None
         try:
-            if self.dist.is_main and not self._open_run_folder():
-                return self._fail(self._lock_error)
-            self._setup()
+            # Inputs first (device, corpus): a run that cannot start leaves no run folder.
+            data, cpu_note = self._prepare()
+            if self.dist.is_main:
+                self._open_run_folder()
+            self._setup(data, cpu_note)
             return self._loop()
         except Exception as exc:
+            self.error = exc
             return self._fail(failure_message(exc, self.run_dir, self.run_id))
         finally:
             for extra in self._extra_sinks:
@@ -130,22 +138,21 @@ class Trainer(TrainerActions):
                 self._run_lock.release()
             dist.shutdown(self.dist)
 
-    def _open_run_folder(self) -> bool:
-        """Take the run folder's lock and open its log; False when another trainer has it."""
+    def _open_run_folder(self) -> None:
+        """Take the run folder's lock and open its log.
+
+        Raises:
+            RunLockedError: another trainer has it (reported to the caller only: the
+                folder's log belongs to that trainer).
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         lock = RunLock(self.run_dir)
-        try:
-            lock.acquire()
-        except RunLockedError as exc:
-            # Reported to the caller only: events.jsonl belongs to the other trainer.
-            self._lock_error = str(exc)
-            return False
+        lock.acquire()
         self._run_lock = lock
         for leftover in self.run_dir.glob(".*.tmp"):
             leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
         self._runlog = RunLog(self.folder.events_path)
         self._commands = CommandFile(self.run_dir)
-        return True
 
     def _publish(self, event: Event) -> None:
         """To the run log and extra sinks (main rank only), then to the caller's sink."""
@@ -167,7 +174,9 @@ class Trainer(TrainerActions):
     def _elapsed(self) -> float:
         return time.perf_counter() - self._t0
 
-    def _setup(self) -> None:
+    def _prepare(self) -> tuple[RunData, str | None]:
+        """Device, CPU threads, seed and the corpus: everything that can fail on the user's
+        inputs, done before the run folder is touched."""
         cfg = self.config
         self.device = dist.init(self.dist, select_device(cfg.device))
         self.dtype = select_dtype(cfg, self.device)
@@ -185,6 +194,12 @@ class Trainer(TrainerActions):
         dist.barrier(self.dist)
         if not self.dist.is_main:
             data = prepare_data(cfg, self.data_dir, None, saved_tokenizer)
+        return data, cpu_note
+
+    def _setup(self, data: RunData, cpu_note: str | None) -> None:
+        """Model, optimizer and batches from the prepared data; publishes RunStarted."""
+        cfg = self.config
+        payload = self._resume_payload
         self.char_lengths = data.char_lengths
         self.train_tokens = data.train.to(self.device)
         self.val_tokens = data.val.to(self.device)

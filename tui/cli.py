@@ -155,7 +155,9 @@ def train(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     out.print()
-    code = 1 if isinstance(result, RunFailed) else 0
+    code = 0
+    if isinstance(result, RunFailed):  # the inputs (exit 2) or the run itself (exit 1)
+        code = 2 if isinstance(trainer.error, UserError) else 1
     if code == 0 and trainer.dist.is_main:
         out.print(
             f"Resume with: llmv0 train --resume {trainer.run_id}    "

@@ -55,12 +55,12 @@ def train_command(args: list[str], nproc: int) -> list[str]:
 def resolve_run_id(cfg: Any, resume: str | None, run_id: str | None, runs_dir: Path) -> str:
     """The run folder's name, fixed before any child process starts."""
     from engine.run_folder import existing_run, folder_for_id
-    from engine.run_setup import new_run_id
+    from engine.run_setup import new_run_id, refuse_used_folder
 
     if resume:
         return existing_run(resume, runs_dir).folder.run_id
-    if run_id:
-        folder_for_id(run_id, runs_dir)  # refuses an id that would leave the runs folder
+    if run_id:  # refused here, before any child process or train.log exists
+        refuse_used_folder(folder_for_id(run_id, runs_dir))
     return run_id or new_run_id(cfg, runs_dir)
 
 
