@@ -43,7 +43,7 @@ class RunLog:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        line = json.dumps(event.to_dict(), default=str)
+        line = json.dumps(event.to_dict(), default=str, allow_nan=False)  # strict JSON
         with self._lock:
             if self._fh is None:
                 return
