@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.events import (
+    ConfigChanged,
     EpochCompleted,
     EvalCompleted,
     Event,
@@ -18,6 +19,7 @@ from engine.events import (
 )
 from engine.lock import lock_is_live
 from engine.run_folder import RunFolder
+from engine.run_state import RunState, history_state
 
 RUNS_DIR_ENV = "LLMV0_RUNS_DIR"
 
@@ -34,12 +36,13 @@ class RunSummary:
     run_id: str
     path: Path
     model: str
-    state: str  # running, interrupted, finished, stopped, failed, unknown
+    state: RunState
     step: int
     total_steps: int
     best_val_loss: float
     started: float
     error: str = ""
+    changes: tuple[ConfigChanged, ...] = ()  # live changes, in order, with their steps
 
     @property
     def has_checkpoint(self) -> bool:
@@ -50,25 +53,26 @@ def summarise(events: list[Event], run_dir: Path) -> RunSummary:
     """A summary from a run's events (empty events give state 'unknown')."""
     model, total, started, step = "?", 0, 0.0, 0
     best = math.inf
-    state, error = "unknown", ""
+    error = ""
+    changes: list[ConfigChanged] = []
     for event in events:
         if isinstance(event, RunStarted):
             model = str(event.config.get("model", "?"))
             total = event.total_steps
             started = started or event.time
-            state = "running"
             step = max(step, event.start_step)
         elif isinstance(event, StepCompleted):
             step = event.step
         elif isinstance(event, EvalCompleted):
             best = min(best, event.val_loss)
+        elif isinstance(event, ConfigChanged):
+            changes.append(event)
         elif isinstance(event, RunFinished):
-            state = "stopped" if event.reason == "stopped" else "finished"
             step = event.step
         elif isinstance(event, RunFailed):
-            state, error = "failed", event.error
-    if state == "running" and not lock_is_live(run_dir):
-        state = "interrupted"  # its process died without a terminal event
+            error = event.error
+    # A live state without the lock's holder: the process died without a terminal event.
+    state = history_state(events, alive=lock_is_live(run_dir))
     return RunSummary(
         run_id=run_dir.name,
         path=run_dir,
@@ -79,6 +83,7 @@ def summarise(events: list[Event], run_dir: Path) -> RunSummary:
         best_val_loss=best,
         started=started,
         error=error,
+        changes=tuple(changes),
     )
 
 

@@ -21,6 +21,7 @@ from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPan
 from engine import events as ev
 from engine.config import RunConfig
 from engine.control import Control
+from engine.run_state import ACTIVE
 from engine.runs import default_runs_dir
 from tui.browser import RunBrowserMixin
 from tui.keys import bindings
@@ -47,7 +48,6 @@ STATUS_REFRESH_S = 0.5  # a status redraw is cheap; elapsed time ticks visibly
 # throughput within a few percent of headless (bench/tui_overhead.py).
 CHART_REFRESH_S = 0.9
 STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
-ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
 class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
@@ -169,7 +169,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
     # --- training --------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.stats.state in ACTIVE_STATES
+        return self.stats.state in ACTIVE
 
     def action_start(self) -> None:
         """Start training with the editor's config; refused while a field is invalid."""

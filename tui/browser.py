@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from engine.config import RunConfig
+from engine.run_state import shown_state
 from tui.messages import OverlayLoaded, RunOpened
 from tui.plotting import smooth
 from tui.runs import read_history, remote_factory
@@ -146,7 +147,7 @@ class RunBrowserMixin(_Base):
             self.editor.set_config(message.config)
         # Shown, not acted on: "running" would make this dashboard think it trains the run
         # (one training in another process is followed with the browser's a).
-        self.stats.state = "opened" if message.state == "running" else message.state
+        self.stats.state = shown_state(message.state)
         self._update_buttons()
         if message.loaded is not None:
             self.tabs.active = "generate"

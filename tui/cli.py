@@ -297,7 +297,8 @@ def runs(runs_dir: RunsDir = None) -> None:
             justify="right" if column in {"steps", "best val loss"} else "left",
             no_wrap=column == "run",  # run ids are copied into other commands whole
         )
-    colours = {"finished": "green", "running": "cyan", "failed": "red", "stopped": "yellow"}
+    colours = {"finished": "green", "running": "cyan", "paused": "cyan", "failed": "red",
+               "stopped": "yellow", "interrupted": "magenta"}  # fmt: skip
     for s in summaries:
         best = f"{s.best_val_loss:.4f}" if s.best_val_loss != float("inf") else "-"
         table.add_row(

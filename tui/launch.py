@@ -13,6 +13,7 @@ from pathlib import Path
 from engine import events as ev
 from engine.config import RunConfig, load_config
 from engine.errors import UserError
+from engine.run_state import shown_state
 from engine.runs import default_runs_dir
 from tui.app import STOP_TIMEOUT_S, Dashboard
 from tui.runs import TrainerFactory, default_trainer_factory, read_history, remote_factory
@@ -47,7 +48,7 @@ def make_app(
         loaded = (model, tokenizer, f"checkpoint {run}")
         cfg = cfg or run_config
         history = read_history(run, runs_dir)
-    return Dashboard(
+    app = Dashboard(
         cfg or RunConfig(),
         trainer_factory or default_trainer_factory(runs_dir),
         config_path=config or "",
@@ -56,6 +57,13 @@ def make_app(
         history=history,
         runs_dir=runs_dir,
     )
+    if run and history:  # a finished run opened with --run says "finished", not "idle"
+        from engine.run_folder import resolve_run
+        from engine.runs import summarise
+
+        folder = resolve_run(run, runs_dir).folder.path
+        app.stats.state = shown_state(summarise(history, folder).state)
+    return app
 
 
 def _attached_app(attach: str, runs_dir: Path) -> Dashboard:

@@ -23,17 +23,18 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from engine.run_folder import RunFolder
+from engine.run_state import LIVE, RESUMABLE
 from engine.runs import RunSummary
 
 STATE_STYLES = {
     "running": "bold green",
+    "paused": "bold yellow",
     "finished": "blue",
     "stopped": "yellow",
     "interrupted": "bold magenta",
     "failed": "bold red",
     "unknown": "dim",
 }
-RESUMABLE = frozenset({"interrupted", "stopped", "failed"})
 HINT = "Enter open · a attach · r resume · space mark · o overlay marked · c clear overlay · Esc"
 
 
@@ -184,11 +185,11 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
             self.notify("No run here yet.", severity="warning")
             return
         state = row.summary.state
-        if action == "attach" and state != "running":
+        if action == "attach" and state not in LIVE:
             self.notify(f"{row.run_id} is {state}, not running: Enter opens it.")
             return
         if action == "resume" and state not in RESUMABLE:
-            hint = "a attaches to it" if state == "running" else "Enter opens it"
+            hint = "a attaches to it" if state in LIVE else "Enter opens it"
             self.notify(f"{row.run_id} is {state}: nothing to resume ({hint}).")
             return
         if action == "resume" and not RunFolder(row.summary.path).latest_path.is_file():
