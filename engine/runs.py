@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.events import (
@@ -116,10 +116,12 @@ class Curves:
     perplexity: list[float]
     bits_per_char: list[float]
     epoch_steps: list[int]
+    changes: list[ConfigChanged] = field(default_factory=list)  # live changes, with steps
 
 
 def curves(events: list[Event]) -> Curves:
-    """Training loss per step, validation metrics per evaluation, and epoch boundaries."""
+    """Training loss per step, validation metrics per evaluation, epoch boundaries and
+    live changes."""
     out = Curves([], [], [], [], [], [], [], [])
     for event in events:
         if isinstance(event, StepCompleted):
@@ -133,4 +135,6 @@ def curves(events: list[Event]) -> Curves:
             out.bits_per_char.append(event.bits_per_char)
         elif isinstance(event, EpochCompleted):
             out.epoch_steps.append(event.step)
+        elif isinstance(event, ConfigChanged):
+            out.changes.append(event)
     return out

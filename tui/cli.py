@@ -283,7 +283,10 @@ def report(
 @app.command()
 def runs(runs_dir: RunsDir = None) -> None:
     """The runs in the runs folder with their state and best validation loss."""
+    from rich.markup import escape
+
     from engine.runs import list_runs
+    from tui.formatting import format_change
 
     folder = runs_dir_or_default(runs_dir)
     summaries = list_runs(folder)
@@ -291,7 +294,7 @@ def runs(runs_dir: RunsDir = None) -> None:
         out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
         return
     table = Table(title=f"Runs in {folder}")
-    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint"):
+    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint", "live changes"):
         table.add_column(
             column,
             justify="right" if column in {"steps", "best val loss"} else "left",
@@ -308,6 +311,8 @@ def runs(runs_dir: RunsDir = None) -> None:
             f"{s.step:,}/{s.total_steps:,}",
             best,
             "yes" if s.has_checkpoint else "no",
+            escape("; ".join(format_change(c.name, c.old, c.new, c.step) for c in s.changes))
+            or "-",
         )
     out.print(table)
 

@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import Any
+
+
+def format_change(name: str, old: Any, new: Any, step: int) -> str:
+    """A live change as one short phrase: ``learning_rate 0.001 → 0.0005 @120``."""
+
+    def short(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return f"{name} {short(old)} → {short(new)} @{step:,}"
 
 
 def format_duration(seconds: float | None) -> str:

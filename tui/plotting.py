@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.runs import Curves
+from tui.formatting import format_change
 
 
 def smooth(values: list[float], window: int) -> list[float]:
@@ -46,6 +47,8 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
         )
     for step in curves.epoch_steps:
         plt.vline(step, "gray")
+    for change in curves.changes:  # live changes: where the run's config changed
+        plt.vline(change.step, "red")
     plt.xlabel("step")
     plt.subplot(2, 1)
     plt.title("validation perplexity")
@@ -87,11 +90,15 @@ def png_plot(curves: Curves, title: str, path: Path) -> None:
         for step in curves.epoch_steps:
             ax_loss.axvline(step, color="0.85", lw=0.8)
             ax_ppl.axvline(step, color="0.85", lw=0.8)
+        for change in curves.changes:  # live changes, labelled, so the curve's bends read
+            label = format_change(change.name, change.old, change.new, change.step)
+            ax_loss.axvline(change.step, color="#d62728", ls="--", lw=0.9, label=label)
+            ax_ppl.axvline(change.step, color="#d62728", ls="--", lw=0.9)
         ax_loss.set_title(f"{title}: loss")
         ax_loss.set_ylabel("nats / char")
         ax_loss.legend()
         ax_ppl.set_ylabel("validation perplexity")
-        ax_ppl.set_xlabel("step (grey lines: epochs)")
+        ax_ppl.set_xlabel("step (grey lines: epochs; red dashes: live changes)")
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)
