@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -84,7 +85,10 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             trainer_factory if attached is None else default_trainer_factory(self.runs_dir)
         )
         self.config_path = config_path
-        self.resume = run
+        # Set only by an explicit resume (the run browser's r). A run opened with --run or
+        # the browser's Enter is shown, never written: s trains a new run with its config.
+        self.resume: str | None = None
+        self.opened = run  # the run shown from its folder, until a run starts here
         self.loaded = loaded
         self.history = history or []
         self.stats = RunStats()
@@ -132,6 +136,8 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             self.apply_event(event, replay=True)
         if self.loaded:
             self.stats.message = f"loaded {self.loaded[2]}"
+        if self.opened:
+            self.announce_opened(self.opened)
         self.set_interval(STATUS_REFRESH_S, self.show_status)
         self.set_interval(CHART_REFRESH_S, self.redraw_charts)
         self.tick()
@@ -184,6 +190,10 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
                 f"Cannot start: fix {names} first.", title="Invalid config", severity="error"
             )
             return
+        if self.opened and self.resume is None:
+            name = escape(self.opened)
+            self.notify(f"Training a new run with {name}'s config; {name} is kept as it was.")
+        self.opened = None
         for chart in (self.loss_chart, self.metric_chart):
             chart.reset()
         self.pager.clear_samples()
@@ -194,6 +204,15 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         editor.set_running(True)
         self._update_buttons()
         self._train(config, self.resume, self.control)
+
+    def announce_opened(self, name: str) -> None:
+        """Say what s will do with a run opened from its folder, before it is pressed."""
+        self.notify(
+            f"s trains a NEW run with this run's config; {escape(name)} itself is never "
+            "overwritten. To continue it instead: r (runs), then r (resume).",
+            title=f"Opened {escape(name)}",
+            timeout=12,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
     def _train(self, config: RunConfig, resume: str | None, control: Control) -> None:

@@ -6,7 +6,8 @@ waits on the disk or on torch.
 
 - **open** shows a finished (or any) run as ``llmv0-tui --run`` does: its history replayed
   into the charts and samples, its checkpoint loaded for generation. Pressing s afterwards
-  trains a *new* run with that run's config; resuming is the browser's r.
+  trains a *new* run with that run's config, exactly as after ``--run`` (said on screen
+  when the run opens); resuming is the browser's r.
 - **attach** follows a running run through the same path as ``--attach``
   (:func:`tui.runs.remote_factory` and ``action_start``); d detaches and follows again.
 - **resume** continues an interrupted or stopped run from its latest.pt through the app's
@@ -141,6 +142,7 @@ class RunBrowserMixin(_Base):
         self.trainer = None  # generation now uses the opened checkpoint, not older weights
         self.loaded = message.loaded
         self.resume = None
+        self.opened = message.folder.name
         for event in message.history:
             self.apply_event(event, replay=True)
         if message.config is not None:
@@ -151,6 +153,7 @@ class RunBrowserMixin(_Base):
         self._update_buttons()
         if message.loaded is not None:
             self.tabs.active = "generate"
+        self.announce_opened(message.folder.name)  # s: a new run, the same on both paths
         if message.note:
             self.notify(message.note, title=message.folder.name, severity="warning", timeout=8)
         self.tick()
@@ -163,6 +166,7 @@ class RunBrowserMixin(_Base):
         self.attached = folder
         self.trainer_factory = remote_factory(folder)
         self.resume = None
+        self.opened = None
         self.loaded = None
         config = saved_config(folder)
         if config is not None:
@@ -198,6 +202,7 @@ class RunBrowserMixin(_Base):
         if config is not None:  # a resume must keep the run's model shape and data
             self.editor.set_config(config)
         self.resume = str(folder)
+        self.opened = None
         self.loaded = None
         self.action_start()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from engine import events as ev
 from engine.config import RunConfig, load_config
 from engine.errors import UserError
+from engine.run_folder import resolve_run
 from engine.run_state import shown_state
 from engine.runs import default_runs_dir
 from tui.app import STOP_TIMEOUT_S, Dashboard
@@ -52,13 +53,12 @@ def make_app(
         cfg or RunConfig(),
         trainer_factory or default_trainer_factory(runs_dir),
         config_path=config or "",
-        run=run,
+        run=resolve_run(run, runs_dir).folder.run_id if run else None,
         loaded=loaded,
         history=history,
         runs_dir=runs_dir,
     )
     if run and history:  # a finished run opened with --run says "finished", not "idle"
-        from engine.run_folder import resolve_run
         from engine.runs import summarise
 
         folder = resolve_run(run, runs_dir).folder.path

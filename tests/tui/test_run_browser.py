@@ -263,3 +263,30 @@ async def test_run_option_shows_the_runs_state_not_idle(
         await pilot.pause()
         assert app.stats.state == state  # the same word the run browser uses
         assert {r.run_id: r.summary.state for r in read_rows(runs)}[run_id] == state
+
+
+async def _s_after_opening(pilot, app, fake_factory, name: str) -> None:
+    """s after a run was opened: announced first, then a NEW run with that run's config."""
+    assert any("s trains a NEW run" in n.message for n in app._notifications), "said first"
+    await pilot.press("s")
+    await wait_until(pilot, lambda: bool(fake_factory.made), timeout=30)
+    [trainer] = fake_factory.made
+    assert trainer.resume is None, f"s must not write into {name}"
+    assert trainer.config.max_steps == 30, "with the opened run's config"
+
+
+async def test_s_after_run_option_starts_a_new_run(runs: Path, fake_factory) -> None:
+    app = make_app(run="c-stopped", trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await _s_after_opening(pilot, app, fake_factory, "c-stopped")
+
+
+async def test_s_after_opening_from_the_browser_starts_a_new_run(runs: Path, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "c-stopped")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.loss_chart.val_steps == [10], timeout=30)
+        await _s_after_opening(pilot, app, fake_factory, "c-stopped")
