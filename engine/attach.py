@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.control import Control
 from engine.events import Event, RunFailed, RunFinished, RunStarted, Sink
@@ -20,6 +20,10 @@ from engine.lock import lock_is_live
 from engine.remote import send_command
 from engine.run_folder import RunFolder
 from engine.runlog import follow_events
+
+if TYPE_CHECKING:  # torch loads only when a checkpoint is read
+    from engine.models import LanguageModel
+    from engine.tokenizer import Tokenizer
 
 # After this long with no new event and no live trainer, the run is reported interrupted.
 GONE_AFTER_S = 3.0
@@ -41,7 +45,7 @@ class RemoteRun:
         """Stop following; the training process carries on."""
         self._stop.set()
 
-    def snapshot(self) -> tuple[Any, Any] | None:
+    def snapshot(self) -> tuple[LanguageModel, Tokenizer] | None:
         """The newest checkpoint's model and tokenizer (another process holds the live
         weights), or None before the first checkpoint."""
         from engine.checkpoint import CheckpointError

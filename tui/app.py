@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 from rich.markup import escape
 from textual import events, on, work
@@ -27,6 +26,7 @@ from engine.runs import default_runs_dir
 from tui.browser import RunBrowserMixin
 from tui.keys import bindings
 from tui.messages import DrainBuffer, GenerationEnded
+from tui.model_source import GenerationModel
 from tui.run_events import RunEventsMixin
 from tui.runs import (
     TrainerFactory,
@@ -70,7 +70,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         *,
         config_path: str = "",
         run: str | None = None,
-        loaded: tuple[Any, Any, str] | None = None,
+        loaded: GenerationModel | None = None,
         history: list[ev.Event] | None = None,
         attached: Path | None = None,
         runs_dir: Path | None = None,
@@ -275,13 +275,14 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             self.notify(f"{message.name} = {message.value} applies after the current step")
 
     # --- generation ------------------------------------------------------------------
-    def model_source(self) -> tuple[Any, Any, str] | None:
+    def model_source(self) -> GenerationModel | None:
         """Called from the generation worker: live weights if training, else the loaded run."""
         trainer = self.trainer
         if trainer is not None:
             snapshot = trainer.snapshot()
             if snapshot is not None:
-                return snapshot[0], snapshot[1], f"live weights (step {self.stats.step})"
+                model, tokenizer = snapshot
+                return GenerationModel(model, tokenizer, f"live weights (step {self.stats.step})")
         return self.loaded
 
     def action_generate(self) -> None:

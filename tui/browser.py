@@ -26,6 +26,7 @@ from textual import work
 from engine.config import RunConfig
 from engine.run_state import shown_state
 from tui.messages import OverlayLoaded, RunOpened
+from tui.model_source import GenerationModel
 from tui.plotting import smooth
 from tui.runs import read_history, remote_factory
 from tui.screens.run_browser import BrowserChoice, RunBrowser
@@ -123,7 +124,7 @@ class RunBrowserMixin(_Base):
             return
         try:
             model, tokenizer, config = load_for_inference(folder)
-            loaded = (model, tokenizer, f"checkpoint {folder.name}")
+            loaded = GenerationModel(model, tokenizer, f"checkpoint {folder.name}")
             self.post_message(RunOpened(folder, history, loaded, config, state=state))
         except (CheckpointError, OSError) as exc:
             note = f"{exc} Its charts are shown; generation needs a checkpoint."

@@ -17,6 +17,7 @@ from engine.run_folder import resolve_run
 from engine.run_state import shown_state
 from engine.runs import default_runs_dir
 from tui.app import STOP_TIMEOUT_S, Dashboard
+from tui.model_source import GenerationModel
 from tui.runs import TrainerFactory, default_trainer_factory, read_history, remote_factory
 
 
@@ -39,14 +40,14 @@ def make_app(
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if attach:
         return _attached_app(attach, runs_dir)
-    loaded = None
+    loaded: GenerationModel | None = None
     history: list[ev.Event] = []
     cfg = load_config(config) if config else None
     if run:
         from engine.run_folder import load_for_inference
 
         model, tokenizer, run_config = load_for_inference(run, runs_dir=runs_dir)
-        loaded = (model, tokenizer, f"checkpoint {run}")
+        loaded = GenerationModel(model, tokenizer, f"checkpoint {run}")
         cfg = cfg or run_config
         history = read_history(run, runs_dir)
     app = Dashboard(

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine import events as ev
 from engine.config import RunConfig
 from engine.control import Control
+
+if TYPE_CHECKING:
+    from engine.models import LanguageModel
+    from engine.tokenizer import Tokenizer
 
 
 class TrainerLike(Protocol):
@@ -22,7 +26,7 @@ class TrainerLike(Protocol):
 
     def run(self, sink: ev.Sink, control: Control | None = None) -> ev.Event: ...
 
-    def snapshot(self) -> tuple[Any, Any] | None: ...
+    def snapshot(self) -> tuple[LanguageModel, Tokenizer] | None: ...
 
 
 TrainerFactory = Callable[[RunConfig, "str | None"], TrainerLike]

@@ -103,6 +103,13 @@ class CharLSTM(nn.Module):
         """No tokens seen yet: nn.LSTM starts from zeros when given None."""
         return None
 
+    def reorder_state(self, state: LSTMState, index: torch.Tensor) -> LSTMState:
+        """The state of batch rows ``index`` (beam search keeps its best hypotheses)."""
+        if state is None:
+            return None
+        h, c = state  # (layers, B, H) each
+        return h.index_select(1, index), c.index_select(1, index)
+
     def step(self, idx: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
         """Feed new tokens after ``state``; logits of the last position (B, V) and new state."""
         x = self.embedding(idx)  # (B, T', E)

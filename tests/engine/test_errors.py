@@ -12,7 +12,7 @@ from engine.device import DeviceError
 from engine.errors import UserError
 from engine.lock import RunLockedError
 from engine.remote import RemoteCommandError
-from engine.runs import RunNotFoundError
+from engine.run_folder import RunNotFoundError
 from engine.sampling import SampleSettings, SampleSettingsError
 from engine.tokenizer import UnknownCharactersError
 from tui.cli_common import user_errors

@@ -52,6 +52,9 @@ class Bigram(nn.Module):
         self.steps += 1
         return self.logits[idx[:, -1]], None
 
+    def reorder_state(self, state: None, index: torch.Tensor) -> None:
+        return None
+
 
 # Tokens: 0 = S (start, also "\n"), 1 = a, 2 = b, 3 = c, 4 = d.
 TRAP_TOK = CharTokenizer("\nabcd")

@@ -14,8 +14,6 @@ text still appears one character at a time to the eye, but a fast model cannot f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -32,6 +30,7 @@ from engine.sampling import (
     next_char_candidates,
 )
 from tui.messages import CandidatesReady, GenerationChunk, GenerationEnded
+from tui.model_source import ModelSource
 from tui.widgets.prob_log import ProbLog
 
 FLUSH_S = 0.03
@@ -67,7 +66,6 @@ def format_candidates(candidates: list[tuple[str, float]]) -> str:
     return "next: " + " · ".join(shown)
 
 
-ModelSource = Callable[[], "tuple[Any, Any, str] | None"]
 """Returns (model, tokenizer, description) from any thread, or None when no model exists."""
 
 
