@@ -23,19 +23,19 @@ from engine.config import RunConfig
 from engine.control import Control
 from engine.run_state import ACTIVE
 from engine.runs import default_runs_dir
-from tui.browser import RunBrowserMixin
 from tui.keys import bindings
 from tui.messages import DrainBuffer, GenerationEnded
 from tui.model_source import GenerationModel
+from tui.run_browser_actions import RunBrowserMixin
 from tui.run_events import RunEventsMixin
-from tui.runs import (
+from tui.sampling_keys import SamplingKeysMixin
+from tui.screens.help import HelpScreen, key_rows
+from tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
+from tui.trainer_factory import (
     TrainerFactory,
     TrainerLike,
     default_trainer_factory,
 )
-from tui.sampling_keys import SamplingKeysMixin
-from tui.screens.help import HelpScreen, key_rows
-from tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from tui.widgets.config_editor import ConfigEditor
 from tui.widgets.generation_pane import GenerationPane
 from tui.widgets.loss_chart import LossChart

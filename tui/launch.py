@@ -18,7 +18,12 @@ from engine.run_state import shown_state
 from engine.runs import default_runs_dir
 from tui.app import STOP_TIMEOUT_S, Dashboard
 from tui.model_source import GenerationModel
-from tui.runs import TrainerFactory, default_trainer_factory, read_history, remote_factory
+from tui.trainer_factory import (
+    TrainerFactory,
+    default_trainer_factory,
+    read_history,
+    remote_factory,
+)
 
 
 def make_app(

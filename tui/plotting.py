@@ -5,20 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.runs import Curves
-from tui.formatting import format_change
-
-
-def smooth(values: list[float], window: int) -> list[float]:
-    """Trailing moving average, so a noisy per-step loss reads as a curve."""
-    if window <= 1:
-        return list(values)
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
+from tui.formatting import format_change, smooth
 
 
 def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:

@@ -19,8 +19,8 @@ from engine.events import RunFinished, StepCompleted
 from engine.lock import RunLock
 from engine.trainer import Trainer
 from tui.launch import make_app
-from tui.runs import default_trainer_factory
 from tui.screens.run_browser import RunBrowser, read_rows
+from tui.trainer_factory import default_trainer_factory
 
 
 def tiny(corpus: Path, **changes) -> RunConfig:

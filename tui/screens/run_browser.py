@@ -1,9 +1,9 @@
 """RunBrowser: every run of the runs folder in a table; open, attach, resume or compare runs.
 
 The screen only lists and chooses: it reads the runs folder in a thread worker and dismisses
-with a :class:`BrowserChoice` that the app carries out (tui/browser.py). Keys: Enter opens the
-run under the cursor, a attaches to it, r resumes it, space marks runs, o overlays the marked
-runs on the loss chart, c clears the overlay, Esc closes.
+with a :class:`BrowserChoice` that the app carries out (tui/run_browser_actions.py). Keys:
+Enter opens the run under the cursor, a attaches to it, r resumes it, space marks runs, o
+overlays the marked runs on the loss chart, c clears the overlay, Esc closes.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ waits on the disk or on torch.
   trains a *new* run with that run's config, exactly as after ``--run`` (said on screen
   when the run opens); resuming is the browser's r.
 - **attach** follows a running run through the same path as ``--attach``
-  (:func:`tui.runs.remote_factory` and ``action_start``); d detaches and follows again.
+  (:func:`tui.trainer_factory.remote_factory` and ``action_start``); d detaches and follows again.
 - **resume** continues an interrupted or stopped run from its latest.pt through the app's
   trainer factory (``trainer_factory(config, resume)``), with the run's saved config.
 - **overlay** adds the chosen runs' loss curves to the loss chart; o (or the browser's c)
@@ -25,11 +25,11 @@ from textual import work
 
 from engine.config import RunConfig
 from engine.run_state import shown_state
+from tui.formatting import smooth
 from tui.messages import OverlayLoaded, RunOpened
 from tui.model_source import GenerationModel
-from tui.plotting import smooth
-from tui.runs import read_history, remote_factory
 from tui.screens.run_browser import BrowserChoice, RunBrowser
+from tui.trainer_factory import read_history, remote_factory
 from tui.widgets.loss_chart import OverlaySeries, bucket_means
 from tui.widgets.status_bar import RunStats
 
