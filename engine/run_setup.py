@@ -8,7 +8,6 @@ testable on its own.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from engine.tokenizer import (
     build_tokenizer,
     tokenizer_from_dict,
 )
+from engine.train_state import TrainState
 
 
 def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
@@ -100,6 +100,15 @@ def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
     )
 
 
+def diverged_message(loss: float, step: int, cfg: RunConfig, run_dir: Path) -> str:
+    """The RunFailed text for a loss that became NaN or infinite at 0-based ``step``."""
+    return (
+        f"The loss became {loss} at step {step + 1}: training diverged. The last good "
+        f"checkpoint in {run_dir} is kept. Lower learning_rate (now {cfg.learning_rate:g}), "
+        "keep grad_clip > 0 or add warmup_steps, then start again or resume."
+    )
+
+
 log = logging.getLogger(__name__)
 
 
@@ -150,9 +159,7 @@ class ModelState:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
-    step: int = 0
-    best_val_loss: float = math.inf
-    evals_since_best: int = 0
+    progress: TrainState
 
 
 def build_state(
@@ -167,7 +174,7 @@ def build_state(
     model = build_model(cfg, vocab_size).to(device)
     optimizer = build_optimizer(model, cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and dtype == torch.float16)
-    state = ModelState(model, optimizer, scaler)
+    state = ModelState(model, optimizer, scaler, TrainState())
     if payload is None:
         return state
     model.load_state_dict(payload["model"])
@@ -177,7 +184,5 @@ def build_state(
     torch.set_rng_state(payload["rng_cpu"])
     if torch.cuda.is_available() and payload.get("rng_cuda"):
         torch.cuda.set_rng_state_all(payload["rng_cuda"])
-    state.step = int(payload["step"])
-    state.best_val_loss = float(payload["best_val_loss"])
-    state.evals_since_best = int(payload["evals_since_best"])
+    state.progress = TrainState.from_payload(payload)
     return state
