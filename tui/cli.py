@@ -267,6 +267,10 @@ def plot(
         data = curves(history)
         if not data.train_steps:
             raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
+        if png is not None:
+            from tui.extras import require
+
+            require("matplotlib", "png", "llmv0 plot --png")
     if png is None or sys.stdout.isatty():
         sys.stdout.write(terminal_plot(data, folder.name) + "\n")
     if png is not None:
@@ -292,6 +296,13 @@ def report(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(build_report(folder, history, target), encoding="utf-8")
     out.print(f"Wrote {target}")
+    from rich.markup import escape
+
+    from tui.extras import available
+    from tui.report import NO_CHART
+
+    if not available("matplotlib"):
+        err.print(f"[yellow]Note:[/] {escape(NO_CHART)}")
 
 
 @app.command()
@@ -395,6 +406,13 @@ def dashboard(
 ) -> None:
     """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
     if serve:
+        from tui.extras import MissingExtraError, require
+
+        try:
+            require("textual_serve", "serve", "llmv0-tui --serve")
+        except MissingExtraError as exc:
+            print(f"llmv0-tui: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
         from tui.serve import serve as serve_dashboard
 
         raise typer.Exit(serve_dashboard(host, port, config, run))

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -35,6 +36,7 @@ def user_errors() -> Iterator[None]:
     from engine.data import CorpusError
     from engine.device import DeviceError
     from engine.tokenizer import UnknownCharactersError
+    from tui.extras import MissingExtraError
 
     try:
         yield
@@ -44,7 +46,9 @@ def user_errors() -> Iterator[None]:
         CheckpointError,
         DeviceError,
         UnknownCharactersError,
+        MissingExtraError,
         ValueError,
     ) as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+        # Escaped: messages carry user text and extras like 'llmv0[png]' that are not markup.
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(2) from None

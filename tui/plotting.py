@@ -56,7 +56,14 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
 
 
 def png_plot(curves: Curves, title: str, path: Path) -> None:
-    """Write the same two charts to a PNG file with matplotlib (no display needed)."""
+    """Write the same two charts to a PNG file with matplotlib (no display needed).
+
+    Raises:
+        MissingExtraError: matplotlib is not installed (the ``png`` extra).
+    """
+    from tui.extras import require
+
+    require("matplotlib", "png", "llmv0 plot --png")
     import matplotlib
 
     matplotlib.use("Agg")
