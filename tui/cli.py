@@ -16,7 +16,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
+from tui.cli_common import (
+    CONTEXT_SETTINGS,
+    FlagCommand,
+    FlagGroup,
+    RunsDir,
+    VersionOption,
+    err,
+    out,
+    runs_dir_or_default,
+    user_errors,
+)
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
 
@@ -25,9 +35,15 @@ app = typer.Typer(
     help="Train, sample and inspect a character-level language model. "
     "`llmv0-tui` opens the dashboard.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings=CONTEXT_SETTINGS,
+    cls=FlagGroup,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(version: VersionOption = False) -> None:
+    """Options before the command: --version, shell completion."""
 
 
 def build_config(config: str | None, overrides: list[str] | None) -> Any:
@@ -144,6 +160,7 @@ def train(
 
     def on_sigint(signum: int, frame: Any) -> None:
         interrupted["count"] += 1
+        interrupted["signal"] = signum
         if interrupted["count"] > 1:
             raise KeyboardInterrupt
         out.print(
@@ -154,6 +171,7 @@ def train(
 
     def on_hangup_or_term(signum: int, frame: Any) -> None:
         # A closed SSH session (SIGHUP) or a polite kill (SIGTERM): save, then stop.
+        interrupted["signal"] = signum
         control.stop()
 
     handlers = {
@@ -173,7 +191,12 @@ def train(
             signal.signal(sig, handler)
     out.print()
     code = 1 if isinstance(result, RunFailed) else 0
-    if code == 0 and trainer.dist.is_main:
+    if code == 0 and getattr(result, "reason", "") == "stopped" and "signal" in interrupted:
+        # Saved, but not done: 128 + the signal, as shells report (130 for Ctrl-C), so a
+        # script's `llmv0 train && llmv0 eval` stops here. A stop asked for by
+        # `llmv0 control RUN stop` or the dashboard returns 0.
+        code = 128 + interrupted["signal"]
+    if not isinstance(result, RunFailed) and trainer.dist.is_main:
         out.print(
             f"Resume with: llmv0 train --resume {trainer.run_id}    "
             f"Sample with: llmv0 generate --run {trainer.run_id}"
@@ -343,9 +366,21 @@ def config(
     ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value")] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Write the result here.")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's config table (defaults).")
+    ] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON schema of a config file.")
+    ] = False,
 ) -> None:
     """Every config field with its value, allowed range and description; validate or save."""
     from engine.config import LIVE_FIELDS, RunConfig, field_range, list_presets, save_config
+
+    if markdown or schema:
+        from tui.config_reference import json_schema, markdown_table
+
+        sys.stdout.write(json_schema() if schema else markdown_table())
+        return
 
     with user_errors():
         cfg = build_config(config_file, set_)
@@ -372,13 +407,16 @@ app.command("control")(remote_control)
 
 def main() -> None:
     """Entry point of ``llmv0``."""
-    app()
+    app(prog_name="llmv0")  # also names its shell completion, however it was started
 
 
-tui_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+# How `--serve --attach RUN` reaches each browser tab's dashboard process.
+ATTACH_ENV = "LLMV0_ATTACH"
+
+tui_app = typer.Typer(context_settings=CONTEXT_SETTINGS, pretty_exceptions_enable=False)
 
 
-@tui_app.command()
+@tui_app.command(cls=FlagCommand)
 def dashboard(
     config: Annotated[
         str | None, typer.Option("--config", "-c", help="Config file or preset to load.")
@@ -392,6 +430,8 @@ def dashboard(
             "--attach",
             "-a",
             help="Follow and steer a run another process trains (its whole history, then live).",
+            envvar=ATTACH_ENV,
+            show_envvar=False,
         ),
     ] = None,
     serve: Annotated[
@@ -403,6 +443,8 @@ def dashboard(
     port: Annotated[
         int, typer.Option("--port", help="With --serve: port.", min=1, max=65535)
     ] = 8000,
+    runs_dir: RunsDir = None,
+    version: VersionOption = False,
 ) -> None:
     """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
     if serve:
@@ -413,17 +455,29 @@ def dashboard(
         except MissingExtraError as exc:
             print(f"llmv0-tui: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        # Every browser tab starts its own dashboard process, which inherits this environment.
+        if runs_dir is not None:
+            os.environ["LLMV0_RUNS_DIR"] = str(runs_dir.resolve())
+        if attach:
+            from engine.runs import RunNotFoundError, require_history
+
+            try:  # refuse a wrong run here, not later in every browser tab
+                folder, _ = require_history(attach, runs_dir_or_default(runs_dir))
+            except RunNotFoundError as exc:
+                print(f"llmv0-tui: {exc}", file=sys.stderr)
+                raise typer.Exit(2) from None
+            os.environ[ATTACH_ENV] = str(folder.resolve())
         from tui.serve import serve as serve_dashboard
 
         raise typer.Exit(serve_dashboard(host, port, config, run))
     from tui.launch import run_dashboard
 
-    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach))
+    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach, runs_dir=runs_dir))
 
 
 def tui_main() -> None:
     """Entry point of ``llmv0-tui``."""
-    tui_app()
+    tui_app(prog_name="llmv0-tui")
 
 
 if __name__ == "__main__":
