@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from tui import cli_multinode
 from tui.cli_common import (
     CONTEXT_SETTINGS,
     FlagCommand,
@@ -78,7 +78,12 @@ def train(
         ),
     ] = None,
     resume: Annotated[
-        str | None, typer.Option("--resume", help="Run id or folder to continue exactly.")
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Run id or folder to continue exactly; 'auto' (with --run-id): continue "
+            "that run if it has a checkpoint, else start it.",
+        ),
     ] = None,
     max_steps: Annotated[
         int | None,
@@ -105,6 +110,10 @@ def train(
             min=1,
         ),
     ] = 1,
+    nnodes: cli_multinode.NNodes = 1,
+    node_rank: cli_multinode.NodeRank = None,
+    rdzv_endpoint: cli_multinode.RdzvEndpoint = None,
+    max_restarts: cli_multinode.MaxRestarts = 0,
     runs_dir: RunsDir = None,
 ) -> None:
     """Train a model with live progress. Ctrl-C saves a checkpoint and exits cleanly."""
@@ -115,6 +124,9 @@ def train(
     from tui.console import TrainingDisplay
 
     with user_errors():
+        launched_resume = resume  # `auto` is decided again by each (re)started rank
+        if resume == cli_multinode.AUTO:
+            resume = cli_multinode.auto_resume(run_id, runs_dir_or_default(runs_dir))
         overrides = list(set_ or [])
         if max_steps is not None:
             overrides.append(f"max_steps={max_steps}")
@@ -136,17 +148,23 @@ def train(
             cfg = validate_config(apply_overrides(base, overrides), source="resume config")
         else:
             cfg = build_config(config, overrides)
-        if detach or nproc > 1:
+        if detach or cli_multinode.needs_launcher(nproc, nnodes):
             from tui import cli_remote
 
             folder = runs_dir_or_default(runs_dir)
             name = cli_remote.resolve_run_id(cfg, resume, run_id, folder)
-            args = cli_remote.train_args(config, list(set_ or []), resume, max_steps, name, folder)
-            command = cli_remote.train_command(args, nproc)
+            args = cli_remote.train_args(
+                config, list(set_ or []), launched_resume, max_steps, name, folder
+            )
+            command = cli_remote.train_command(args, 1)
+            if cli_multinode.needs_launcher(nproc, nnodes):
+                command = cli_multinode.torchrun_command(
+                    args, nproc, nnodes, node_rank, rdzv_endpoint, max_restarts
+                )
             if detach:
                 cli_remote.detach_training(command, name, folder, out)
                 return
-            raise typer.Exit(subprocess.call(command))
+            raise typer.Exit(cli_multinode.run_launcher(command))
         progress = _download_progress()
         trainer = Trainer(
             cfg,

@@ -74,7 +74,11 @@ def test_shell_completion_completes_commands_and_options() -> None:
     env = {"_LLMV0_COMPLETE": "complete_bash", "COMP_WORDS": "llmv0 tr", "COMP_CWORD": "1"}
     completed = runner.invoke(cli.app, [], env=env, prog_name="llmv0")
     assert completed.stdout.split() == ["train"]
-    env = {"_LLMV0_COMPLETE": "complete_bash", "COMP_WORDS": "llmv0 train --max", "COMP_CWORD": "2"}
+    env = {
+        "_LLMV0_COMPLETE": "complete_bash",
+        "COMP_WORDS": "llmv0 train --max-s",
+        "COMP_CWORD": "2",
+    }
     assert runner.invoke(cli.app, [], env=env, prog_name="llmv0").stdout.split() == ["--max-steps"]
 
 
