@@ -160,3 +160,40 @@ def test_a_killed_node_restarts_and_resumes_from_the_checkpoint(tmp_path: Path) 
     assert events[-1].step == 400 and load_checkpoint(runs / "mn" / "latest.pt")["step"] == 400
     after = [e.step for e in events[events.index(resumed) :] if e.type == "StepCompleted"]
     assert after == list(range(resumed.start_step + 1, 401))
+
+
+def test_ctrl_c_stops_a_data_parallel_run_with_a_checkpoint_and_130(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TINY_TEXT, encoding="utf-8")
+    runs = tmp_path / "runs"
+    sets = [f"data_file={corpus}", "seq_length=16", "batch_size=4", "embedding_dim=8",
+            "hidden_dim=16", "eval_interval=100000", "device=cpu", "num_threads=1"]  # fmt: skip
+    command = [
+        sys.executable, "-m", "tui.cli", "train", "--nproc", "2", "--run-id", "c",
+        "--max-steps", "1000000", "--runs-dir", str(runs), "--no-samples",
+        *[arg for item in sets for arg in ("--set", item)],
+    ]  # fmt: skip
+    # Its own session, so the test can send Ctrl-C to the whole group as a terminal does.
+    launcher = subprocess.Popen(
+        command, env=_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    log = runs / "c" / "events.jsonl"
+    try:
+        deadline = time.monotonic() + 120
+        while not (log.exists() and '"StepCompleted"' in log.read_text(encoding="utf-8")):
+            assert time.monotonic() < deadline and launcher.poll() is None, "no training step"
+            time.sleep(0.05)
+        family = psutil.Process(launcher.pid).children(recursive=True)
+        os.killpg(launcher.pid, signal.SIGINT)
+        output = launcher.communicate(timeout=120)[0].decode()
+        # The launcher waited for torchrun and its ranks instead of killing them mid-save.
+        alive = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"processes outlived the launcher: {alive}"
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+    assert launcher.returncode == 130, output[-3000:]
+    finished = read_events(log)[-1]
+    assert finished.type == "RunFinished" and finished.reason == "stopped"
+    assert load_checkpoint(runs / "c" / "latest.pt")["step"] == finished.step
