@@ -24,6 +24,9 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
     """Two stacked plotext charts (loss; perplexity) as a string with ANSI colours."""
     import plotext as plt
 
+    # plotext's clear_figure clears only the active subplot: select the whole figure first,
+    # or the previous call's subplots survive and a second chart in one process can crash.
+    plt.main()
     plt.clear_figure()
     plt.theme("clear")  # the terminal's own background, readable on dark and light
     plt.subplots(2, 1)
