@@ -29,6 +29,7 @@ from tui.cli_common import (
 )
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
+from tui.cli_serve import ATTACH_ENV
 
 app = typer.Typer(
     name="llmv0",
@@ -116,7 +117,7 @@ def train(
     max_restarts: cli_multinode.MaxRestarts = 0,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Train a model with live progress. Ctrl-C saves a checkpoint and exits cleanly."""
+    """Train a model with live progress. Ctrl-C saves a checkpoint, then exits with 130."""
     from engine.config import RunConfig
     from engine.control import Control
     from engine.events import RunFailed
@@ -428,9 +429,6 @@ def main() -> None:
     app(prog_name="llmv0")  # also names its shell completion, however it was started
 
 
-# How `--serve --attach RUN` reaches each browser tab's dashboard process.
-ATTACH_ENV = "LLMV0_ATTACH"
-
 tui_app = typer.Typer(context_settings=CONTEXT_SETTINGS, pretty_exceptions_enable=False)
 
 
@@ -448,7 +446,7 @@ def dashboard(
             "--attach",
             "-a",
             help="Follow and steer a run another process trains (its whole history, then live).",
-            envvar=ATTACH_ENV,
+            envvar=ATTACH_ENV,  # how `--serve --attach` reaches each browser tab
             show_envvar=False,
         ),
     ] = None,
@@ -466,28 +464,9 @@ def dashboard(
 ) -> None:
     """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
     if serve:
-        from tui.extras import MissingExtraError, require
+        from tui.cli_serve import serve_dashboard
 
-        try:
-            require("textual_serve", "serve", "llmv0-tui --serve")
-        except MissingExtraError as exc:
-            print(f"llmv0-tui: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        # Every browser tab starts its own dashboard process, which inherits this environment.
-        if runs_dir is not None:
-            os.environ["LLMV0_RUNS_DIR"] = str(runs_dir.resolve())
-        if attach:
-            from engine.runs import RunNotFoundError, require_history
-
-            try:  # refuse a wrong run here, not later in every browser tab
-                folder, _ = require_history(attach, runs_dir_or_default(runs_dir))
-            except RunNotFoundError as exc:
-                print(f"llmv0-tui: {exc}", file=sys.stderr)
-                raise typer.Exit(2) from None
-            os.environ[ATTACH_ENV] = str(folder.resolve())
-        from tui.serve import serve as serve_dashboard
-
-        raise typer.Exit(serve_dashboard(host, port, config, run))
+        raise typer.Exit(serve_dashboard(host, port, config, run, attach, runs_dir))
     from tui.launch import run_dashboard
 
     raise typer.Exit(run_dashboard(config=config, run=run, attach=attach, runs_dir=runs_dir))

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tui import cli
+from tui.cli_serve import ATTACH_ENV
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
@@ -139,11 +140,11 @@ def test_serve_attach_reaches_every_browser_tab(
     seen: dict[str, object] = {}
 
     def fake_serve(host: str, port: int, config: str | None, run: str | None) -> int:
-        seen["env"] = os.environ.get(cli.ATTACH_ENV), os.environ.get("LLMV0_RUNS_DIR")
+        seen["env"] = os.environ.get(ATTACH_ENV), os.environ.get("LLMV0_RUNS_DIR")
         return 0
 
     monkeypatch.setattr(tui.serve, "serve", fake_serve)
-    monkeypatch.delenv(cli.ATTACH_ENV, raising=False)
+    monkeypatch.delenv(ATTACH_ENV, raising=False)
     args = ["--serve", "--attach", trained, "--runs-dir", str(runs_dir)]
     result = runner.invoke(cli.tui_app, args)
     assert result.exit_code == 0, result.output
@@ -159,6 +160,6 @@ def test_serve_attach_reaches_every_browser_tab(
     assert runner.invoke(cli.tui_app, []).exit_code == 0
     assert seen["dashboard"]["attach"] == folder
 
-    monkeypatch.delenv(cli.ATTACH_ENV)
+    monkeypatch.delenv(ATTACH_ENV)
     wrong = runner.invoke(cli.tui_app, ["--serve", "--attach", "nope", "--runs-dir", str(runs_dir)])
     assert wrong.exit_code == 2 and "nope" in wrong.stderr
