@@ -1,4 +1,4 @@
-"""``llmv0 train --resume auto``: start the named run, or continue it from its checkpoint."""
+"""`llmv0 train` options for restarts and many machines: --resume auto, --nnodes, thread split."""
 
 from __future__ import annotations
 
@@ -41,3 +41,10 @@ def test_threads_split_by_the_ranks_on_this_machine(monkeypatch) -> None:
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     info = from_env()
     assert (info.world_size, info.local_world_size, info.rank) == (4, 2, 3)
+
+
+def test_many_machines_need_a_rendezvous_endpoint(corpus: Path, runs_dir: Path) -> None:
+    args = ["train", "--nnodes", "2", "--runs-dir", str(runs_dir), "--set", f"data_file={corpus}"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and not runs_dir.exists()
+    assert "--nnodes > 1 needs --rdzv-endpoint HOST:PORT" in " ".join(result.stderr.split())
