@@ -88,16 +88,7 @@ def test_train_resume_continues(trained: Path, runs_dir: Path) -> None:
 @pytest.mark.parametrize("how", ["run", "checkpoint"])
 def test_generate(trained: Path, runs_dir: Path, how: str) -> None:
     target = ["--run", "r1"] if how == "run" else ["--checkpoint", str(trained / "latest.pt")]
-    args = [
-        "generate",
-        *target,
-        "--prompt",
-        "ROMEO:",
-        "--length",
-        "50",
-        "--runs-dir",
-        str(runs_dir),
-    ]
+    args = ["generate", *target, "-p", "ROMEO:", "--length", "50", "--runs-dir", str(runs_dir)]
     result = invoke(args)
     assert result.exit_code == 0, result.output
     text = result.stdout
