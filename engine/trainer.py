@@ -159,6 +159,8 @@ class Trainer:
         self._user_sink = sink
         self._speed.restart()
         try:
+            if self.dist.enabled:  # join the group first: rank 0 names the run for all ranks
+                self._join_group()
             # Inputs first (device, corpus): a run that cannot start leaves no run folder.
             data, cpu_note = self._prepare()
             if self.dist.is_main:
@@ -197,6 +199,15 @@ class Trainer:
 
     # ----- before the first step -----
 
+    def _join_group(self) -> None:
+        """Join the data-parallel group; a new run takes rank 0's run id on every rank."""
+        self.device = dist.init(self.dist, select_device(self.config.device))
+        if self._resume_payload is None:
+            self.run_id = dist.broadcast_text(self.run_id, self.dist)
+            self.run_dir = resolve_run(self.run_id, self.runs_dir).folder.path
+            self.folder = RunFolder(self.run_dir)
+            self.checkpointer = Checkpointer(self.folder, self.run_id, self.dist, self._publish)
+
     def _prepare(self) -> tuple[RunData, str | None]:
         """Device, CPU threads, seed and the corpus: everything that can fail on the user's
         inputs, done before the run folder is touched."""
@@ -207,7 +218,7 @@ class Trainer:
         if self.device.type == "cpu":
             threads = cfg.num_threads
             if threads == 0 and self.dist.enabled:  # ranks on one machine share its cores
-                threads = max(1, (os.cpu_count() or 1) // self.dist.world_size)
+                threads = max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
             cpu_note = configure_cpu(threads)
         torch.manual_seed(cfg.seed)
         payload = self._resume_payload
@@ -254,6 +265,7 @@ class Trainer:
         )  # fmt: skip
         self.parts = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
         self.state = self.parts.progress
+        dist.check_same_step(self.state.step, self.dist, self.device)
         notes = [f"precision: {str(self.dtype).removeprefix('torch.')}"]
         if cpu_note:
             notes.append(cpu_note)
