@@ -55,6 +55,10 @@ MaxRestarts = Annotated[
 ]
 
 
+class LaunchError(UserError, ValueError):
+    """The launch options cannot work together (the message says what to change)."""
+
+
 def needs_launcher(nproc: int, nnodes: int) -> bool:
     """Whether training runs under torchrun rather than in this process."""
     return nproc > 1 or nnodes > 1
@@ -64,10 +68,10 @@ def auto_resume(run_id: str | None, runs_dir: Path) -> str | None:
     """``--resume auto``: the run's folder when it has a checkpoint, else None (start it).
 
     Raises:
-        UserError: no ``--run-id``: a restart could not find the run it started.
+        LaunchError: no ``--run-id``: a restart could not find the run it started.
     """
     if not run_id:
-        raise UserError(
+        raise LaunchError(
             "--resume auto needs --run-id NAME, so that a restarted or requeued command "
             "finds the run it started."
         )
@@ -88,19 +92,19 @@ def torchrun_command(
     """The torchrun command line that runs ``llmv0 train train_args`` on this machine.
 
     Raises:
-        UserError: several machines without a rendezvous endpoint, or a bad node rank.
+        LaunchError: several machines without a rendezvous endpoint, or a bad node rank.
     """
     launch = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}"]
     if nnodes == 1 and rdzv_endpoint is None:
         launch.append("--standalone")
     else:
         if not rdzv_endpoint or ":" not in rdzv_endpoint:
-            raise UserError(
+            raise LaunchError(
                 "--nnodes > 1 needs --rdzv-endpoint HOST:PORT, an address and free port of one "
                 "of the machines that all of them can reach (the same on every machine)."
             )
         if node_rank is not None and node_rank >= nnodes:
-            raise UserError(f"--node-rank must be below --nnodes ({nnodes}), not {node_rank}.")
+            raise LaunchError(f"--node-rank must be below --nnodes ({nnodes}), not {node_rank}.")
         launch += [f"--nnodes={nnodes}", f"--rdzv_endpoint={rdzv_endpoint}"]
         if node_rank is None:
             launch.append("--rdzv_backend=c10d")
