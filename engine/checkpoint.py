@@ -159,7 +159,13 @@ def model_from_payload(
 ) -> LoadedModel:
     """Rebuild the model (eval mode), tokenizer and config a checkpoint describes."""
     cfg = config_of(payload, path)
-    tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    try:
+        tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"The tokenizer stored in {path} is unreadable ({exc}). The file was probably "
+            "edited or written by another program."
+        ) from None
     model = build_model(cfg, tokenizer.vocab_size)
     try:
         model.load_state_dict(payload["model"])

@@ -185,3 +185,10 @@ def test_payload_has_only_plain_data() -> None:
     payload, _ = small_payload()
     pickle.dumps(payload)  # no modules, no open handles
     assert isinstance(payload["config"], dict) and isinstance(payload["tokenizer"], dict)
+
+
+def test_an_unreadable_stored_tokenizer_is_a_checkpoint_error() -> None:
+    payload, _ = small_payload()
+    payload["tokenizer"] = {"kind": "nope"}
+    with pytest.raises(CheckpointError, match="tokenizer stored in"):
+        ckpt.model_from_payload(payload)

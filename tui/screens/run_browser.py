@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from engine.run_folder import RunFolder
+from engine.run_folder import RunFolder, apply_live_changes
 from engine.run_state import LIVE, RESUMABLE
 from engine.runs import RunSummary
 
@@ -81,7 +81,10 @@ def read_rows(runs_dir: Path) -> list[RunRow]:
     rows = []
     for summary in reversed(list_runs(runs_dir)):
         try:
-            config = RunFolder(summary.path).effective_config()
+            # The summary already holds the live changes: no second read of the log.
+            config = RunFolder(summary.path).saved_config()
+            if config is not None:
+                config = apply_live_changes(config, list(summary.changes))
         except OSError:
             config = None
         rows.append(RunRow(summary, config_detail(config.model_dump() if config else {})))
