@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
+from tui.cli_experiments import register as register_experiments
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
 
@@ -260,6 +262,7 @@ def plot(
 ) -> None:
     """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
     from engine.runs import curves, require_history
+    from tui.overlay_plot import use_colour
     from tui.plotting import png_plot, terminal_plot
 
     with user_errors():
@@ -268,7 +271,8 @@ def plot(
         if not data.train_steps:
             raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
     if png is None or sys.stdout.isatty():
-        sys.stdout.write(terminal_plot(data, folder.name) + "\n")
+        colour = use_colour(sys.stdout)  # NO_COLOR or a pipe: plain text, no escape codes
+        sys.stdout.write(terminal_plot(data, folder.name, colour=colour) + "\n")
     if png is not None:
         png_plot(data, folder.name, png)
         out.print(f"Wrote {png}")
@@ -295,17 +299,37 @@ def report(
 
 
 @app.command()
-def runs(runs_dir: RunsDir = None) -> None:
-    """The runs in the runs folder with their state and best validation loss."""
+def runs(
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort", help="started, run, model, state, steps or best_val ('-' reverses)."
+        ),
+    ] = "started",
+    filter_: Annotated[
+        str,
+        typer.Option(
+            "--filter", help="e.g. state=finished,tag=lr|wd,model=gpt,best_val<1.6 (all must hold)."
+        ),
+    ] = "",
+    runs_dir: RunsDir = None,
+) -> None:
+    """The runs in the runs folder with their state, best validation loss and tags."""
+    from engine.experiments import select_runs, tags_of
     from engine.runs import list_runs
 
     folder = runs_dir_or_default(runs_dir)
-    summaries = list_runs(folder)
+    with user_errors():
+        all_runs = list_runs(folder)
+        summaries = select_runs(all_runs, sort, filter_)
     if not summaries:
-        out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
+        if all_runs:
+            out.print(f"No run in {folder} matches --filter {filter_!r}.")
+        else:
+            out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
         return
     table = Table(title=f"Runs in {folder}")
-    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint"):
+    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint", "tags"):
         table.add_column(
             column,
             justify="right" if column in {"steps", "best val loss"} else "left",
@@ -321,6 +345,7 @@ def runs(runs_dir: RunsDir = None) -> None:
             f"{s.step:,}/{s.total_steps:,}",
             best,
             "yes" if s.has_checkpoint else "no",
+            escape(", ".join(tags_of(s.path))),
         )
     out.print(table)
 
@@ -357,6 +382,7 @@ def config(
 
 app.command("generate")(generate_cmd)
 app.command("control")(remote_control)
+register_experiments(app)
 
 
 def main() -> None:
