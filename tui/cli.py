@@ -21,6 +21,7 @@ from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
 from tui.cli_experiments import register as register_experiments
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
+from tui.cli_sweep import register as register_sweep
 
 app = typer.Typer(
     name="llmv0",
@@ -383,6 +384,7 @@ def config(
 app.command("generate")(generate_cmd)
 app.command("control")(remote_control)
 register_experiments(app)
+register_sweep(app)
 
 
 def main() -> None:

@@ -1,0 +1,125 @@
+"""Sweeps in-process on a tiny config: grid covers every point once, TPE with pruning, results,
+the best config as a preset, and search spaces that are refused with every problem named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TINY_FIELDS
+
+from engine.config import ConfigError
+from engine.experiments import read_meta, tags_of
+from engine.runs import list_runs
+from engine.sweep import Worker, default_storage, open_study, results, save_best_preset
+from engine.sweep_space import grid_points, parse_space
+
+
+def space_dict(corpus: Path, **extra: Any) -> dict[str, Any]:
+    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 16, "eval_interval": 4}
+    return {"name": "s", "set": fixed, "pruner": {"kind": "none"}, **extra}
+
+
+def test_grid_sweep_runs_each_point_once_as_tagged_run_folders(
+    corpus: Path, runs_dir: Path
+) -> None:
+    space = parse_space(
+        space_dict(
+            corpus, method="grid", fields={"learning_rate": [0.01, 0.003], "hidden_dim": [16, 32]}
+        )
+    )
+    assert space.n_trials == 4
+    study = open_study(space, default_storage(runs_dir))
+    seen: list[int] = []
+    assert Worker(space, study, runs_dir, on_trial=lambda r: seen.append(r.number)).run() == 4
+    rows = results(study)
+    assert [r.state for r in rows] == ["complete"] * 4 and seen == [0, 1, 2, 3]
+    params = sorted(json.dumps(r.params, sort_keys=True) for r in rows)
+    assert params == sorted(json.dumps(p, sort_keys=True) for p in grid_points(space))
+    # Each trial is a normal run folder, tagged with the sweep and its trial number.
+    runs = {s.run_id: s for s in list_runs(runs_dir)}
+    assert set(runs) == {f"s-t00{i}" for i in range(4)}
+    assert all(s.state == "finished" for s in runs.values())
+    assert tags_of(runs_dir / "s-t002") == ["s", "trial-2"]
+    assert read_meta(runs_dir / "s-t002")["sweep"]["state"] == "complete"
+    best = min(rows, key=lambda r: r.value)
+    assert best.value == pytest.approx(runs[best.run_id].best_val_loss)
+    # Running the sweep again does nothing: the study is full.
+    assert Worker(space, open_study(space, default_storage(runs_dir)), runs_dir).run() == 0
+
+
+def test_tpe_with_median_pruning_marks_pruned_trials_pruned(
+    corpus: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = space_dict(
+        corpus,
+        method="tpe",
+        n_trials=6,
+        seed=3,
+        fields={"learning_rate": {"low": 1e-4, "high": 3e-2, "log": True}},
+        pruner={"kind": "median", "startup_trials": 1},
+    )
+    space = parse_space(data)
+    study = open_study(space, default_storage(runs_dir))
+    Worker(space, study, runs_dir).run()
+    rows = results(study)
+    states = [r.state for r in rows]
+    assert len(rows) == 6 and set(states) <= {"complete", "pruned"}
+    assert "failed" not in states
+    lrs = [r.params["learning_rate"] for r in rows]
+    assert all(1e-4 <= lr <= 3e-2 for lr in lrs) and len(set(lrs)) == 6
+    for row in rows:
+        if row.state == "pruned":  # stopped early: fewer steps than the budget, not failed
+            summary = next(s for s in list_runs(runs_dir) if s.run_id == row.run_id)
+            assert summary.state == "stopped" and summary.step < 16
+            assert read_meta(summary.path)["sweep"]["state"] == "pruned"
+    monkeypatch.setenv("LLMV0_CONFIG_DIR", str(tmp_path / "presets"))
+    path = save_best_preset(study, "lr-best")
+    best = min((r for r in rows if r.state == "complete"), key=lambda r: r.value)
+    assert json.loads(path.read_text())["learning_rate"] == pytest.approx(
+        best.params["learning_rate"]
+    )
+
+
+def test_pruning_reports_each_evaluation(corpus: Path, runs_dir: Path) -> None:
+    """With a pruner that always prunes after warm-up, the trial ends early and is PRUNED."""
+    import optuna
+
+    data = space_dict(corpus, method="random", n_trials=1, fields={"hidden_dim": [16]})
+    space = parse_space(data)
+    study = open_study(space, default_storage(runs_dir))
+    study.pruner = optuna.pruners.ThresholdPruner(upper=0.0)  # every loss is above 0
+    Worker(space, study, runs_dir).run()
+    (trial,) = study.trials
+    assert trial.state.name == "PRUNED" and list(trial.intermediate_values) == [4]
+    assert results(study)[0].state == "pruned"
+
+
+def test_bad_space_names_every_problem(corpus: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_space(
+            {
+                "name": "bad name!",
+                "method": "bayes",
+                "set": {"data_file": str(corpus)},
+                "fields": {
+                    "learnin_rate": [0.1],
+                    "dropout": {"low": 0.0, "high": 2.0},
+                    "hidden_dim": {"low": 8, "high": 4},
+                },
+            }
+        )
+    problems = info.value.problems
+    assert {"name", "method", "fields.learnin_rate", "fields.dropout", "fields.hidden_dim"} <= set(
+        problems
+    )
+
+
+def test_grid_needs_a_step_for_float_ranges(corpus: Path) -> None:
+    data = space_dict(corpus, method="grid", fields={"dropout": {"low": 0.0, "high": 0.2}})
+    with pytest.raises(ConfigError, match="step"):
+        parse_space(data)
+    data["fields"]["dropout"]["step"] = 0.1
+    assert parse_space(data).grid() == {"dropout": [0.0, 0.1, 0.2]}
