@@ -133,11 +133,11 @@ def recover_interrupted(study: optuna.Study, runs_dir: Path) -> list[int]:
         # Straight to the storage, not study.tell: tell runs the sampler's after_trial, and
         # the grid sampler's may call study.stop(), which only works inside optimize().
         storage, tid = study._storage, trial._trial_id
+        storage.set_trial_user_attr(tid, ATTR_INTERRUPTED, True)  # a finished trial is frozen
         try:
             storage.set_trial_state_values(tid, TrialState.FAIL)
-        except (ValueError, RuntimeError):  # another worker recovered it first
+        except optuna.exceptions.UpdateFinishedTrialError:  # another worker recovered it
             continue
-        storage.set_trial_user_attr(tid, ATTR_INTERRUPTED, True)
         if trial.params and len(trial.params) == len(study.user_attrs["space"]["fields"]):
             study.enqueue_trial(trial.params, user_attrs={ATTR_REQUEUED: trial.number})
         _mark_run(runs_dir, trial.user_attrs.get("run_id"), "interrupted")
