@@ -123,3 +123,42 @@ def test_grid_needs_a_step_for_float_ranges(corpus: Path) -> None:
         parse_space(data)
     data["fields"]["dropout"]["step"] = 0.1
     assert parse_space(data).grid() == {"dropout": [0.0, 0.1, 0.2]}
+
+
+def test_a_trial_stopped_by_the_user_is_recorded_stopped_not_failed(
+    corpus: Path, runs_dir: Path
+) -> None:
+    """The dashboard's stop on an attached trial (a command in its run folder) ends that trial
+    as PRUNED with 'stopped', and the sweep goes on to the next trial."""
+    import threading
+    import time
+
+    from engine.remote import send_command
+    from engine.runlog import read_events
+
+    data = space_dict(corpus, method="grid", fields={"hidden_dim": [16, 32]})
+    data["set"]["max_steps"] = 5000  # long enough to be stopped from outside
+    data["set"]["eval_interval"] = 10
+    space = parse_space(data)
+    study = open_study(space, default_storage(runs_dir))
+    first = runs_dir / "s-t000"
+
+    def stop_first_trial() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            log = first / "events.jsonl"
+            if log.exists() and any(e.type == "EvalCompleted" for e in read_events(log)):
+                send_command(first, "stop")
+                return
+            time.sleep(0.02)
+
+    stopper = threading.Thread(target=stop_first_trial)
+    stopper.start()
+    try:
+        worker = Worker(space, study, runs_dir, on_trial=lambda row: worker.stop())
+        assert worker.run() == 1  # stopping the sweep after that trial starts no other
+    finally:
+        stopper.join()
+    rows = results(study)
+    assert rows[0].state == "stopped" and study.trials[0].state.name == "PRUNED"
+    assert read_meta(first)["sweep"]["state"] == "stopped"
