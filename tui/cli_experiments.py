@@ -5,7 +5,6 @@ The logic lives in :mod:`engine.experiments`; these commands parse, confirm and 
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -28,10 +27,6 @@ MetricOption = Annotated[
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")]
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4f}" if math.isfinite(value) else "—"
-
-
 def _records(runs: list[str], runs_dir: Path) -> list:
     from engine.experiments import run_record
     from engine.runs import require_history
@@ -45,7 +40,7 @@ def _records(runs: list[str], runs_dir: Path) -> list:
 
 def compare_tables(records: list) -> tuple[Table, Table]:
     """The diff table (only fields that differ) and the metrics table, one column per run."""
-    from engine.experiments import config_diff
+    from engine.experiments import config_diff, metric_summary
     from tui.overlay_plot import marker_of
 
     heads = [f"{marker_of(i)} {escape(r.name)}" for i, r in enumerate(records)]
@@ -62,11 +57,8 @@ def compare_tables(records: list) -> tuple[Table, Table]:
     metrics.add_column("metric", no_wrap=True)
     for head in heads:
         metrics.add_column(head, justify="right")
-    metrics.add_row("state", *(r.summary.state for r in records))
-    metrics.add_row("steps", *(f"{r.summary.step:,}" for r in records))
-    metrics.add_row("best val loss", *(_fmt(r.summary.best_val_loss) for r in records))
-    metrics.add_row("final val loss", *(_fmt(r.final_val_loss) for r in records))
-    metrics.add_row("final train loss", *(_fmt(r.final_train_loss) for r in records))
+    for label, cells in metric_summary(records):
+        metrics.add_row(label, *cells)
     return diff, metrics
 
 

@@ -39,15 +39,6 @@ STATE_STYLES = {
 }
 
 
-def _show(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def changed_fields(params: dict[str, Any]) -> str:
-    """``learning_rate=0.003 hidden_dim=64``: what this trial searched."""
-    return " ".join(f"{k}={_show(v)}" for k, v in params.items())
-
-
 def results_table(name: str, rows: list) -> Table:
     """The sweep's trials: number, changed fields, best val loss, time, state."""
     complete = [r for r in rows if r.state == "complete" and r.value is not None]
@@ -60,7 +51,7 @@ def results_table(name: str, rows: list) -> Table:
         style = STATE_STYLES.get(r.state, "")
         table.add_row(
             f"{r.number}{'*' if r.number == best else ''}",
-            escape(changed_fields(r.params)),
+            escape(r.changed),
             value,
             format_duration(r.duration_s),
             f"[{style}]{r.state}[/]" if style else r.state,
@@ -117,7 +108,7 @@ def sweep(
             return
         value = f"best val {row.value:.4f}" if row.value is not None else row.error[:80]
         out.print(
-            f"trial {row.number} {row.state}: {escape(changed_fields(row.params))} "
+            f"trial {row.number} {row.state}: {escape(row.changed)} "
             f"({escape(value)}, {format_duration(row.duration_s)})"
         )
 
