@@ -256,6 +256,21 @@ def config_diff(records: list[RunRecord]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def metric_summary(records: list[RunRecord]) -> list[tuple[str, list[str]]]:
+    """Rows (metric, one cell per run): state, steps, best and final losses."""
+
+    def fmt(value: float) -> str:
+        return f"{value:.4f}" if math.isfinite(value) else "—"
+
+    return [
+        ("state", [r.summary.state for r in records]),
+        ("steps", [f"{r.summary.step:,}" for r in records]),
+        ("best val loss", [fmt(r.summary.best_val_loss) for r in records]),
+        ("final val loss", [fmt(r.final_val_loss) for r in records]),
+        ("final train loss", [fmt(r.final_train_loss) for r in records]),
+    ]
+
+
 def metric_series(history: list[Event], metric: str) -> tuple[list[int], list[float]]:
     """(steps, values) of ``metric`` (a key of :data:`METRICS`); non-finite values dropped."""
     if metric not in METRICS:

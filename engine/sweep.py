@@ -161,6 +161,13 @@ class TrialRow:
     run_id: str
     error: str = ""
 
+    @property
+    def changed(self) -> str:
+        """``learning_rate=0.003 hidden_dim=64``: what this trial searched."""
+        return " ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
+        )
+
 
 def trial_state(trial: FrozenTrial) -> str:
     """complete / pruned / stopped / failed / interrupted / running."""
