@@ -59,9 +59,21 @@ def storage_of(url: str) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
 
 
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler without its end-of-grid ``study.stop()``.
+
+    The worker's own budget (``n_trials`` = grid size) ends the sweep. Optuna's check also
+    raises KeyError after a re-queued trial (an interrupted trial's settings, which carry no
+    grid id) when one grid point is left, so a resumed grid sweep would crash.
+    """
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
 def _sampler(space: SweepSpace) -> optuna.samplers.BaseSampler:
     if space.method == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=space.seed)
+        return _GridSampler(space.grid(), seed=space.seed)
     if space.method == "random":
         return optuna.samplers.RandomSampler(seed=space.seed)
     return optuna.samplers.TPESampler(seed=space.seed, n_startup_trials=min(4, space.n_trials))
@@ -157,7 +169,7 @@ class TrialRow:
     params: dict[str, Any]
     value: float | None
     duration_s: float | None
-    state: str  # complete, pruned, stopped, failed, interrupted, running
+    state: str  # complete, pruned, stopped, failed, interrupted, running, queued
     run_id: str
     error: str = ""
 
@@ -170,7 +182,7 @@ class TrialRow:
 
 
 def trial_state(trial: FrozenTrial) -> str:
-    """complete / pruned / stopped / failed / interrupted / running."""
+    """complete / pruned / stopped / failed / interrupted / running / queued."""
     attrs = trial.user_attrs
     if trial.state == TrialState.COMPLETE:
         return "complete"
@@ -178,6 +190,8 @@ def trial_state(trial: FrozenTrial) -> str:
         return "stopped" if attrs.get("stopped_by_user") else "pruned"
     if trial.state == TrialState.RUNNING:
         return "interrupted" if _orphaned(trial) else "running"
+    if trial.state == TrialState.WAITING:
+        return "queued"
     if attrs.get(ATTR_INTERRUPTED):
         return "interrupted"
     return "failed" if trial.state == TrialState.FAIL else trial.state.name.lower()
@@ -190,10 +204,12 @@ def results(study: optuna.Study) -> list[TrialRow]:
         if t.user_attrs.get(ATTR_SURPLUS):
             continue
         duration = t.duration.total_seconds() if t.duration is not None else None
+        # A queued trial (an interrupted one's settings, to run again) has no params yet.
+        params = t.params or dict(t.system_attrs.get("fixed_params", {}))
         rows.append(
             TrialRow(
                 number=t.number,
-                params=dict(t.params),
+                params=params,
                 value=t.value if t.state == TrialState.COMPLETE else t.user_attrs.get("best"),
                 duration_s=duration,
                 state=trial_state(t),
@@ -358,7 +374,10 @@ class Worker:
             if self._stopping.is_set() and not pruned["flag"]:
                 # The sweep itself is shutting down: count nothing, run the point again later.
                 trial.set_user_attr(ATTR_INTERRUPTED, True)
-                self.study.enqueue_trial(dict(trial.params), user_attrs={ATTR_REQUEUED: 1})
+                trial.set_user_attr("error", "sweep stopped; these settings run again on resume")
+                self.study.enqueue_trial(
+                    dict(trial.params), user_attrs={ATTR_REQUEUED: trial.number}
+                )
                 _mark_run(self.runs_dir, run_id, "interrupted")
                 raise TrialFailedError("interrupted")
             if not pruned["flag"]:

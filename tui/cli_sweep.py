@@ -36,6 +36,7 @@ STATE_STYLES = {
     "failed": "red",
     "interrupted": "magenta",
     "running": "cyan",
+    "queued": "dim",
 }
 
 

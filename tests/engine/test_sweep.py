@@ -162,3 +162,22 @@ def test_a_trial_stopped_by_the_user_is_recorded_stopped_not_failed(
     rows = results(study)
     assert rows[0].state == "stopped" and study.trials[0].state.name == "PRUNED"
     assert read_meta(first)["sweep"]["state"] == "stopped"
+
+
+def test_stopping_the_sweep_queues_the_trial_again_and_resume_runs_it(
+    corpus: Path, runs_dir: Path
+) -> None:
+    """Ctrl-C on `llmv0 sweep` (Worker.stop): the trial in progress is interrupted, not
+    counted, and its settings run first when the sweep continues."""
+    space = parse_space(space_dict(corpus, method="grid", fields={"hidden_dim": [16, 32]}))
+    study = open_study(space, default_storage(runs_dir))
+    worker = Worker(space, study, runs_dir, on_start=lambda number, run_id: worker.stop())
+    assert worker.run() == 1
+    first = results(study)
+    assert [r.state for r in first] == ["interrupted", "queued"]
+    assert first[1].params == first[0].params
+    Worker(space, open_study(space, default_storage(runs_dir)), runs_dir).run()
+    rows = results(study)
+    assert [r.state for r in rows] == ["interrupted", "complete", "complete"]
+    assert rows[1].params == rows[0].params
+    assert {r.params["hidden_dim"] for r in rows[1:]} == {16, 32}
