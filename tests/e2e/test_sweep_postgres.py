@@ -87,7 +87,7 @@ def postgres() -> Iterator[str]:
 def test_two_workers_share_one_study_on_postgres(
     postgres: str, corpus: Path, runs_dir: Path, tmp_path: Path
 ) -> None:
-    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 12, "eval_interval": 6}
+    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 30, "eval_interval": 15}
     space = {
         "name": "pg",
         "method": "random",

@@ -181,3 +181,30 @@ def test_stopping_the_sweep_queues_the_trial_again_and_resume_runs_it(
     assert [r.state for r in rows] == ["interrupted", "complete", "complete"]
     assert rows[1].params == rows[0].params
     assert {r.params["hidden_dim"] for r in rows[1:]} == {16, 32}
+
+
+def test_a_trial_past_the_budget_is_handed_back_unrun_and_hidden(
+    corpus: Path, runs_dir: Path
+) -> None:
+    """Two workers raced for the last slot: the later trial number trains nothing."""
+    import os
+    import socket
+
+    from optuna.trial import TrialState
+
+    from engine.sweep import TrialFailedError
+
+    space = parse_space(
+        space_dict(corpus, method="random", n_trials=1, fields={"hidden_dim": [16]})
+    )
+    study = open_study(space, default_storage(runs_dir))
+    other = study.ask()  # the other worker's trial, still running (a live pid on this host)
+    other.set_user_attr("host", socket.gethostname())
+    other.set_user_attr("pid", os.getpid())
+    late = study.ask()
+    with pytest.raises(TrialFailedError, match="surplus"):
+        Worker(space, study, runs_dir)._objective(late)
+    study.tell(late, state=TrialState.FAIL)
+    assert [r.number for r in results(study)] == [0]  # the surplus trial is not listed
+    assert not any(runs_dir.glob("s-t001*")), "no run folder for it"
+    assert Worker(space, study, runs_dir).run() == 0  # the budget is used up
