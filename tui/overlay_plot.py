@@ -63,6 +63,7 @@ def overlay_plot(
 
     plt.clear_figure()
     plt.theme("clear")
+    plt.limit_size(False, False)  # the caller knows the room (a widget, --width in a pipe)
     plt.plot_size(width, height)
     plt.title(title)
     drawn = [s for s in series if s.steps]

@@ -94,7 +94,7 @@ class CompareScreen(ModalScreen[None]):
         metrics.add_columns("metric", *heads)
         for label, cells in metric_summary(self.records):
             metrics.add_row(label, *cells)
-        self.draw()
+        self.call_after_refresh(self.draw)  # after layout, so the chart fills its width
 
     def diff_rows(self) -> list[tuple[str, list[str]]]:
         """The diff table's content (what a test reads)."""

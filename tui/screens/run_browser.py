@@ -49,6 +49,7 @@ class RunRow:
     detail: str  # the config in a few words: model shape, learning rate
     tags: tuple[str, ...] = ()
     note: str = ""
+    sweep_state: str = ""  # a sweep trial's verdict: pruned reads better than stopped
 
     @property
     def run_id(self) -> str:
@@ -94,7 +95,9 @@ def read_rows(runs_dir: Path) -> list[RunRow]:
         meta = read_meta(summary.path)
         tags = tuple(str(t) for t in meta.get("tags", []) if isinstance(t, str))
         detail = config_detail(config if isinstance(config, dict) else {})
-        rows.append(RunRow(summary, detail, tags, str(meta.get("note", ""))))
+        sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else {}
+        note = str(meta.get("note", ""))
+        rows.append(RunRow(summary, detail, tags, note, str(sweep.get("state", ""))))
     return rows
 
 
@@ -183,6 +186,7 @@ class RunBrowser(TidyKeys, ModalScreen[BrowserChoice | None]):
         s = row.summary
         best = f"{s.best_val_loss:.4f}" if math.isfinite(s.best_val_loss) else "—"
         total = f"/{s.total_steps}" if s.total_steps else ""
+        state = "pruned" if s.state == "stopped" and row.sweep_state == "pruned" else s.state
         return [
             "●" if row.run_id in self.marked else " ",
             row.run_id,
@@ -190,7 +194,7 @@ class RunBrowser(TidyKeys, ModalScreen[BrowserChoice | None]):
             row.detail,
             f"{s.step}{total}",
             best,
-            Text(s.state, style=STATE_STYLES.get(s.state, "")),
+            Text(state, style=STATE_STYLES.get(s.state, "")),
             Text(" ".join(row.tags)),  # user text: Text, never markup
         ]
 
