@@ -174,7 +174,11 @@ def test_plot_writes_no_escape_codes_when_piped_and_integer_ticks(two_runs, runs
     result = invoke("plot", "run-a", "--runs-dir", str(runs_dir))
     assert result.exit_code == 0
     assert "\x1b" not in result.stdout
-    assert "1.5" not in result.stdout.split("step")[0].splitlines()[-2]  # the x tick row
+    lines = result.stdout.splitlines()
+    tick_rows = [lines[i - 1] for i, line in enumerate(lines) if line.strip() == "step"]
+    assert len(tick_rows) == 2  # the loss chart and the perplexity chart
+    for row in tick_rows:
+        assert row.split() and all(tick.isdigit() for tick in row.split()), row
 
 
 def test_int_ticks_are_whole_and_round() -> None:

@@ -82,3 +82,25 @@ def test_shipped_sweep_files_are_valid() -> None:
     assert files
     for path in files:
         assert load_space(path).n_trials >= 1
+
+
+def test_jobs_runs_worker_processes_on_one_study(
+    corpus: Path, runs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs 2 starts one more worker process; together they run exactly n_trials."""
+    from engine.sweep import default_storage, load_study, results
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("PYTHONPATH", str(root))  # the helper process imports this checkout
+    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 10, "eval_interval": 5}
+    space = tmp_path / "space.json"
+    space.write_text(
+        json.dumps({"name": "jobs", "method": "random", "n_trials": 4, "set": fixed,
+                    "pruner": {"kind": "none"},
+                    "fields": {"learning_rate": {"low": 1e-3, "high": 1e-2}}})
+    )  # fmt: skip
+    ran = invoke("sweep", str(space), "--jobs", "2", "--runs-dir", str(runs_dir))
+    assert ran.exit_code == 0, ran.output
+    rows = results(load_study("jobs", default_storage(runs_dir)))
+    assert [r.state for r in rows] == ["complete"] * 4
+    assert len({r.run_id for r in rows}) == 4
