@@ -4,10 +4,11 @@ the best config as a preset, and bad input as one paragraph with exit code 2."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import TINY_FIELDS
 from typer.testing import CliRunner
 
 from engine.sweep_space import load_space
@@ -16,21 +17,27 @@ from tui.cli import app
 runner = CliRunner()
 
 
+@pytest.fixture
+def fixed(make_config: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    """``fixed(**changes)``: a whole tiny config (the root conftest's) as a space's [set]."""
+    return lambda **changes: make_config(**changes).model_dump()
+
+
 def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
 def test_sweep_then_results_then_best_preset(
-    corpus: Path, runs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fixed: Callable[..., dict[str, Any]],
+    runs_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 10, "eval_interval": 5}
-    space = tmp_path / "space.toml"
+    space = tmp_path / "space.json"
     space.write_text(
-        'name = "cli"\nmethod = "grid"\n[set]\n'
-        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in fixed.items())
-        + "[fields]\nlearning_rate = [0.01, 0.001]\n",
-        encoding="utf-8",
-    )
+        json.dumps({"name": "cli", "method": "grid", "set": fixed(max_steps=10, eval_interval=5),
+                    "fields": {"learning_rate": [0.01, 0.001]}})
+    )  # fmt: skip
     ran = invoke("sweep", str(space), "--runs-dir", str(runs_dir))
     assert ran.exit_code == 0, ran.output
     assert "trial 0 complete" in ran.stdout and "trial 1 complete" in ran.stdout
@@ -85,17 +92,20 @@ def test_shipped_sweep_files_are_valid() -> None:
 
 
 def test_jobs_runs_worker_processes_on_one_study(
-    corpus: Path, runs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fixed: Callable[..., dict[str, Any]],
+    runs_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """--jobs 2 starts one more worker process; together they run exactly n_trials."""
     from engine.sweep import default_storage, load_study, results
 
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("PYTHONPATH", str(root))  # the helper process imports this checkout
-    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 10, "eval_interval": 5}
     space = tmp_path / "space.json"
     space.write_text(
-        json.dumps({"name": "jobs", "method": "random", "n_trials": 4, "set": fixed,
+        json.dumps({"name": "jobs", "method": "random", "n_trials": 4,
+                    "set": fixed(max_steps=10, eval_interval=5),
                     "pruner": {"kind": "none"},
                     "fields": {"learning_rate": {"low": 1e-3, "high": 1e-2}}})
     )  # fmt: skip

@@ -17,11 +17,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import TINY_FIELDS
 
 from engine.events import RunStarted
 from engine.runlog import read_events
@@ -85,9 +85,9 @@ def postgres() -> Iterator[str]:
 
 
 def test_two_workers_share_one_study_on_postgres(
-    postgres: str, corpus: Path, runs_dir: Path, tmp_path: Path
+    postgres: str, make_config: Callable[..., Any], runs_dir: Path, tmp_path: Path
 ) -> None:
-    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 30, "eval_interval": 15}
+    fixed = make_config(max_steps=30, eval_interval=15).model_dump()
     space = {
         "name": "pg",
         "method": "random",

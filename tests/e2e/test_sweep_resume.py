@@ -12,9 +12,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from conftest import TINY_FIELDS
 from typer.testing import CliRunner
 
 from engine.events import RunFinished, StepCompleted
@@ -27,15 +28,13 @@ from tui.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def write_space(path: Path, corpus: Path, name: str, **extra: object) -> Path:
-    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 150, "eval_interval": 50}
+def write_space(path: Path, fixed: dict[str, Any], name: str) -> Path:
     space = {
         "name": name,
         "method": "grid",
         "set": fixed,
         "fields": {"learning_rate": [0.01, 0.003], "hidden_dim": [16, 32]},
         "pruner": {"kind": "none"},
-        **extra,
     }
     path.write_text(json.dumps(space), encoding="utf-8")
     return path
@@ -53,9 +52,10 @@ def mid_trial(folder: Path) -> bool:
 
 
 def test_sigkill_mid_trial_then_resume_completes_each_grid_point_once(
-    corpus: Path, runs_dir: Path, tmp_path: Path
+    make_config: Callable[..., Any], runs_dir: Path, tmp_path: Path
 ) -> None:
-    space_file = write_space(tmp_path / "space.json", corpus, "kr")
+    tiny = make_config(max_steps=150, eval_interval=50).model_dump()
+    space_file = write_space(tmp_path / "space.json", tiny, "kr")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "tui.cli", "sweep", str(space_file)]
     proc = subprocess.Popen(

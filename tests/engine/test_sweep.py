@@ -4,11 +4,11 @@ the best config as a preset, and search spaces that are refused with every probl
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TINY_FIELDS
 
 from engine.config import ConfigError
 from engine.experiments import read_meta, tags_of
@@ -17,17 +17,23 @@ from engine.sweep import Worker, default_storage, open_study, results, save_best
 from engine.sweep_space import grid_points, parse_space
 
 
-def space_dict(corpus: Path, **extra: Any) -> dict[str, Any]:
-    fixed = {**TINY_FIELDS, "data_file": str(corpus), "max_steps": 16, "eval_interval": 4}
-    return {"name": "s", "set": fixed, "pruner": {"kind": "none"}, **extra}
+@pytest.fixture
+def fixed(make_config: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    """``fixed(**changes)``: a whole tiny config (the root conftest's) as a space's [set]."""
+    return lambda **changes: make_config(**changes).model_dump()
+
+
+def space_dict(fixed: Callable[..., dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    data = fixed(max_steps=16, eval_interval=4)
+    return {"name": "s", "set": data, "pruner": {"kind": "none"}, **extra}
 
 
 def test_grid_sweep_runs_each_point_once_as_tagged_run_folders(
-    corpus: Path, runs_dir: Path
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path
 ) -> None:
     space = parse_space(
         space_dict(
-            corpus, method="grid", fields={"learning_rate": [0.01, 0.003], "hidden_dim": [16, 32]}
+            fixed, method="grid", fields={"learning_rate": [0.01, 0.003], "hidden_dim": [16, 32]}
         )
     )
     assert space.n_trials == 4
@@ -51,10 +57,13 @@ def test_grid_sweep_runs_each_point_once_as_tagged_run_folders(
 
 
 def test_tpe_with_median_pruning_marks_pruned_trials_pruned(
-    corpus: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fixed: Callable[..., dict[str, Any]],
+    runs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     data = space_dict(
-        corpus,
+        fixed,
         method="tpe",
         n_trials=6,
         seed=3,
@@ -83,11 +92,13 @@ def test_tpe_with_median_pruning_marks_pruned_trials_pruned(
     )
 
 
-def test_pruning_reports_each_evaluation(corpus: Path, runs_dir: Path) -> None:
+def test_pruning_reports_each_evaluation(
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path
+) -> None:
     """With a pruner that always prunes after warm-up, the trial ends early and is PRUNED."""
     import optuna
 
-    data = space_dict(corpus, method="random", n_trials=1, fields={"hidden_dim": [16]})
+    data = space_dict(fixed, method="random", n_trials=1, fields={"hidden_dim": [16]})
     space = parse_space(data)
     study = open_study(space, default_storage(runs_dir))
     study.pruner = optuna.pruners.ThresholdPruner(upper=0.0)  # every loss is above 0
@@ -117,8 +128,8 @@ def test_bad_space_names_every_problem(corpus: Path) -> None:
     )
 
 
-def test_grid_needs_a_step_for_float_ranges(corpus: Path) -> None:
-    data = space_dict(corpus, method="grid", fields={"dropout": {"low": 0.0, "high": 0.2}})
+def test_grid_needs_a_step_for_float_ranges(fixed: Callable[..., dict[str, Any]]) -> None:
+    data = space_dict(fixed, method="grid", fields={"dropout": {"low": 0.0, "high": 0.2}})
     with pytest.raises(ConfigError, match="step"):
         parse_space(data)
     data["fields"]["dropout"]["step"] = 0.1
@@ -126,7 +137,7 @@ def test_grid_needs_a_step_for_float_ranges(corpus: Path) -> None:
 
 
 def test_a_trial_stopped_by_the_user_is_recorded_stopped_not_failed(
-    corpus: Path, runs_dir: Path
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path
 ) -> None:
     """The dashboard's stop on an attached trial (a command in its run folder) ends that trial
     as PRUNED with 'stopped', and the sweep goes on to the next trial."""
@@ -136,7 +147,7 @@ def test_a_trial_stopped_by_the_user_is_recorded_stopped_not_failed(
     from engine.remote import send_command
     from engine.runlog import read_events
 
-    data = space_dict(corpus, method="grid", fields={"hidden_dim": [16, 32]})
+    data = space_dict(fixed, method="grid", fields={"hidden_dim": [16, 32]})
     data["set"]["max_steps"] = 5000  # long enough to be stopped from outside
     data["set"]["eval_interval"] = 10
     space = parse_space(data)
@@ -165,11 +176,11 @@ def test_a_trial_stopped_by_the_user_is_recorded_stopped_not_failed(
 
 
 def test_stopping_the_sweep_queues_the_trial_again_and_resume_runs_it(
-    corpus: Path, runs_dir: Path
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path
 ) -> None:
     """Ctrl-C on `llmv0 sweep` (Worker.stop): the trial in progress is interrupted, not
     counted, and its settings run first when the sweep continues."""
-    space = parse_space(space_dict(corpus, method="grid", fields={"hidden_dim": [16, 32]}))
+    space = parse_space(space_dict(fixed, method="grid", fields={"hidden_dim": [16, 32]}))
     study = open_study(space, default_storage(runs_dir))
     worker = Worker(space, study, runs_dir, on_start=lambda number, run_id: worker.stop())
     assert worker.run() == 1
@@ -184,7 +195,7 @@ def test_stopping_the_sweep_queues_the_trial_again_and_resume_runs_it(
 
 
 def test_a_trial_past_the_budget_is_handed_back_unrun_and_hidden(
-    corpus: Path, runs_dir: Path
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path
 ) -> None:
     """Two workers raced for the last slot: the later trial number trains nothing."""
     import os
@@ -194,9 +205,7 @@ def test_a_trial_past_the_budget_is_handed_back_unrun_and_hidden(
 
     from engine.sweep import TrialFailedError
 
-    space = parse_space(
-        space_dict(corpus, method="random", n_trials=1, fields={"hidden_dim": [16]})
-    )
+    space = parse_space(space_dict(fixed, method="random", n_trials=1, fields={"hidden_dim": [16]}))
     study = open_study(space, default_storage(runs_dir))
     other = study.ask()  # the other worker's trial, still running (a live pid on this host)
     other.set_user_attr("host", socket.gethostname())
