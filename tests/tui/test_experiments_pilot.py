@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conftest import wait_until
 from optuna.distributions import CategoricalDistribution
+from rich.text import Text
 from textual.widgets import DataTable, Input
 
 from engine import events as ev
@@ -42,7 +43,8 @@ def make_runs(tmp_path: Path) -> Path:
     runs = tmp_path / "runs"
     now = time.time()
     write_run(runs, "small", {"hidden_dim": 32}, [3.0, 2.5, 2.2, 2.0], now - 30)
-    write_run(runs, "wide", {"hidden_dim": 128}, [3.0, 2.0, 1.6, 1.4], now - 20)
+    wide = {"hidden_dim": 128, "data_file": "[red]x[/red].txt"}  # user text, not markup
+    write_run(runs, "wide", wide, [3.0, 2.0, 1.6, 1.4], now - 20)
     running = write_run(runs, "live", {"model": "gpt"}, [3.0, 2.9], now - 10)
     info = {"pid": os.getpid(), "host": socket.gethostname(), "started": now}
     (running / "run.lock").write_text(json.dumps(info))  # a live process holds it
@@ -86,11 +88,11 @@ async def test_compare_marked_runs_shows_only_differing_fields(tmp_path, fake_fa
         await wait_until(pilot, lambda: compare.loaded)
         diff = compare.query_one("#compare-diff", DataTable)
         rows = {str(diff.get_row_at(i)[0]): diff.get_row_at(i)[1:] for i in range(diff.row_count)}
-        assert list(rows) == ["hidden_dim"]  # model and learning_rate are equal: left out
-        assert {tuple(map(str, cells)) for cells in rows.values()} in (
-            {("128", "32")},
-            {("32", "128")},
-        )
+        assert list(rows) == ["hidden_dim", "data_file"]  # model, learning_rate: equal
+        assert {str(c) for c in rows["hidden_dim"]} == {"128", "32"}
+        # DataTable reads a str cell as markup (it would show a red "x.txt"): cells are Text.
+        shown = [c.plain for c in rows["data_file"] if isinstance(c, Text)]
+        assert "[red]x[/red].txt" in shown
         metrics = compare.query_one("#compare-metrics", DataTable)
         labels = [str(metrics.get_row_at(i)[0]) for i in range(metrics.row_count)]
         assert "best val loss" in labels

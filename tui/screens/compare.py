@@ -80,13 +80,14 @@ class CompareScreen(ModalScreen[None]):
             return
         names = ", ".join(f"{marker_of(i)} {r.name}" for i, r in enumerate(self.records))
         title.update(Text(f"Comparing {names}"))
-        heads = [f"{marker_of(i)} {r.name}" for i, r in enumerate(self.records)]
+        heads = [Text(f"{marker_of(i)} {r.name}") for i, r in enumerate(self.records)]
         diff = self.query_one("#compare-diff", DataTable)
         diff.clear(columns=True)
         diff.add_columns("field", *heads)
         rows = config_diff(self.records)
         for name, cells in rows:
-            diff.add_row(name, *cells)  # plain strings: DataTable shows them as text
+            # Text, not str: DataTable reads a str as markup, and values are user data.
+            diff.add_row(name, *(Text(c) for c in cells))
         if not rows:
             diff.add_row("(none)", *("same config" for _ in self.records))
         metrics = self.query_one("#compare-metrics", DataTable)

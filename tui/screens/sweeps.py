@@ -110,7 +110,7 @@ class SweepsScreen(ModalScreen[None]):
             self.names = message.names
             listing.clear()
             for name in self.names:
-                listing.add_row(name, key=name)
+                listing.add_row(Text(name), key=name)
         if not self.names:
             title.update("No sweeps yet: start one with `llmv0 sweep SPACE_FILE`.")
         self.trials = message.trials
@@ -125,11 +125,11 @@ class SweepsScreen(ModalScreen[None]):
             )
             table.add_row(
                 str(row.number),
-                row.changed,
+                Text(row.changed),  # DataTable reads a str as markup; choices are user data
                 value,
                 format_duration(row.duration_s),
                 Text(row.state, style=STATE_STYLES.get(row.state, "")),
-                row.run_id,
+                Text(row.run_id),
                 key=str(row.number),
             )
 
