@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from textual import work
 
 from engine.experiments import matches, parse_filter, sort_key
@@ -71,7 +72,7 @@ class TidyKeys(_Base):
             remove_tags(row.summary.path, drop)
             add_tags(row.summary.path, keep)
         except (ValueError, OSError) as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(escape(str(exc)), severity="error")
             return
         self._read()
 
@@ -93,7 +94,7 @@ class TidyKeys(_Base):
         try:
             set_note(row.summary.path, text)
         except OSError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(escape(str(exc)), severity="error")
             return
         self._read()
 
@@ -105,7 +106,9 @@ class TidyKeys(_Base):
         if row is None:
             return
         if row.summary.state == "running" or lock_is_live(row.summary.path):
-            self.notify(f"{row.run_id} is running: stop it before deleting it.", severity="warning")
+            self.notify(
+                f"{escape(row.run_id)} is running: stop it before deleting it.", severity="warning"
+            )
             return
         self.app.push_screen(
             Confirm(f"Delete {row.run_id} and its checkpoints for good?"),
@@ -119,9 +122,9 @@ class TidyKeys(_Base):
         try:
             delete_run(folder)
         except (RunBusyError, OSError) as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            self.app.call_from_thread(self.notify, escape(str(exc)), severity="error")
             return
-        self.app.call_from_thread(self.notify, f"Deleted {folder.name}.")
+        self.app.call_from_thread(self.notify, escape(f"Deleted {folder.name}."))
         self.app.call_from_thread(self._read)
 
     def action_sort(self) -> None:
@@ -142,7 +145,7 @@ class TidyKeys(_Base):
         try:
             parse_filter(text)
         except ValueError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            self.notify(escape(str(exc)), severity="error", timeout=8)
             return
         self.filter = text.strip()
         self.show_rows()

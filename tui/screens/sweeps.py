@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -158,9 +159,11 @@ class SweepsScreen(ModalScreen[None]):
         try:
             send_command(self.runs_dir / trial.run_id, "stop")
         except RemoteCommandError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(escape(str(exc)), severity="error")
             return
-        self.notify(f"Stopping trial {trial.number} ({trial.run_id}) after its current step.")
+        self.notify(
+            f"Stopping trial {trial.number} ({escape(trial.run_id)}) after its current step."
+        )
         self.set_timer(1.5, lambda: self._read(self.sweep))
 
     def action_save_preset(self) -> None:
@@ -172,9 +175,9 @@ class SweepsScreen(ModalScreen[None]):
         try:
             path = save_best_preset(load_study(self.sweep, self._url()), f"{self.sweep}-best")
         except (ValueError, OSError) as exc:
-            self.notify(str(exc), severity="warning")
+            self.notify(escape(str(exc)), severity="warning")
             return
-        self.notify(f"Saved preset {self.sweep}-best ({path}).")
+        self.notify(escape(f"Saved preset {self.sweep}-best ({path})."))
 
     def action_close(self) -> None:
         self.dismiss(None)
