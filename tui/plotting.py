@@ -22,11 +22,9 @@ def smooth(values: list[float], window: int) -> list[float]:
 
 def terminal_plot(curves: Curves, title: str, width: int | None = None, colour: bool = True) -> str:
     """Two stacked plotext charts (loss; perplexity); ANSI colours only when ``colour``."""
-    import plotext as plt
+    from tui.overlay_plot import fresh_plotext, int_ticks
 
-    from tui.overlay_plot import int_ticks
-
-    plt.clear_figure()
+    plt = fresh_plotext()
     plt.theme("clear")  # the terminal's own background, readable on dark and light
     plt.subplots(2, 1)
     if width:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import socket
 import time
@@ -47,7 +48,8 @@ def write_run(
         if step == lr_change_at:
             log(ev.ConfigChanged(step, "learning_rate", 0.01, 0.005))
         if step % 2 == 0:
-            log(ev.EvalCompleted(step, 0, loss, loss + 0.1, 2.0, 1.5, loss + 0.1, True))
+            val = loss + 0.1  # a realistic eval: perplexity and bits follow the loss
+            log(ev.EvalCompleted(step, 0, loss, val, math.exp(val), val / math.log(2), val, True))
     if fail:
         log(ev.RunFailed(fail, len(losses)))
     elif finish:
@@ -185,3 +187,17 @@ def test_int_ticks_are_whole_and_round() -> None:
     assert int_ticks(1, 4) == [1, 2, 3, 4]
     assert int_ticks(0, 1000) == [0, 500, 1000]
     assert all(isinstance(t, int) for t in int_ticks(3, 17))
+
+
+def test_two_plots_in_one_process() -> None:
+    """plotext's clear_figure keeps state that broke the second chart (IndexError)."""
+    from engine.runs import Curves
+    from tui.plotting import terminal_plot
+
+    short = Curves([1, 2, 3, 4], [3.0, 2.5, 2.0, 1.8], [2, 4], [2.6, 1.9], [2.5, 1.8],
+                   [2.0, 2.0], [1.5, 1.5], [])  # fmt: skip
+    train = [3.3 - 0.05 * i for i in range(12)]
+    longer = Curves(list(range(1, 13)), train, [5, 10, 12], [3.1, 2.9, 2.85],
+                    [3.0, 2.9, 2.8], [22.0, 18.2, 17.3], [4.4, 4.2, 4.1], [])  # fmt: skip
+    for curves in (short, longer):
+        assert "validation perplexity" in terminal_plot(curves, "run", colour=False)
