@@ -1,4 +1,4 @@
-"""``llmv0 compare / tag / untag / note / delete / archive / prune / export``: runs as experiments.
+"""``llmv0 runs / compare / tag / untag / note / delete / archive / prune / export``: experiments.
 
 The logic lives in :mod:`engine.experiments`; these commands parse, confirm and print.
 """
@@ -236,7 +236,58 @@ def export(
     err.print(f"Wrote {len(rows)} rows to {escape(str(output))}")
 
 
+def runs(
+    sort: Annotated[
+        str,
+        typer.Option(
+            "--sort", help="started, run, model, state, steps or best_val ('-' reverses)."
+        ),
+    ] = "started",
+    filter_: Annotated[
+        str,
+        typer.Option(
+            "--filter", help="e.g. state=finished,tag=lr|wd,model=gpt,best_val<1.6 (all must hold)."
+        ),
+    ] = "",
+    runs_dir: RunsDir = None,
+) -> None:
+    """The runs in the runs folder with their state, best validation loss and tags."""
+    from engine.experiments import select_runs, tags_of
+    from engine.runs import list_runs
+
+    folder = runs_dir_or_default(runs_dir)
+    with user_errors():
+        all_runs = list_runs(folder)
+        summaries = select_runs(all_runs, sort, filter_)
+    if not summaries:
+        if all_runs:
+            out.print(f"No run in {folder} matches --filter {filter_!r}.")
+        else:
+            out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
+        return
+    table = Table(title=f"Runs in {folder}")
+    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint", "tags"):
+        table.add_column(
+            column,
+            justify="right" if column in {"steps", "best val loss"} else "left",
+            no_wrap=column == "run",  # run ids are copied into other commands whole
+        )
+    colours = {"finished": "green", "running": "cyan", "failed": "red", "stopped": "yellow"}
+    for s in summaries:
+        best = f"{s.best_val_loss:.4f}" if s.best_val_loss != float("inf") else "-"
+        table.add_row(
+            s.run_id,
+            s.model,
+            f"[{colours.get(s.state, 'white')}]{s.state}[/]",
+            f"{s.step:,}/{s.total_steps:,}",
+            best,
+            "yes" if s.has_checkpoint else "no",
+            escape(", ".join(tags_of(s.path))),
+        )
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add these commands to the ``llmv0`` app."""
-    for command in (compare, tag, untag, note, delete, archive, prune, export):
+    for command in (runs, compare, tag, untag, note, delete, archive, prune, export):
         app.command(command.__name__)(command)
