@@ -79,6 +79,8 @@ class SweepsScreen(ModalScreen[None]):
         trials.add_columns("trial", "changed fields", "best val", "time", "state", "run")
         self.query_one("#sweeps-list", DataTable).focus()
         self._read("")
+        # Trials of a live sweep change state as they run: read the study again every 2 s.
+        self.set_interval(2.0, lambda: self._read(self.sweep))
 
     def _url(self) -> str:
         from engine.sweep import SWEEP_DB, default_storage
@@ -119,6 +121,7 @@ class SweepsScreen(ModalScreen[None]):
             self.sweep = self.names[0]
         title.update(Text(f"Sweep {self.sweep}: {len(self.trials)} trials"))
         table = self.query_one("#sweeps-trials", DataTable)
+        cursor = table.cursor_row  # a refresh keeps the user's place
         table.clear()
         for row in self.trials:
             value = (
@@ -133,6 +136,8 @@ class SweepsScreen(ModalScreen[None]):
                 Text(row.run_id),
                 key=str(row.number),
             )
+        if self.trials:
+            table.move_cursor(row=min(cursor, len(self.trials) - 1))
 
     @on(DataTable.RowHighlighted, "#sweeps-list")
     def _choose_sweep(self, event: DataTable.RowHighlighted) -> None:
