@@ -61,6 +61,13 @@ def results_table(name: str, rows: list) -> Table:
     return table
 
 
+def _require_optuna(feature: str) -> None:
+    """Sweeps run on Optuna, an optional extra: name it in one line when it is missing."""
+    from tui.extras import require
+
+    require("optuna", "sweep", feature)
+
+
 def _worker_command(space_file: Path, storage: str, runs_dir: Path) -> list[str]:
     return [
         sys.executable,
@@ -90,12 +97,14 @@ def sweep(
     Run the same command again to continue a stopped or killed sweep; trials a killed
     sweep left half-done are marked interrupted and run again.
     """
-    from engine.sweep import Worker, default_storage, results
     from engine.sweep_space import load_space
 
     folder = runs_dir_or_default(runs_dir)
     with user_errors():
+        _require_optuna("llmv0 sweep")
         space = load_space(space_file)
+        from engine.sweep import default_storage
+
         url = storage or default_storage(folder)
         study = _open(space, url)
     helpers = [subprocess.Popen(_worker_command(space_file, url, folder)) for _ in range(jobs - 1)]
@@ -113,9 +122,14 @@ def sweep(
             f"({escape(value)}, {format_duration(row.duration_s)})"
         )
 
+    from engine.sweep import Worker, results
+
     worker = Worker(space, study, folder, on_trial=on_trial, on_start=on_start)
 
+    stopped_by: list[int] = []
+
     def on_signal(signum: int, frame: Any) -> None:
+        stopped_by.append(signum)
         err.print("[yellow]Stopping the sweep after saving this trial's checkpoint…[/]")
         worker.stop()
         for helper in helpers:
@@ -132,6 +146,8 @@ def sweep(
     if not quiet:
         out.print(results_table(space.name, results(study)))
         out.print(f"Storage: {escape(_safe_url(url))}")
+    if stopped_by:  # like `llmv0 train`: 128 + the signal, so a calling script stops too
+        raise typer.Exit(128 + stopped_by[0])
 
 
 def _safe_url(url: str) -> str:
@@ -168,11 +184,12 @@ def sweep_results(
     runs_dir: RunsDir = None,
 ) -> None:
     """A sweep's trials: changed fields, best val loss, time and state (complete/pruned/...)."""
-    from engine.sweep import default_storage, load_study, results
-    from engine.sweep import save_best_preset as save
-
     folder = runs_dir_or_default(runs_dir)
     with user_errors():
+        _require_optuna("llmv0 sweep-results")
+        from engine.sweep import default_storage, load_study, results
+        from engine.sweep import save_best_preset as save
+
         url = storage or default_storage(folder)
         study = load_study(name, url)
         rows = results(study)

@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 MARKERS = ("o", "x", "+", "*", "#", "@", "%", "&")
 COLOURS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
@@ -46,20 +46,6 @@ def int_ticks(low: float, high: float, count: int = 5) -> list[int]:
     return list(range(int(start), high_i + 1, int(step)))
 
 
-def fresh_plotext() -> Any:
-    """plotext's module, with a brand-new global figure.
-
-    ``plt.clear_figure()`` keeps a previous figure's subplot grid and per-subplot state, and
-    a second chart in the same process can then fail inside plotext's legend code
-    (IndexError). Commands draw once per process, but tests and the dashboard draw many.
-    """
-    import plotext as plt
-    import plotext._core as core
-
-    core._figure = core._figure_class()
-    return plt
-
-
 def marker_of(index: int) -> str:
     """The marker of the ``index``-th run (cycling after eight runs)."""
     return MARKERS[index % len(MARKERS)]
@@ -73,7 +59,10 @@ def overlay_plot(
     colour: bool = False,
 ) -> str:
     """A plotext chart of every series with its own marker; escape-free unless ``colour``."""
-    plt = fresh_plotext()
+    import plotext as plt
+
+    plt.main()  # the whole figure: clear_figure alone clears only the active subplot
+    plt.clear_figure()
     plt.theme("clear")
     plt.limit_size(False, False)  # the caller knows the room (a widget, --width in a pipe)
     plt.plot_size(width, height)

@@ -22,9 +22,14 @@ def smooth(values: list[float], window: int) -> list[float]:
 
 def terminal_plot(curves: Curves, title: str, width: int | None = None, colour: bool = True) -> str:
     """Two stacked plotext charts (loss; perplexity); ANSI colours only when ``colour``."""
-    from tui.overlay_plot import fresh_plotext, int_ticks
+    import plotext as plt
 
-    plt = fresh_plotext()
+    from tui.overlay_plot import int_ticks
+
+    # plotext's clear_figure clears only the active subplot: select the whole figure first,
+    # or the previous call's subplots survive and a second chart in one process can crash.
+    plt.main()
+    plt.clear_figure()
     plt.theme("clear")  # the terminal's own background, readable on dark and light
     plt.subplots(2, 1)
     if width:
@@ -61,7 +66,14 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None, colour: 
 
 
 def png_plot(curves: Curves, title: str, path: Path) -> None:
-    """Write the same two charts to a PNG file with matplotlib (no display needed)."""
+    """Write the same two charts to a PNG file with matplotlib (no display needed).
+
+    Raises:
+        MissingExtraError: matplotlib is not installed (the ``png`` extra).
+    """
+    from tui.extras import require
+
+    require("matplotlib", "png", "llmv0 plot --png")
     import matplotlib
 
     matplotlib.use("Agg")

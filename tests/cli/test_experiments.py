@@ -187,17 +187,3 @@ def test_int_ticks_are_whole_and_round() -> None:
     assert int_ticks(1, 4) == [1, 2, 3, 4]
     assert int_ticks(0, 1000) == [0, 500, 1000]
     assert all(isinstance(t, int) for t in int_ticks(3, 17))
-
-
-def test_two_plots_in_one_process() -> None:
-    """plotext's clear_figure keeps state that broke the second chart (IndexError)."""
-    from engine.runs import Curves
-    from tui.plotting import terminal_plot
-
-    short = Curves([1, 2, 3, 4], [3.0, 2.5, 2.0, 1.8], [2, 4], [2.6, 1.9], [2.5, 1.8],
-                   [2.0, 2.0], [1.5, 1.5], [])  # fmt: skip
-    train = [3.3 - 0.05 * i for i in range(12)]
-    longer = Curves(list(range(1, 13)), train, [5, 10, 12], [3.1, 2.9, 2.85],
-                    [3.0, 2.9, 2.8], [22.0, 18.2, 17.3], [4.4, 4.2, 4.1], [])  # fmt: skip
-    for curves in (short, longer):
-        assert "validation perplexity" in terminal_plot(curves, "run", colour=False)

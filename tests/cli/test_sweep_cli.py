@@ -114,3 +114,22 @@ def test_jobs_runs_worker_processes_on_one_study(
     rows = results(load_study("jobs", default_storage(runs_dir)))
     assert [r.state for r in rows] == ["complete"] * 4
     assert len({r.run_id for r in rows}) == 4
+
+
+def test_sweep_names_the_sweep_extra_when_optuna_is_missing(
+    tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name.split(".")[0] == "optuna" else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    space = tmp_path / "s.json"
+    space.write_text("{}")
+    for args in (["sweep", str(space)], ["sweep-results", "any"]):
+        result = invoke(*args, "--runs-dir", str(runs_dir))
+        assert result.exit_code == 2
+        assert "pip install 'llmv0[sweep]'" in " ".join(result.stderr.split())

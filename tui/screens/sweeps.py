@@ -91,6 +91,12 @@ class SweepsScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _read(self, sweep: str) -> None:
+        from tui.extras import available
+
+        if not available("optuna"):
+            error = "sweeps need optuna, which is not installed: pip install 'llmv0[sweep]'"
+            self.post_message(SweepsRead([], [], error))
+            return
         from engine.sweep import list_sweeps, load_study, results
 
         try:
