@@ -98,3 +98,31 @@ def test_sigkill_mid_trial_then_resume_completes_each_grid_point_once(
     assert summaries["kr-t001"].state == "interrupted"
     assert read_meta(victim)["sweep"]["state"] == "interrupted"
     assert "interrupted" in resumed.stdout and "kr-t004" in resumed.stdout
+
+
+def test_ctrl_c_stops_the_trial_queues_it_and_exits_130(
+    make_config: Callable[..., Any], runs_dir: Path, tmp_path: Path
+) -> None:
+    tiny = make_config(max_steps=5000, eval_interval=50).model_dump()
+    space_file = write_space(tmp_path / "space.json", tiny, "cc")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "tui.cli", "sweep", str(space_file)]
+    proc = subprocess.Popen(
+        [*command, "--runs-dir", str(runs_dir)], env=env, stdout=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 90
+    try:
+        while not mid_trial(runs_dir / "cc-t000"):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    rows = results(load_study("cc", default_storage(runs_dir)))
+    assert [r.state for r in rows] == ["interrupted", "queued"]
+    assert rows[1].params == rows[0].params
+    assert b"interrupted" in stdout and b"queued" in stdout
+    assert read_meta(runs_dir / "cc-t000")["sweep"]["state"] == "interrupted"
