@@ -31,6 +31,20 @@ class RunLockedError(UserError, RuntimeError):
     """Another live process is training this run folder."""
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this host (a reused pid reads as alive: use
+    it only where no OS lock can answer, never for a run folder)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def read_lock(run_dir: Path) -> dict | None:
     """The lock's display contents (pid, host, started), or None when unreadable."""
     try:
