@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine.budget import Clock, RunClock, RunTiming
 from engine.config import RunConfig, save_config
 from engine.control import Control
 from engine.data import EpochBatches, Progress
@@ -48,6 +49,8 @@ from engine.trainer_actions import TrainerActions, _Stop
 
 log = logging.getLogger(__name__)
 
+COMPILING = "compiling the model (torch.compile, first step; not counted as training time)"
+
 
 class Trainer(TrainerActions):
     """One training run. Create it, then call :meth:`run` once (from any thread).
@@ -59,6 +62,8 @@ class Trainer(TrainerActions):
         resume: run id, run folder or .pt file to continue from (latest.pt of a folder).
         data_dir: corpus cache (default ./data or $LLMV0_DATA_DIR).
         download_progress: callback for the corpus download.
+        clock: seconds from any origin for the run's timing and time budget (default
+            time.perf_counter; tests pass a fake to make budgeted runs deterministic).
     """
 
     def __init__(
@@ -69,7 +74,9 @@ class Trainer(TrainerActions):
         resume: str | Path | None = None,
         data_dir: Path | None = None,
         download_progress: Progress | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock_fn = clock
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self.download_progress = download_progress
@@ -104,6 +111,9 @@ class Trainer(TrainerActions):
     def run(self, sink: Sink | None = None, control: Control | None = None) -> Event:
         """Train until done; return the terminal event (RunFinished or RunFailed)."""
         self._t0 = time.perf_counter()
+        timing_state = (self._resume_payload or {}).get("timing") or {}
+        self.clock = RunClock(self._clock_fn, timing_state.get("clock"))
+        self._timing_state = timing_state
         self.control = control or Control()
         self._user_sink = sink
         self._runlog: RunLog | None = None
@@ -216,6 +226,13 @@ class Trainer(TrainerActions):
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
             save_config(cfg, self.run_dir / "config.json")
+        scored = min(len(data.val), cfg.eval_max_windows * cfg.seq_length or len(data.val))
+        self.timing = RunTiming(
+            cfg, self.clock, self._timing_state, compiled=compiled is not model,
+            eval_tokens=2 * scored,  # validation, then as many training windows
+        )  # fmt: skip
+        if self.timing.budget is not None:
+            self.total_steps = cfg.max_steps  # 0: the deadline decides
         self._publish(
             ev.RunStarted(
                 run_id=self.run_id,
@@ -249,12 +266,14 @@ class Trainer(TrainerActions):
     def _loop(self) -> Event:
         spe = self.batches.steps_per_epoch
         epoch_losses: list[float] = []
-        rate = 0.0
-        last = time.perf_counter()
+        timing = self.timing
         reason = "completed"
         try:
-            while self.step < self.total_steps:
+            while not timing.finished(self.step, self.total_steps):
                 self._sync_commands()
+                if timing.compile_pending:
+                    self._publish(ev.RunNotice("compiling", COMPILING, self.step))
+                began = timing.clock.now()
                 loss, grad_norm, lr = self._train_step()
                 if not math.isfinite(loss):
                     return self._fail(
@@ -264,12 +283,11 @@ class Trainer(TrainerActions):
                         "warmup_steps, then start again or resume."
                     )
                 self.step += 1
-                now = time.perf_counter()
                 cfg = self.config  # live fields may have changed between steps
                 tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps
-                instant = tokens * self.dist.world_size / max(now - last, 1e-9)
-                rate = instant if rate == 0.0 else 0.9 * rate + 0.1 * instant
-                last = now
+                if timing.step_done(timing.clock.now() - began, tokens * self.dist.world_size):
+                    note = f"compiled in {timing.compile_s:.1f} s (left out of tokens/s and ETA)"
+                    self._publish(ev.RunNotice("compiled", note, self.step))
                 epoch_losses.append(loss)
                 self._publish(
                     ev.StepCompleted(
@@ -277,23 +295,29 @@ class Trainer(TrainerActions):
                         epoch=(self.step - 1) // spe,
                         loss=loss,
                         lr=lr,
-                        tokens_per_s=rate,
+                        tokens_per_s=timing.pace.tokens_per_s,
                         grad_norm=grad_norm,
                         elapsed_s=self._elapsed(),
-                        total_steps=self.total_steps,
+                        total_steps=timing.total_steps_estimate(self.step, self.total_steps),
+                        eta_s=timing.eta_s(self.step, self.total_steps),
+                        progress=timing.progress(self.step),
                     )
                 )
                 if self.step % spe == 0:
                     mean = sum(epoch_losses) / max(len(epoch_losses), 1)
                     self._publish(ev.EpochCompleted(self.step // spe, self.step, mean))
                     epoch_losses = []
-                done = self.step >= self.total_steps
-                if self.step % cfg.eval_interval == 0 or done:
+                done = timing.finished(self.step, self.total_steps)
+                by_time, save_by_time = timing.eval_due(), timing.save_due()
+                if self.step % cfg.eval_interval == 0 or by_time or done:
+                    began = timing.clock.now()
                     if self._evaluate_and_save():
                         reason = "early_stopping"
                         break
-                    last = time.perf_counter()  # evaluation time is not training speed
-                elif cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0:
+                    timing.evaluated(timing.clock.now() - began)
+                elif (
+                    cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0
+                ) or save_by_time:
                     self._save("latest")
         except _Stop:
             self._save("latest")
@@ -310,7 +334,8 @@ class Trainer(TrainerActions):
     def _train_step(self) -> tuple[float, float, float]:
         """One optimizer step over this rank's slice of the global batch."""
         cfg = self.config
-        lr = lr_at(self.step, cfg, self.total_steps, self.base_lr)
+        progress = self.timing.progress(self.step)
+        lr = lr_at(self.step, cfg, self.total_steps, self.base_lr, progress)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model = self._model

@@ -64,9 +64,11 @@ class TrainerActions:
                 return
             if command.kind == "pause" and not paused:
                 paused = True
+                self.clock.pause()  # a pause uses no time budget and no schedule
                 self._publish(ev.RunPaused(step=self.step))
             elif command.kind == "resume" and paused:
                 paused = False
+                self.clock.resume()
                 self._publish(ev.RunResumed(step=self.step))
             else:
                 self._apply(command)
@@ -174,6 +176,7 @@ class TrainerActions:
             run_id=self.run_id,
             scaler_state=self.scaler.state_dict() if self.scaler.is_enabled() else None,
         )
+        payload["timing"] = self.timing.state_dict()  # a resumed run keeps its budget
         path = self.run_dir / f"{kind}.pt"
         ckpt.atomic_torch_save(payload, path)
         self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind=kind))
