@@ -261,6 +261,7 @@ class RunTiming:
             else None
         )
         self.pace = Pace()
+        self.threads: Any = None  # an engine.threads.ThreadTuner when threads are measured
         self.compile_pending = compiled
         self.compile_s: float | None = None
         self.eval_tokens = eval_tokens
@@ -282,17 +283,22 @@ class RunTiming:
         capped = self.cfg.max_steps > 0 and step >= self.cfg.max_steps
         return capped or self.budget.exhausted()
 
-    def step_done(self, seconds: float, tokens: int) -> bool:
-        """Record a training step's duration; True when it was the compiling step."""
+    def step_done(self, seconds: float, tokens: int) -> list[tuple[str, str]]:
+        """Record a training step's duration; returns notices (kind, message) to publish."""
         if self.compile_pending:
             self.compile_pending = False
             self.compile_s = seconds
             self.clock.add_overhead(seconds)
-            return True
+            return [("compiled", f"compiled in {seconds:.1f} s (left out of tokens/s and ETA)")]
         self.pace.add(seconds, tokens)
         if self.budget is not None and self.pace.count >= 5:
             self.budget.estimate_reserve(self.pace.step_s, tokens, self.eval_tokens)
-        return False
+        if self.threads is not None:
+            note = self.threads.after_step(seconds)
+            if note is not None:
+                self.pace.reset()  # the speed from here on is the chosen count's
+                return [("threads", note)]
+        return []
 
     def eta_s(self, step: int, total_steps: int) -> float | None:
         """Active seconds left: to the deadline, or the remaining steps at the current pace."""

@@ -175,4 +175,8 @@ def maybe_compile(
         import torch._inductor.config as inductor_config
 
         inductor_config.fallback_random = True
+        if cfg.num_threads == 0:
+            # The thread count is measured and may change mid-run (engine.threads): kernels
+            # that read it at run time, rather than baking it in, need no recompile then.
+            inductor_config.cpp.dynamic_threads = True
     return CompiledModel(model, dynamic=False), "compile: torch.compile (inductor), training only"

@@ -44,6 +44,7 @@ from engine.run_setup import (
     prepare_data,
 )
 from engine.runlog import EVENTS_FILE, RunLog
+from engine.threads import ThreadTuner, usable_cores
 from engine.tokenizer import Tokenizer
 from engine.trainer_actions import TrainerActions, _Stop
 
@@ -185,6 +186,8 @@ class Trainer(TrainerActions):
             if threads == 0 and self.dist.enabled:  # ranks on one machine share its cores
                 threads = max(1, (os.cpu_count() or 1) // self.dist.world_size)
             cpu_note = configure_cpu(threads)
+            if threads == 0:
+                cpu_note = "cpu threads: chosen by measuring training steps (1 to the cores)"
         torch.manual_seed(cfg.seed)
         payload = self._resume_payload
         saved_tokenizer = payload["tokenizer"] if payload is not None else None
@@ -233,6 +236,8 @@ class Trainer(TrainerActions):
         )  # fmt: skip
         if self.timing.budget is not None:
             self.total_steps = cfg.max_steps  # 0: the deadline decides
+        if self.device.type == "cpu" and cfg.num_threads == 0 and not self.dist.enabled:
+            self.timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
         self._publish(
             ev.RunStarted(
                 run_id=self.run_id,
@@ -285,9 +290,9 @@ class Trainer(TrainerActions):
                 self.step += 1
                 cfg = self.config  # live fields may have changed between steps
                 tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps
-                if timing.step_done(timing.clock.now() - began, tokens * self.dist.world_size):
-                    note = f"compiled in {timing.compile_s:.1f} s (left out of tokens/s and ETA)"
-                    self._publish(ev.RunNotice("compiled", note, self.step))
+                tokens *= self.dist.world_size
+                for kind, note in timing.step_done(timing.clock.now() - began, tokens):
+                    self._publish(ev.RunNotice(kind, note, self.step))
                 epoch_losses.append(loss)
                 self._publish(
                     ev.StepCompleted(
