@@ -24,6 +24,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from engine.compile_policy import (
+    DECIDE_AFTER,
+    DEFAULT_COMPILE_S,
+    record_cost,
+    recorded_cost,
+    worth_compiling,
+)
+
 Clock = Callable[[], float]
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?")
@@ -262,6 +270,11 @@ class RunTiming:
         )
         self.pace = Pace()
         self.threads: Any = None  # an engine.threads.ThreadTuner when threads are measured
+        # With ``compile_switch`` set (CompiledModel.decide), the first steps run eagerly and
+        # decide whether compiling pays (engine.compile_policy); else compile at once.
+        self.compile_switch: Callable[[bool], None] | None = None
+        self.compile_signature = ""
+        self._dtype, self._step, self._total_steps = "float32", 0, 0
         self.compile_pending = compiled
         self.compile_s: float | None = None
         self.eval_tokens = eval_tokens
@@ -283,14 +296,22 @@ class RunTiming:
         capped = self.cfg.max_steps > 0 and step >= self.cfg.max_steps
         return capped or self.budget.exhausted()
 
-    def step_done(self, seconds: float, tokens: int) -> list[tuple[str, str]]:
-        """Record a training step's duration; returns notices (kind, message) to publish."""
+    def step_done(
+        self, seconds: float, tokens: int, step: int = 0, total_steps: int = 0
+    ) -> list[tuple[str, str]]:
+        """Record the duration of a training step (``step`` of ``total_steps`` when the run
+        counts steps); returns notices (kind, message) to publish."""
+        self._step, self._total_steps = step, total_steps
         if self.compile_pending:
             self.compile_pending = False
             self.compile_s = seconds
             self.clock.add_overhead(seconds)
+            if self.compile_signature:
+                record_cost(self.compile_signature, seconds)
             return [("compiled", f"compiled in {seconds:.1f} s (left out of tokens/s and ETA)")]
         self.pace.add(seconds, tokens)
+        if self.compile_switch is not None and self.pace.count >= DECIDE_AFTER:
+            return [("compile", self._decide_compile())]
         if self.budget is not None and self.pace.count >= 5:
             self.budget.estimate_reserve(self.pace.step_s, tokens, self.eval_tokens)
         if self.threads is not None:
@@ -299,6 +320,27 @@ class RunTiming:
                 self.pace.reset()  # the speed from here on is the chosen count's
                 return [("threads", note)]
         return []
+
+    def defer_compile(self, switch: Callable[[bool], None], signature: str, dtype: str) -> None:
+        """Train eagerly first; compile later only if it pays (see :meth:`step_done`)."""
+        self.compile_switch, self.compile_signature, self._dtype = switch, signature, dtype
+        self.compile_pending = False
+
+    def _decide_compile(self) -> str:
+        switch, self.compile_switch = self.compile_switch, None
+        assert switch is not None
+        step_s = self.pace.step_s
+        if self.budget is not None:
+            steps_left = self.budget.training_left_s() / step_s
+        else:
+            steps_left = max(0, self._total_steps - self._step)
+        cost = recorded_cost(self.compile_signature) or DEFAULT_COMPILE_S
+        use, note = worth_compiling(steps_left, step_s, cost, self._dtype)
+        switch(use)
+        if use:
+            self.compile_pending = True
+            self.pace.reset()  # the compiled speed replaces the eager one
+        return note
 
     def eta_s(self, step: int, total_steps: int) -> float | None:
         """Active seconds left: to the deadline, or the remaining steps at the current pace."""

@@ -27,6 +27,7 @@ from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
 from engine.budget import Clock, RunClock, RunTiming
+from engine.compile_policy import signature as compile_signature
 from engine.config import RunConfig, save_config
 from engine.control import Control
 from engine.data import EpochBatches, Progress
@@ -236,6 +237,11 @@ class Trainer(TrainerActions):
         )  # fmt: skip
         if self.timing.budget is not None:
             self.total_steps = cfg.max_steps  # 0: the deadline decides
+        if hasattr(compiled, "decide"):  # a CompiledModel: compile only if the run is long enough
+            dtype_name = str(self.dtype).removeprefix("torch.")
+            signature = compile_signature(cfg, dtype_name, self.device.type)
+            self.timing.defer_compile(compiled.decide, signature, dtype_name)
+            compiled.decide(False)
         if self.device.type == "cpu" and cfg.num_threads == 0 and not self.dist.enabled:
             self.timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
         self._publish(
@@ -291,7 +297,8 @@ class Trainer(TrainerActions):
                 cfg = self.config  # live fields may have changed between steps
                 tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps
                 tokens *= self.dist.world_size
-                for kind, note in timing.step_done(timing.clock.now() - began, tokens):
+                seconds = timing.clock.now() - began
+                for kind, note in timing.step_done(seconds, tokens, self.step, self.total_steps):
                     self._publish(ev.RunNotice(kind, note, self.step))
                 epoch_losses.append(loss)
                 self._publish(
