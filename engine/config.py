@@ -198,7 +198,11 @@ class RunConfig(BaseModel):
         "float32",
         "Compute precision: 'auto' picks the fastest safe one (bf16 autocast where supported).",
     )
-    compile: bool = _field(False, "Compile the model with torch.compile (falls back visibly).")
+    compile: bool = _field(
+        False,
+        "Compile the model with torch.compile when the run is long enough to repay the "
+        "compile time (decided after a few timed eager steps; falls back visibly).",
+    )
     num_threads: int = _field(
         0, "CPU threads for PyTorch (0 = leave PyTorch's choice).", ge=0, le=1024
     )

@@ -41,6 +41,7 @@ def test_timing_defers_then_compiles_a_long_run() -> None:
     for step in range(1, cp.DECIDE_AFTER):
         assert timing.step_done(0.2, 100, step, 3000) == []
     [(kind, note)] = timing.step_done(0.2, 100, cp.DECIDE_AFTER, 3000)
+    assert "3,000 steps left" not in note  # it counts from the step it decides at
     assert kind == "compile" and decisions == [True] and timing.compile_pending
     [(kind, _)] = timing.step_done(20.0, 100, 5, 3000)  # the compiling step
     assert kind == "compiled" and timing.clock.overhead_s == 20.0
