@@ -308,6 +308,8 @@ class RunTiming:
             self.clock.add_overhead(seconds)
             if self.compile_signature:
                 record_cost(self.compile_signature, seconds)
+            if self.threads is not None:
+                self.threads.restart()  # thread counts timed eagerly say little now
             return [("compiled", f"compiled in {seconds:.1f} s (left out of tokens/s and ETA)")]
         self.pace.add(seconds, tokens)
         if self.compile_switch is not None and self.pace.count >= DECIDE_AFTER:

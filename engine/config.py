@@ -162,7 +162,6 @@ class RunConfig(BaseModel):
         0.0,
         "Also evaluate every this many seconds of training (0 = by eval_interval steps only).",
         ge=0.0,
-        live=True,
     )
     checkpoint_interval_s: float = _field(
         300.0,

@@ -64,6 +64,12 @@ class ThreadTuner:
     def probing(self) -> bool:
         return bool(self._probing)
 
+    def restart(self) -> None:
+        """Measure afresh (the step itself changed, e.g. it is now compiled)."""
+        if len(self.candidates) > 1:
+            self._start_probe()
+            self.probes = 1
+
     def _start_probe(self) -> None:
         self._probing = list(self.candidates)
         self._times = {n: [] for n in self.candidates}

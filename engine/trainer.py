@@ -280,7 +280,8 @@ class Trainer(TrainerActions):
         timing = self.timing
         reason = "completed"
         try:
-            while not timing.finished(self.step, self.total_steps):
+            done = self._time_decisions()[0]
+            while not done:
                 self._sync_commands()
                 if timing.compile_pending:
                     self._publish(ev.RunNotice("compiling", COMPILING, self.step))
@@ -319,8 +320,7 @@ class Trainer(TrainerActions):
                     mean = sum(epoch_losses) / max(len(epoch_losses), 1)
                     self._publish(ev.EpochCompleted(self.step // spe, self.step, mean))
                     epoch_losses = []
-                done = timing.finished(self.step, self.total_steps)
-                by_time, save_by_time = timing.eval_due(), timing.save_due()
+                done, by_time, save_by_time = self._time_decisions()
                 if self.step % cfg.eval_interval == 0 or by_time or done:
                     began = timing.clock.now()
                     if self._evaluate_and_save():
@@ -343,10 +343,20 @@ class Trainer(TrainerActions):
         self._publish(event)
         return event
 
+    def _time_decisions(self) -> tuple[bool, bool, bool]:
+        """Finished? Evaluate by time? Save by time? Rank 0's answers on every rank (their
+        clocks differ, and evaluation is collective)."""
+        t = self.timing
+        flags = [t.finished(self.step, self.total_steps), t.eval_due(), t.save_due()]
+        agreed = dist.broadcast([float(f) for f in flags], self.dist, self.device)
+        return bool(agreed[0]), bool(agreed[1]), bool(agreed[2])
+
     def _train_step(self) -> tuple[float, float, float]:
         """One optimizer step over this rank's slice of the global batch."""
         cfg = self.config
         progress = self.timing.progress(self.step)
+        if progress is not None:  # every rank follows rank 0's clock
+            [progress] = dist.broadcast([progress], self.dist, self.device)
         lr = lr_at(self.step, cfg, self.total_steps, self.base_lr, progress)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
