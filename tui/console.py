@@ -92,8 +92,9 @@ class TrainingDisplay:
             return
         self._last_draw = now
         eta = e.eta_s if e.eta_s is not None else float("nan")  # pauses and compile excluded
+        total = f"{e.total_steps:,}" if e.progress is None else f"~{e.total_steps:,}"
         parts = [
-            f"step {e.step:,}/{e.total_steps:,}",
+            f"step {e.step:,}/{total}",
             f"epoch {e.epoch + 1}",
             f"loss {e.loss:.4f}",
         ]
@@ -104,7 +105,10 @@ class TrainingDisplay:
             f"lr {e.lr:.2e}",
             f"ETA {format_duration(eta)}",
         ]
-        self.progress.update(self.task, completed=e.step)
+        if e.progress is not None:  # a time budget: the bar is the share of it used
+            self.progress.update(self.task, total=1.0, completed=e.progress)
+        else:
+            self.progress.update(self.task, completed=e.step)
         self.stats.plain = "  ".join(parts)
 
     def _on_EvalCompleted(self, e: EvalCompleted) -> None:
