@@ -41,6 +41,7 @@ _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\
 # eager (uncompiled) evaluation path, the sample and the checkpoint writes.
 EVAL_COST_PER_TRAIN_TOKEN = 0.6
 RESERVE_MARGIN = 1.15
+RESERVE_ESTIMATE_STEPS = 5
 
 
 def parse_duration(text: str) -> float:
@@ -159,8 +160,9 @@ class TimeBudget:
         return max(0.0, self.usable_s() - self.clock.train_s)
 
     def estimate_reserve(self, step_s: float, tokens_per_step: int, eval_tokens: int) -> None:
-        """A first guess at the final evaluation's cost, from the training step time."""
-        if self.reserve_measured or self.reserve_s > 0:
+        """A guess at the final evaluation's cost from the training step time (until an
+        evaluation has been timed)."""
+        if self.reserve_measured:
             return
         per_token = step_s / max(tokens_per_step, 1)
         self.reserve_s = RESERVE_MARGIN * EVAL_COST_PER_TRAIN_TOKEN * per_token * eval_tokens
@@ -314,7 +316,8 @@ class RunTiming:
         self.pace.add(seconds, tokens)
         if self.compile_switch is not None and self.pace.count >= DECIDE_AFTER:
             return [("compile", self._decide_compile())]
-        if self.budget is not None and self.pace.count >= 5:
+        if self.budget is not None and self.pace.count <= RESERVE_ESTIMATE_STEPS:
+            # From the first timed step on (a short budget may not see a sixth), then fixed.
             self.budget.estimate_reserve(self.pace.step_s, tokens, self.eval_tokens)
         if self.threads is not None:
             note = self.threads.after_step(seconds)

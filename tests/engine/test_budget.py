@@ -10,7 +10,7 @@ import pytest
 from engine.budget import Every, Pace, RunClock, RunTiming, TimeBudget, parse_duration
 from engine.config import RunConfig
 from engine.control import Control
-from engine.events import RunFinished, RunPaused, RunStarted, StepCompleted
+from engine.events import EvalCompleted, RunFinished, RunPaused, RunStarted, StepCompleted
 from engine.optim import lr_at
 from engine.trainer import Trainer
 
@@ -139,10 +139,9 @@ def test_pace_is_a_window_mean() -> None:
 
 
 def budgeted_config(make_config, **fields):
-    return make_config(
-        max_steps=0, time_budget_s=BUDGET, lr_schedule="cosine", warmup_steps=3,
-        learning_rate=0.01, min_lr_ratio=0.1, **fields,
-    )  # fmt: skip
+    base = {"max_steps": 0, "time_budget_s": BUDGET, "lr_schedule": "cosine", "warmup_steps": 3,
+            "learning_rate": 0.01, "min_lr_ratio": 0.1}  # fmt: skip
+    return make_config(**{**base, **fields})
 
 
 def lrs(recorder) -> dict[int, float]:
@@ -224,3 +223,23 @@ def test_budgeted_run_resumes_exactly_and_keeps_the_remaining_budget(
     got = {e.step: (e.loss, e.lr) for e in first.of(StepCompleted) + second.of(StepCompleted)}
     assert got == expected
     assert all(math.isfinite(loss) for loss, _ in got.values())
+
+
+def test_final_evaluation_fits_inside_the_budget(make_config, runs_dir, new_recorder) -> None:
+    """Evaluations take 5 fake seconds: the measured cost is reserved, so the final one
+    ends at the deadline, not 5 seconds past it."""
+    cfg = budgeted_config(make_config, time_budget_s=40.0, eval_interval=1000, eval_interval_s=10)
+    clock = FakeClock()
+
+    def slow_evals(event) -> None:
+        if isinstance(event, EvalCompleted):
+            clock.t += 5.0
+
+    seen = new_recorder()
+    result = Trainer(cfg, runs_dir=runs_dir, run_id="e", clock=clock).run(
+        ticking(seen, clock, also=slow_evals)
+    )
+    evals = seen.of(EvalCompleted)
+    assert len(evals) >= 2 and evals[-1].step == result.step  # periodic ones, then the final
+    assert 40.0 - 2.0 <= clock.t <= 40.0  # wall (fake) time at the end: within the budget
+    assert seen.of(StepCompleted)[-1].lr < 0.0011  # and the schedule reached its end
