@@ -237,7 +237,9 @@ class Trainer(TrainerActions):
         )  # fmt: skip
         if self.timing.budget is not None:
             self.total_steps = cfg.max_steps  # 0: the deadline decides
-        if hasattr(compiled, "decide"):  # a CompiledModel: compile only if the run is long enough
+        # A CompiledModel compiles only if the run is long enough to repay it (ranks of a
+        # data-parallel run could decide differently, so they compile at once as before).
+        if hasattr(compiled, "decide") and not self.dist.enabled:
             dtype_name = str(self.dtype).removeprefix("torch.")
             signature = compile_signature(cfg, dtype_name, self.device.type)
             self.timing.defer_compile(compiled.decide, signature, dtype_name)
