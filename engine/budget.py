@@ -9,8 +9,9 @@ spent training::
     fraction = (active - overhead) / (budget - overhead - reserve)
 
 where ``reserve`` is the expected cost of the final evaluation (measured at an earlier
-evaluation, else estimated from the step time), so the schedule reaches its end exactly
-when the final evaluation must start, and the run ends at the deadline. All of it runs on
+evaluation, else extrapolated from a timed evaluation of a few windows at the start), so
+the schedule reaches its end exactly when the final evaluation must start, and the run
+ends at the deadline. All of it runs on
 an injectable clock (any ``() -> seconds`` callable) so tests are deterministic, and its
 state is checkpointed, so a resumed run keeps the remaining budget.
 """
@@ -36,12 +37,9 @@ Clock = Callable[[], float]
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?")
 
-# The final evaluation's cost before any evaluation has been timed: scoring a token without
-# gradients costs about a third of a training step's share of it; this margin covers the
-# eager (uncompiled) evaluation path, the sample and the checkpoint writes.
-EVAL_COST_PER_TRAIN_TOKEN = 0.6
-RESERVE_MARGIN = 1.15
-RESERVE_ESTIMATE_STEPS = 5
+# Headroom on the final evaluation's expected cost (its sample and checkpoint writes are
+# not in the calibration; a busy machine varies).
+RESERVE_MARGIN = 1.2
 
 
 def parse_duration(text: str) -> float:
@@ -126,8 +124,8 @@ class RunClock:
 class TimeBudget:
     """A deadline ``budget_s`` active seconds after the run began, final evaluation included.
 
-    ``reserve_s`` (the final evaluation's expected cost) starts unknown (0) and is set from
-    :meth:`estimate_reserve` once the step time is known, then replaced by measured
+    ``reserve_s`` (the final evaluation's expected cost) starts unknown (0), is set by
+    :meth:`calibrated` from a timed evaluation of a few windows, then replaced by measured
     evaluations. It is part of the checkpointed state: a resumed run plans the same way.
     """
 
@@ -136,6 +134,7 @@ class TimeBudget:
         self.clock = clock
         self.reserve_s = float((state or {}).get("reserve_s", 0.0))
         self.reserve_measured = bool((state or {}).get("reserve_measured", False))
+        self.reserve_calibrated = bool((state or {}).get("reserve_calibrated", False))
 
     def usable_s(self) -> float:
         """Seconds of training the budget allows in all (its schedule's length)."""
@@ -159,13 +158,11 @@ class TimeBudget:
         """Seconds of training before the final evaluation must start."""
         return max(0.0, self.usable_s() - self.clock.train_s)
 
-    def estimate_reserve(self, step_s: float, tokens_per_step: int, eval_tokens: int) -> None:
-        """A guess at the final evaluation's cost from the training step time (until an
-        evaluation has been timed)."""
-        if self.reserve_measured:
-            return
-        per_token = step_s / max(tokens_per_step, 1)
-        self.reserve_s = RESERVE_MARGIN * EVAL_COST_PER_TRAIN_TOKEN * per_token * eval_tokens
+    def calibrated(self, seconds_per_window: float, windows: int) -> None:
+        """The final evaluation will score ``windows`` at the timed cost of one."""
+        if not self.reserve_measured:
+            self.reserve_s = RESERVE_MARGIN * seconds_per_window * windows
+        self.reserve_calibrated = True
 
     def measured_eval(self, seconds: float) -> None:
         """An evaluation (with its sample and checkpoints) took ``seconds``."""
@@ -173,7 +170,11 @@ class TimeBudget:
         self.reserve_measured = True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"reserve_s": self.reserve_s, "reserve_measured": self.reserve_measured}
+        return {
+            "reserve_s": self.reserve_s,
+            "reserve_measured": self.reserve_measured,
+            "reserve_calibrated": self.reserve_calibrated,
+        }
 
 
 class Every:
@@ -250,7 +251,7 @@ class RunTiming:
         clock: the run's clock, started when the run began.
         state: the ``timing`` entry of the checkpoint the run resumes from.
         compiled: whether the first training step compiles the model (its time is overhead).
-        eval_tokens: tokens one evaluation scores (for the first guess at its cost).
+        eval_windows: windows one evaluation scores (to extrapolate its cost).
     """
 
     def __init__(
@@ -260,7 +261,7 @@ class RunTiming:
         state: dict[str, Any] | None,
         *,
         compiled: bool,
-        eval_tokens: int,
+        eval_windows: int,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -279,7 +280,7 @@ class RunTiming:
         self._dtype, self._step, self._total_steps = "float32", 0, 0
         self.compile_pending = compiled
         self.compile_s: float | None = None
-        self.eval_tokens = eval_tokens
+        self.eval_windows = eval_windows
         self._eval_every = Every(cfg.eval_interval_s, clock.active_s)
         self._save_every = Every(cfg.checkpoint_interval_s, clock.active_s)
 
@@ -314,17 +315,37 @@ class RunTiming:
                 self.threads.restart()  # thread counts timed eagerly say little now
             return [("compiled", f"compiled in {seconds:.1f} s (left out of tokens/s and ETA)")]
         self.pace.add(seconds, tokens)
-        if self.compile_switch is not None and self.pace.count >= DECIDE_AFTER:
-            return [("compile", self._decide_compile())]
-        if self.budget is not None and self.pace.count <= RESERVE_ESTIMATE_STEPS:
-            # From the first timed step on (a short budget may not see a sixth), then fixed.
-            self.budget.estimate_reserve(self.pace.step_s, tokens, self.eval_tokens)
+        notices = []
         if self.threads is not None:
             note = self.threads.after_step(seconds)
             if note is not None:
                 self.pace.reset()  # the speed from here on is the chosen count's
-                return [("threads", note)]
-        return []
+                notices.append(("threads", note))
+        if self.compile_switch is not None and self.pace.count >= DECIDE_AFTER:
+            notices.append(("compile", self._decide_compile()))
+        return notices
+
+    def calibration_due(self) -> bool:
+        """Time to extrapolate the final evaluation's cost (see :meth:`calibrate`): in a
+        budgeted run that has not timed one yet, once the thread count and the compile
+        decision are settled (an evaluation timed at the wrong thread count under contention
+        can be 10x off), or at half the budget at the latest."""
+        budget = self.budget
+        if budget is None or budget.reserve_measured or budget.reserve_calibrated:
+            return False
+        probing = self.threads is not None and self.threads.probing
+        settled = not probing and self.compile_switch is None and not self.compile_pending
+        return settled or budget.fraction() >= 0.5
+
+    def calibrate(self, time_windows: Callable[[int], float], windows: int = 64) -> None:
+        """Time an evaluation of ``windows`` twice (the first warms up) and extrapolate the
+        final evaluation's cost; the seconds spent are overhead."""
+        assert self.budget is not None
+        began = self.clock.now()
+        time_windows(windows)
+        seconds = time_windows(windows)
+        self.clock.add_overhead(self.clock.now() - began)
+        self.budget.calibrated(seconds / windows, self.eval_windows)
 
     def defer_compile(self, switch: Callable[[bool], None], signature: str, dtype: str) -> None:
         """Train eagerly first; compile later only if it pays (see :meth:`step_done`)."""

@@ -230,11 +230,13 @@ class Trainer(TrainerActions):
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
             save_config(cfg, self.run_dir / "config.json")
-        scored = min(len(data.val), cfg.eval_max_windows * cfg.seq_length or len(data.val))
+        windows = (len(data.val) - 1) // cfg.seq_length
+        windows = min(windows, cfg.eval_max_windows or windows)
         self.timing = RunTiming(
             cfg, self.clock, self._timing_state, compiled=compiled is not model,
-            eval_tokens=2 * scored,  # validation, then as many training windows
+            eval_windows=2 * windows,  # validation, then as many training windows
         )  # fmt: skip
+
         if self.timing.budget is not None:
             self.total_steps = cfg.max_steps  # 0: the deadline decides
         # A CompiledModel compiles only if the run is long enough to repay it (ranks of a
@@ -304,6 +306,8 @@ class Trainer(TrainerActions):
                 for kind, note in timing.step_done(seconds, tokens, self.step, self.total_steps):
                     self._publish(ev.RunNotice(kind, note, self.step))
                 epoch_losses.append(loss)
+                if timing.calibration_due():  # the final evaluation must fit in the budget
+                    timing.calibrate(self._time_eval)
                 self._publish(
                     ev.StepCompleted(
                         step=self.step,

@@ -14,7 +14,7 @@ from engine import distributed as dist
 from engine import events as ev
 from engine.config import ConfigError, live_update
 from engine.control import Command
-from engine.evaluate import evaluate_sharded
+from engine.evaluate import evaluate, evaluate_sharded
 from engine.sampling import SampleSettings, generate
 
 
@@ -139,6 +139,14 @@ class TrainerActions:
             self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind="step"))
         patience = cfg.early_stopping_patience
         return patience > 0 and self.evals_since_best >= patience
+
+    def _time_eval(self, windows: int) -> float:
+        """Seconds to score ``windows`` validation windows as an evaluation does."""
+        began = self.clock.now()
+        with self._lock:
+            evaluate(self._model, self.val_tokens, self.config.seq_length, max_windows=windows,
+                     dtype=self.dtype)  # fmt: skip
+        return self.clock.now() - began
 
     def _sample(self) -> None:
         cfg = self.config

@@ -7,7 +7,15 @@ import math
 
 import pytest
 
-from engine.budget import Every, Pace, RunClock, RunTiming, TimeBudget, parse_duration
+from engine.budget import (
+    RESERVE_MARGIN,
+    Every,
+    Pace,
+    RunClock,
+    RunTiming,
+    TimeBudget,
+    parse_duration,
+)
 from engine.config import RunConfig
 from engine.control import Control
 from engine.events import EvalCompleted, RunFinished, RunPaused, RunStarted, StepCompleted
@@ -76,7 +84,7 @@ def test_budget_fraction_excludes_overhead_and_reserve() -> None:
     fake.t = 20
     clock.add_overhead(20)  # a 20 s compile: no schedule progress
     assert budget.fraction() == 0.0
-    budget.measured_eval(10 / 1.15)  # the final evaluation will take ~10 s
+    budget.measured_eval(10 / RESERVE_MARGIN)  # the final evaluation will take ~10 s
     fake.t = 20 + 35
     assert budget.fraction() == pytest.approx(0.5)  # 35 of 70 usable seconds
     fake.t = 90
@@ -110,7 +118,7 @@ def test_wsd_holds_then_decays_linearly() -> None:
 def test_eta_and_tokens_per_s_exclude_compile_and_pauses() -> None:
     fake = FakeClock()
     clock = RunClock(fake)
-    timing = RunTiming(RunConfig(), clock, None, compiled=True, eval_tokens=1000)
+    timing = RunTiming(RunConfig(), clock, None, compiled=True, eval_windows=1000)
     assert timing.step_done(30.0, 100)  # the compiling step: overhead, not pace
     assert timing.compile_s == 30.0 and clock.overhead_s == 30.0
     assert timing.eta_s(1, 11) is None or timing.eta_s(1, 11) == 0  # no pace yet
@@ -120,7 +128,7 @@ def test_eta_and_tokens_per_s_exclude_compile_and_pauses() -> None:
     assert timing.eta_s(3, 13) == pytest.approx(5.0)  # 10 steps x 0.5 s, not x 10 s
 
     budgeted = RunTiming(
-        RunConfig(time_budget_s=100), RunClock(fake), None, compiled=True, eval_tokens=0
+        RunConfig(time_budget_s=100), RunClock(fake), None, compiled=True, eval_windows=0
     )
     fake.t += 30
     budgeted.step_done(30.0, 100)
@@ -243,3 +251,39 @@ def test_final_evaluation_fits_inside_the_budget(make_config, runs_dir, new_reco
     assert len(evals) >= 2 and evals[-1].step == result.step  # periodic ones, then the final
     assert 40.0 - 2.0 <= clock.t <= 40.0  # wall (fake) time at the end: within the budget
     assert seen.of(StepCompleted)[-1].lr < 0.0011  # and the schedule reached its end
+
+
+def test_calibration_times_a_few_windows_and_extrapolates() -> None:
+    fake = FakeClock()
+    timing = RunTiming(
+        RunConfig(time_budget_s=100), RunClock(fake), None, compiled=False, eval_windows=1280
+    )
+    calls = []
+
+    def time_windows(n: int) -> float:
+        seconds = 2.0 if not calls else 0.64  # the first call warms up
+        calls.append(n)
+        fake.t += seconds
+        return seconds
+
+    assert timing.calibration_due()  # nothing to settle first: no compile, no thread probe
+    timing.calibrate(time_windows, windows=64)
+    assert not timing.calibration_due()
+    assert calls == [64, 64]
+    assert timing.budget.reserve_s == pytest.approx(RESERVE_MARGIN * 0.01 * 1280)
+    assert timing.clock.overhead_s == pytest.approx(2.64)  # uses budget, not schedule
+    assert timing.progress(0) == 0.0
+
+
+def test_calibration_waits_for_the_thread_choice_but_not_past_half_the_budget() -> None:
+    class Probing:
+        probing = True
+
+    fake = FakeClock()
+    timing = RunTiming(
+        RunConfig(time_budget_s=100), RunClock(fake), None, compiled=False, eval_windows=10
+    )
+    timing.threads = Probing()
+    assert not timing.calibration_due()  # timed at a thread count about to change: wait
+    fake.t = 50.0
+    assert timing.calibration_due()  # half the budget gone: calibrate anyway

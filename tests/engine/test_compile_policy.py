@@ -35,7 +35,7 @@ def test_measured_cost_is_remembered_per_shape() -> None:
 
 def test_timing_defers_then_compiles_a_long_run() -> None:
     decisions: list[bool] = []
-    timing = RunTiming(RunConfig(), RunClock(lambda: 0.0), None, compiled=True, eval_tokens=0)
+    timing = RunTiming(RunConfig(), RunClock(lambda: 0.0), None, compiled=True, eval_windows=0)
     timing.defer_compile(decisions.append, "sig", "bfloat16")
     assert not timing.compile_pending  # eager first
     for step in range(1, cp.DECIDE_AFTER):
