@@ -101,7 +101,7 @@ class TrainingDisplay:
         if self.val:
             parts += [f"val {self.val['loss']:.4f}", f"ppl {self.val['ppl']:.2f}"]
         parts += [
-            f"{e.tokens_per_s:,.0f} tok/s",
+            f"{e.tokens_per_s:,.0f} tok/s" if e.tokens_per_s else "— tok/s",
             f"lr {e.lr:.2e}",
             f"ETA {format_duration(eta)}",
         ]
