@@ -10,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import TINY_FIELDS, TINY_TEXT
 
 from engine.checkpoint import config_of, load_checkpoint
 from engine.events import EvalCompleted, RunFinished, RunStarted
 from engine.runlog import read_events
 from engine.trainer import Trainer
+
+pytestmark = pytest.mark.slow
 
 
 def _saved_steps(run_dir: Path) -> list[int]:
