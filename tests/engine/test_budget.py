@@ -287,3 +287,15 @@ def test_calibration_waits_for_the_thread_choice_but_not_past_half_the_budget() 
     assert not timing.calibration_due()  # timed at a thread count about to change: wait
     fake.t = 50.0
     assert timing.calibration_due()  # half the budget gone: calibrate anyway
+
+
+def test_run_summary_of_a_budgeted_run_shows_its_step_total(
+    make_config, runs_dir, new_recorder
+) -> None:
+    from engine.runs import list_runs
+
+    clock = FakeClock()
+    cfg = budgeted_config(make_config)
+    Trainer(cfg, runs_dir=runs_dir, run_id="s", clock=clock).run(ticking(new_recorder(), clock))
+    [summary] = list_runs(runs_dir)
+    assert summary.step == BUDGET and summary.total_steps >= BUDGET  # not "24/0"
