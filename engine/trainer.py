@@ -291,6 +291,8 @@ class Trainer(TrainerActions):
         reason = "completed"
         try:
             done = self._time_decisions()[0]
+            if done and timing.budget is not None and self.step > 0:
+                self._evaluate_and_save()  # resumed past its deadline: the final evaluation
             while not done:
                 self._sync_commands()
                 if timing.compile_pending:

@@ -299,3 +299,13 @@ def test_run_summary_of_a_budgeted_run_shows_its_step_total(
     Trainer(cfg, runs_dir=runs_dir, run_id="s", clock=clock).run(ticking(new_recorder(), clock))
     [summary] = list_runs(runs_dir)
     assert summary.step == BUDGET and summary.total_steps >= BUDGET  # not "24/0"
+
+
+def test_resuming_after_the_deadline_still_evaluates(make_config, runs_dir, new_recorder) -> None:
+    clock = FakeClock()
+    cfg = budgeted_config(make_config)
+    Trainer(cfg, runs_dir=runs_dir, run_id="d", clock=clock).run(ticking(new_recorder(), clock))
+    again = new_recorder()
+    result = Trainer(runs_dir=runs_dir, resume="d", clock=FakeClock()).run(again)
+    assert result.reason == "completed" and result.step == BUDGET
+    assert not again.of(StepCompleted) and [e.step for e in again.of(EvalCompleted)] == [BUDGET]
