@@ -27,11 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every one of these must be on screen: the status bar, the editor and the key footer.
 MARKERS = ("tok/s", "batch_size", "Quit")
 TIMEOUT_S = 30.0
+# A tmux server of our own: a shared one may impose its window size on new sessions.
+TMUX = ["tmux", "-L", "llmv0-first-frame"]
 
 
 def screen(session: str) -> str:
     result = subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        [*TMUX, "capture-pane", "-p", "-t", session], capture_output=True, text=True
     )
     return result.stdout
 
@@ -43,7 +45,7 @@ def launch_once(command: str, runs_dir: Path) -> float:
     shell = f"cd {shlex.quote(str(ROOT))} && exec env {env} {command}"
     start = time.perf_counter()
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", shell], check=True
+        [*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", shell], check=True
     )
     try:
         while True:
@@ -54,7 +56,7 @@ def launch_once(command: str, runs_dir: Path) -> float:
                 raise TimeoutError(f"no first frame within {TIMEOUT_S:.0f} s:\n{text}")
             time.sleep(0.005)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True)
 
 
 def main(argv: list[str] | None = None) -> int:
