@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
-from engine.budget import Clock, RunClock, RunTiming
+from engine.budget import Clock, RunClock
 from engine.compile_policy import signature as compile_signature
 from engine.config import RunConfig, save_config
 from engine.control import Control
@@ -44,6 +44,7 @@ from engine.run_setup import (
     open_resume,
     prepare_data,
 )
+from engine.run_timing import RunTiming
 from engine.runlog import EVENTS_FILE, RunLog
 from engine.threads import ThreadTuner, usable_cores
 from engine.tokenizer import Tokenizer
@@ -358,12 +359,10 @@ class Trainer(TrainerActions):
         return event
 
     def _time_decisions(self) -> tuple[bool, bool, bool]:
-        """Finished? Evaluate by time? Save by time? Rank 0's answers on every rank (their
-        clocks differ, and evaluation is collective)."""
-        t = self.timing
-        flags = [t.finished(self.step, self.total_steps), t.eval_due(), t.save_due()]
-        agreed = dist.broadcast([float(f) for f in flags], self.dist, self.device)
-        return bool(agreed[0]), bool(agreed[1]), bool(agreed[2])
+        def agree(values: list[float]) -> list[float]:  # rank 0's answers on every rank
+            return dist.broadcast(values, self.dist, self.device)
+
+        return self.timing.decisions(self.step, self.total_steps, agree)
 
     def _train_step(self) -> tuple[float, float, float]:
         """One optimizer step over this rank's slice of the global batch."""

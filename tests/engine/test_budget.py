@@ -12,7 +12,6 @@ from engine.budget import (
     Every,
     Pace,
     RunClock,
-    RunTiming,
     TimeBudget,
     parse_duration,
 )
@@ -20,6 +19,7 @@ from engine.config import RunConfig
 from engine.control import Control
 from engine.events import EvalCompleted, RunFinished, RunPaused, RunStarted, StepCompleted
 from engine.optim import lr_at
+from engine.run_timing import RunTiming
 from engine.trainer import Trainer
 
 BUDGET = 24.0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from engine import compile_policy as cp
-from engine.budget import RunClock, RunTiming
+from engine.budget import RunClock
 from engine.config import RunConfig
 from engine.events import RunNotice
+from engine.run_timing import RunTiming
 from engine.trainer import Trainer
 
 
