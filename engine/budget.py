@@ -9,11 +9,11 @@ spent training::
     fraction = (active - overhead) / (budget - overhead - reserve)
 
 where ``reserve`` is the expected cost of the final evaluation (measured at an earlier
-evaluation, else extrapolated from a timed evaluation of a few windows at the start), so
-the schedule reaches its end exactly when the final evaluation must start, and the run
-ends at the deadline. All of it runs on
-an injectable clock (any ``() -> seconds`` callable) so tests are deterministic, and its
-state is checkpointed, so a resumed run keeps the remaining budget.
+evaluation, else extrapolated from a timed evaluation of a few windows: engine.run_timing),
+so the schedule reaches its end exactly when the final evaluation must start, and the run
+ends at the deadline. All of it runs on an injectable clock (any ``() -> seconds``
+callable) so tests are deterministic, and its state is checkpointed, so a resumed run
+keeps the remaining budget.
 """
 
 from __future__ import annotations
