@@ -8,6 +8,7 @@ written atomically (engine.checkpoint).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,8 +47,12 @@ class Checkpointer:
         config: RunConfig,
         tokenizer: Tokenizer,
         state: TrainState,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        """Write ``<kind>.pt`` atomically (main rank only) and publish CheckpointSaved."""
+        """Write ``<kind>.pt`` atomically (main rank only) and publish CheckpointSaved.
+
+        ``extra``: more plain entries for the payload (the run's timing state).
+        """
         if not self.dist.is_main:
             return
         payload = ckpt.make_payload(
@@ -59,6 +64,7 @@ class Checkpointer:
             scaler_state=scaler.state_dict() if scaler.is_enabled() else None,
             **state.to_payload(),
         )
+        payload.update(extra or {})
         path = self.folder.checkpoint_path(kind)
         ckpt.atomic_torch_save(payload, path)
         self.publish(ev.CheckpointSaved(step=state.step, path=str(path), kind=kind))

@@ -43,6 +43,8 @@ class CommandHandler:
         publish: Callable[[ev.Event], None],
         save: Callable[[RunConfig], None],
         sample: Callable[[RunConfig], None],
+        pause: Callable[[], None] = lambda: None,
+        resume: Callable[[], None] = lambda: None,
     ) -> None:
         self.control = control
         self.commands_file = commands_file
@@ -51,6 +53,8 @@ class CommandHandler:
         self.publish = publish
         self.save = save
         self.sample = sample
+        self.pause_clock = pause  # a pause uses no time budget and no schedule
+        self.resume_clock = resume
 
     def apply(self, config: RunConfig, step: int) -> RunConfig:
         """Apply queued commands; returns the config with live changes.
@@ -92,9 +96,11 @@ class CommandHandler:
                 return config
             if command.kind == "pause" and not paused:
                 paused = True
+                self.pause_clock()
                 self.publish(ev.RunPaused(step=step))
             elif command.kind == "resume" and paused:
                 paused = False
+                self.resume_clock()
                 self.publish(ev.RunResumed(step=step))
             else:
                 config = self._apply(command, config, step)

@@ -1,10 +1,9 @@
-"""One optimizer step over a rank's slice of the global batch, and the tokens/s it reports."""
+"""One optimizer step over a rank's slice of the global batch."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-import time
 
 import torch
 from torch import nn
@@ -59,23 +58,3 @@ def train_step(
         scaler.update()
     optimizer.zero_grad(set_to_none=True)
     return loss_value, grad_norm
-
-
-class TokensPerSecond:
-    """Training speed: an exponential moving average over the time between steps."""
-
-    def __init__(self) -> None:
-        self.value = 0.0
-        self._last = time.perf_counter()
-
-    def restart(self) -> None:
-        """Start timing from now (after an evaluation: its time is not training speed)."""
-        self._last = time.perf_counter()
-
-    def step_done(self, tokens: int) -> float:
-        """Count a step of ``tokens`` that ended now; returns the smoothed rate."""
-        now = time.perf_counter()
-        instant = tokens / max(now - self._last, 1e-9)
-        self._last = now
-        self.value = instant if self.value == 0.0 else 0.9 * self.value + 0.1 * instant
-        return self.value

@@ -29,12 +29,15 @@ from torch.nn.parallel import DistributedDataParallel
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine.budget import Clock, RunClock
 from engine.checkpointer import Checkpointer
 from engine.command_handler import CommandHandler, StopRequested
+from engine.compile_policy import signature as compile_signature
 from engine.config import RunConfig
 from engine.control import Control
 from engine.data import EpochBatches, Progress
 from engine.device import configure_cpu, maybe_compile, select_device, select_dtype
+from engine.evaluate import evaluate
 from engine.evaluator import Evaluator, sample_now
 from engine.events import Event, Sink
 from engine.lock import RunLock
@@ -53,20 +56,28 @@ from engine.run_setup import (
     prepare_data,
     refuse_used_folder,
 )
+from engine.run_timing import RunTiming
 from engine.runlog import RunLog
+from engine.threads import ThreadTuner, usable_cores
 from engine.tokenizer import Tokenizer
 from engine.train_state import TrainState
-from engine.train_step import TokensPerSecond, train_step
+from engine.train_step import train_step
 
 log = logging.getLogger(__name__)
 
-Schedule = Callable[[TrainState, int, RunConfig], float]
-"""(progress, total steps, config) -> the learning rate of the next optimizer step."""
+COMPILING = "compiling the model (torch.compile, first step; not counted as training time)"
+
+Schedule = Callable[[TrainState, int, RunConfig, "float | None"], float]
+"""(state, total steps, config, fraction of the time budget used or None) -> the learning
+rate of the next optimizer step."""
 
 
-def default_schedule(state: TrainState, total_steps: int, cfg: RunConfig) -> float:
-    """Warmup then the config's schedule, peaking at the (live) ``learning_rate``."""
-    return lr_at(state.step, cfg, total_steps)
+def default_schedule(
+    state: TrainState, total_steps: int, cfg: RunConfig, progress: float | None
+) -> float:
+    """Warmup then the config's schedule, peaking at the (live) ``learning_rate``; with a
+    time budget, the schedule follows the budget's fraction used (engine.optim.lr_at)."""
+    return lr_at(state.step, cfg, total_steps, progress=progress)
 
 
 class Trainer:
@@ -82,6 +93,8 @@ class Trainer:
         download_progress: callback for the corpus download.
         schedule: the learning rate for the trainer's progress (default: warmup, then the
             config's schedule).
+        clock: seconds from any origin for the run's timing and time budget (default
+            time.perf_counter; tests pass a fake to make budgeted runs deterministic).
     """
 
     def __init__(
@@ -93,7 +106,9 @@ class Trainer:
         data_dir: Path | None = None,
         download_progress: Progress | None = None,
         schedule: Schedule = default_schedule,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock_fn = clock
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self.download_progress = download_progress
@@ -132,8 +147,11 @@ class Trainer:
         self._runlog: RunLog | None = None
         self._extra_sinks: list[Sink] = []
         self._run_lock: RunLock | None = None
-        self._speed = TokensPerSecond()
         self._epoch_losses: list[float] = []
+        # The run's clock (paused while the run is) and its timing: pace, ETA, time budget.
+        self._timing_state: dict = (self._resume_payload or {}).get("timing") or {}
+        self.clock = RunClock(self._clock_fn, self._timing_state.get("clock"))
+        self.timing: RunTiming | None = None
 
     @property
     def step(self) -> int:
@@ -156,8 +174,8 @@ class Trainer:
     def run(self, sink: Sink | None = None, control: Control | None = None) -> Event:
         """Train until done; return the terminal event (RunFinished or RunFailed)."""
         self._t0 = time.perf_counter()
+        self.clock = RunClock(self._clock_fn, self._timing_state.get("clock"))
         self._user_sink = sink
-        self._speed.restart()
         try:
             if self.dist.enabled:  # join the group first: rank 0 names the run for all ranks
                 self._join_group()
@@ -178,24 +196,39 @@ class Trainer:
         cfg = self.config
         reason = "completed"
         try:
-            while self.state.step < self.total_steps:
+            done = self._time_decisions()[0]
+            if done and self.timing.budget is not None and self.state.step > 0:
+                self._evaluate_and_save(cfg)  # resumed past its deadline: the final evaluation
+            while not done:
                 cfg = self.config = self.commands.apply(cfg, self.state.step)
-                loss, grad_norm, lr = self._step(cfg)
+                loss, grad_norm, lr, seconds = self._step(cfg)
                 if not math.isfinite(loss):
                     return self._fail(diverged_message(loss, self.state.step, cfg, self.run_dir))
                 self.state.step += 1
-                self._report_step(cfg, loss, grad_norm, lr)
-                if self._eval_due(cfg):
+                self._report_step(cfg, loss, grad_norm, lr, seconds)
+                done, by_time, save_by_time = self._time_decisions()
+                if self.state.step % cfg.eval_interval == 0 or by_time or done:
+                    began = self.clock.now()
                     if self._evaluate_and_save(cfg):
                         reason = "early_stopping"
                         break
-                    self._speed.restart()  # evaluation time is not training speed
-                elif cfg.checkpoint_interval and self.state.step % cfg.checkpoint_interval == 0:
+                    self.timing.evaluated(self.clock.now() - began)
+                elif save_by_time or (
+                    cfg.checkpoint_interval and self.state.step % cfg.checkpoint_interval == 0
+                ):
                     self._save("latest", cfg)
         except StopRequested:
             self._save("latest", self.config)
             reason = "stopped"
         return self._finish(reason)
+
+    def _time_decisions(self) -> tuple[bool, bool, bool]:
+        """(done, evaluate now for the budget, save now for the budget), rank 0's on all."""
+
+        def agree(values: list[float]) -> list[float]:
+            return dist.broadcast(values, self.dist, self.device)
+
+        return self.timing.decisions(self.state.step, self.total_steps, agree)
 
     # ----- before the first step -----
 
@@ -220,6 +253,8 @@ class Trainer:
             if threads == 0 and self.dist.enabled:  # ranks on one machine share its cores
                 threads = max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
             cpu_note = configure_cpu(threads)
+            if threads == 0:
+                cpu_note = "cpu threads: chosen by measuring training steps (1 to the cores)"
         torch.manual_seed(cfg.seed)
         payload = self._resume_payload
         saved_tokenizer = payload["tokenizer"] if payload is not None else None
@@ -262,6 +297,7 @@ class Trainer:
         self.commands = CommandHandler(
             control, commands_file, self.dist, self.device, publish=self._publish,
             save=lambda config: self._save("latest", config), sample=self._sample,
+            pause=self.clock.pause, resume=self.clock.resume,
         )  # fmt: skip
         self.parts = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
         self.state = self.parts.progress
@@ -286,6 +322,7 @@ class Trainer:
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
             self.folder.save_config(cfg)
+        self._start_timing(cfg, data, compiled is not model, compiled)
         self._publish(
             ev.RunStarted(
                 run_id=self.run_id,
@@ -308,6 +345,28 @@ class Trainer:
         if cfg.log_tensorboard and self.dist.is_main:
             self._start_tensorboard()
 
+    def _start_timing(
+        self, cfg: RunConfig, data: RunData, compiled: bool, model: nn.Module
+    ) -> None:
+        """Pace, ETA and time budget; a deferred compile; the CPU thread tuner."""
+        windows = (len(data.val) - 1) // cfg.seq_length
+        windows = min(windows, cfg.eval_max_windows or windows)
+        self.timing = RunTiming(
+            cfg, self.clock, self._timing_state, compiled=compiled,
+            eval_windows=2 * windows,  # validation, then as many training windows
+        )  # fmt: skip
+        if self.timing.budget is not None:
+            self.total_steps = cfg.max_steps  # 0: the deadline decides
+        # A CompiledModel compiles only if the run is long enough to repay it (ranks of a
+        # data-parallel run could decide differently, so they compile at once as before).
+        if hasattr(model, "decide") and not self.dist.enabled:
+            dtype_name = str(self.dtype).removeprefix("torch.")
+            signature = compile_signature(cfg, dtype_name, self.device.type)
+            self.timing.defer_compile(model.decide, signature, dtype_name)
+            model.decide(False)
+        if self.device.type == "cpu" and cfg.num_threads == 0 and not self.dist.enabled:
+            self.timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
+
     def _start_tensorboard(self) -> None:
         from engine.tensorboard import TENSORBOARD_DIR, TensorBoardMissing, TensorBoardSink
 
@@ -318,28 +377,40 @@ class Trainer:
 
     # ----- one step, and what follows it -----
 
-    def _step(self, cfg: RunConfig) -> tuple[float, float, float]:
-        """One optimizer step at the schedule's learning rate: loss, grad norm, lr."""
-        lr = self.schedule(self.state, self.total_steps, cfg)
+    def _step(self, cfg: RunConfig) -> tuple[float, float, float, float]:
+        """One optimizer step at the schedule's learning rate: loss, grad norm, lr, seconds."""
+        progress = self.timing.progress(self.state.step)
+        if progress is not None:  # every rank follows rank 0's clock
+            [progress] = dist.broadcast([progress], self.dist, self.device)
+        lr = self.schedule(self.state, self.total_steps, cfg, progress)
+        if self.timing.compile_pending:
+            self._publish(ev.RunNotice("compiling", COMPILING, self.state.step))
+        began = self.clock.now()
         with self._lock:
             loss, grad_norm = train_step(
                 self._model, self.parts, self.batches, cfg, self.state.step, lr,
                 self.dist, self.device, self.dtype,
             )  # fmt: skip
-        return loss, grad_norm, lr
+        return loss, grad_norm, lr, self.clock.now() - began
 
-    def _report_step(self, cfg: RunConfig, loss: float, grad_norm: float, lr: float) -> None:
-        """StepCompleted (and EpochCompleted at an epoch's end)."""
-        spe = self.batches.steps_per_epoch
-        step = self.state.step
+    def _report_step(
+        self, cfg: RunConfig, loss: float, grad_norm: float, lr: float, seconds: float
+    ) -> None:
+        """Timing notices, StepCompleted (and EpochCompleted at an epoch's end)."""
+        timing, step, spe = self.timing, self.state.step, self.batches.steps_per_epoch
         tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps * self.dist.world_size
-        rate = self._speed.step_done(tokens)
+        for kind, note in timing.step_done(seconds, tokens, step, self.total_steps):
+            self._publish(ev.RunNotice(kind, note, step))
         self._epoch_losses.append(loss)
+        if timing.calibration_due():  # the final evaluation must fit in the budget
+            timing.calibrate(self._time_eval)
         self._publish(
             ev.StepCompleted(
                 step=step, epoch=(step - 1) // spe, loss=loss, lr=lr,
-                tokens_per_s=rate, grad_norm=grad_norm,
-                elapsed_s=self._elapsed(), total_steps=self.total_steps,
+                tokens_per_s=timing.pace.tokens_per_s, grad_norm=grad_norm,
+                elapsed_s=self._elapsed(),
+                total_steps=timing.total_steps_estimate(step, self.total_steps),
+                eta_s=timing.eta_s(step, self.total_steps), progress=timing.progress(step),
             )
         )  # fmt: skip
         if step % spe == 0:
@@ -347,8 +418,13 @@ class Trainer:
             self._publish(ev.EpochCompleted(step // spe, step, mean))
             self._epoch_losses.clear()
 
-    def _eval_due(self, cfg: RunConfig) -> bool:
-        return self.state.step % cfg.eval_interval == 0 or self.state.step >= self.total_steps
+    def _time_eval(self, windows: int) -> float:
+        """Seconds to score ``windows`` validation windows as an evaluation does."""
+        began = self.clock.now()
+        with self._lock:
+            evaluate(self._model, self.evaluator.val_tokens, self.config.seq_length,
+                     max_windows=windows, dtype=self.dtype)  # fmt: skip
+        return self.clock.now() - began
 
     def _evaluate_and_save(self, cfg: RunConfig) -> bool:
         """Evaluate, sample, checkpoint; True when early stopping says stop."""
@@ -374,6 +450,7 @@ class Trainer:
         self.checkpointer.save(
             kind, model=self._raw_model, optimizer=self.parts.optimizer,
             scaler=self.parts.scaler, config=cfg, tokenizer=self.tokenizer, state=self.state,
+            extra={"timing": self.timing.state_dict()},  # a resumed run keeps its budget
         )  # fmt: skip
 
     # ----- the end -----

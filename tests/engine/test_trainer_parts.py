@@ -36,7 +36,8 @@ def test_broadcast_fields_are_the_schemas_numeric_live_fields() -> None:
 def test_the_schedule_is_one_swappable_function(make_config, runs_dir: Path) -> None:
     seen: list[tuple[int, int]] = []
 
-    def halving(state: TrainState, total: int, cfg: RunConfig) -> float:
+    def halving(state: TrainState, total: int, cfg: RunConfig, progress: float | None) -> float:
+        assert progress is None  # no time budget: the schedule counts steps
         seen.append((state.step, total))
         return cfg.learning_rate / 2
 
