@@ -18,6 +18,7 @@ from rich.table import Table
 
 from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
 from tui.cli_generate import generate as generate_cmd
+from tui.cli_inspect import inspect as inspect_cmd
 from tui.cli_remote import control as remote_control
 
 app = typer.Typer(
@@ -357,6 +358,7 @@ def config(
 
 app.command("generate")(generate_cmd)
 app.command("control")(remote_control)
+app.command("inspect")(inspect_cmd)
 
 
 def main() -> None:
