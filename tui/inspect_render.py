@@ -29,6 +29,11 @@ def visible(piece: str) -> str:
     return "".join(SHOWN.get(ch, ch if ch.isprintable() else "·") for ch in piece)
 
 
+def label(piece: str) -> str:
+    """A token standing alone (a guess, a ranked character): a space shown as ␣."""
+    return visible(piece).replace(" ", "␣") or "?"
+
+
 def bits_style(bits: float) -> str:
     """The background (and a readable foreground) for a token that cost ``bits``."""
     if math.isnan(bits):
@@ -67,8 +72,13 @@ def _lines(pieces: Sequence[str], width: int) -> list[list[int]]:
     for i, piece in enumerate(pieces):
         cells = len(visible(piece))
         if used + cells > width and lines[-1]:
-            lines.append([])
-            used = 0
+            line = lines[-1]
+            # Break after the line's last space when there is one, so words stay whole.
+            spaces = [n for n, j in enumerate(line) if pieces[j] == " "]
+            cut = spaces[-1] + 1 if spaces and spaces[-1] + 1 < len(line) else len(line)
+            lines[-1], carried = line[:cut], line[cut:]
+            lines.append(carried)
+            used = sum(len(visible(pieces[j])) for j in carried)
         lines[-1].append(i)
         used += cells
         if "\n" in piece:
@@ -126,7 +136,7 @@ def guesses_text(result: Surprise, cursor: int, *, color: bool, bar: int = 20) -
     cursor = max(0, min(cursor, len(result.pieces) - 1))
     piece, bits = result.pieces[cursor], result.bits[cursor]
     out.append(f"at {cursor}: ")
-    out.append(repr(piece), style="bold")
+    out.append(label(piece), style="bold")
     if math.isnan(bits):
         out.append("  (the first token: nothing predicts it)")
         return out
@@ -134,7 +144,7 @@ def guesses_text(result: Surprise, cursor: int, *, color: bool, bar: int = 20) -
     for guess, prob in result.top[cursor]:
         out.append("\n")
         hit = guess == piece
-        out.append(f"{'>' if hit else ' '} {visible(guess) or '?':<3}", style="bold" if hit else "")
+        out.append(f"{'>' if hit else ' '} {label(guess):<3}", style="bold" if hit else "")
         filled = round(prob * bar)
         out.append("█" * filled, style="green" if color else "")
         out.append("·" * (bar - filled), style="dim" if color else "")
@@ -145,7 +155,7 @@ def guesses_text(result: Surprise, cursor: int, *, color: bool, bar: int = 20) -
 def _ranked(title: str, rows: list[Ranked]) -> Text:
     out = Text(title, style="bold")
     for row in rows:
-        out.append(f"\n {visible(row.text)!s:<12.12} {row.bits:5.2f} bits  x{row.count}")
+        out.append(f"\n {label(row.text):<12.12} {row.bits:5.2f} bits  x{row.count}")
     return out
 
 

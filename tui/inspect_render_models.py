@@ -103,11 +103,11 @@ def cells_text(
 
 def units_text(cells: CellStates, ranked: list[UnitMatch], selected: int) -> Text:
     """The ranked units: name, the feature each tracks, the correlation."""
-    out = Text("unit      tracks                  r", "bold")
+    out = Text(" unit   tracks                 r", "bold")
     for n, match in enumerate(ranked):
         mark = ">" if n == selected else " "
         out.append(
-            f"\n{mark}{cells.unit_name(match.unit):<8} {match.feature:<20.20} "
+            f"\n{mark}{cells.unit_name(match.unit):<7}{match.feature:<19.19} "
             f"{match.correlation:+.2f}",
             style="reverse" if n == selected else "",
         )

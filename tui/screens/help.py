@@ -29,6 +29,11 @@ TEXT_BOX_KEYS = [
         "Enter / a / r / space / o / c",
         "Run browser: open / attach / resume / mark / overlay the marked runs / clear",
     ),
+    (
+        "1-5 / ← → / ↑ ↓ / n / slash / k / Esc",
+        "Inspect: view / cursor (shift: 10) / head or unit / new passage / type a text / "
+        "cell or hidden state / close",
+    ),
     ("Tab / shift+Tab", "Move between panes, fields and buttons"),
     ("Enter", "In the prompt: generate. In a ● config field during a run: apply it"),
 ]
