@@ -10,6 +10,7 @@ selection only re-renders the last result: no model call on a key press.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,10 @@ class InspectScreen(Screen[None]):
         self.pane = self.query_one(InspectPane)
         self.title_bar = self.query_one("#inspect-title", Static)
         self.status = self.query_one("#inspect-status", Static)
-        self.set_interval(REFRESH_S, self._refresh_if_live)
+        self._computed_at = 0.0
+        # Ticks often, computes when due: at once while the view has no result yet (the run
+        # just started), else every REFRESH_S.
+        self.set_interval(min(1.0, REFRESH_S), self._refresh_if_live)
         self._show_title("")
         self.compute()
 
@@ -107,6 +111,7 @@ class InspectScreen(Screen[None]):
     def compute(self) -> None:
         """Recompute the current view from a fresh snapshot of the weights."""
         self.status.update(f"computing {self.view.name}…")
+        self._computed_at = time.monotonic()
         self._compute(self.view, self.text, self.passage_seed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="inspect")
@@ -156,7 +161,10 @@ class InspectScreen(Screen[None]):
         self.render_view()
 
     def _refresh_if_live(self) -> None:
-        if self.live() and not self._busy():
+        if not self.live() or self._busy():
+            return
+        due = time.monotonic() - self._computed_at >= REFRESH_S
+        if due or self.view.name not in self.results:
             self.compute()
 
     def _busy(self) -> bool:
