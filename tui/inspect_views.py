@@ -48,6 +48,10 @@ class View:
         """How many rows up/down selects among."""
         return 0
 
+    def default_cursor(self, result: Any) -> int:
+        """Where the cursor is before the user moves it."""
+        return 0
+
     def render(
         self, result: Any, state: ViewState, *, color: bool, width: int
     ) -> tuple[Text, Text]:
@@ -67,8 +71,11 @@ class SurpriseView(View):
     def size(self, result) -> int:
         return len(result.pieces)
 
+    def default_cursor(self, result) -> int:
+        return 1  # the first token is not predicted
+
     def render(self, result, state, *, color, width):
-        cursor = state.cursor if state.cursor >= 0 else 1
+        cursor = state.cursor if state.cursor >= 0 else self.default_cursor(result)
         main = Text()
         main.append_text(r.summary_line(result))
         main.append("\n")
@@ -97,9 +104,12 @@ class AttentionView(View):
     def rows(self, result) -> int:
         return len(result[1])
 
+    def default_cursor(self, result) -> int:
+        return len(result[0].pieces) - 1  # the last character: it sees the whole text
+
     def render(self, result, state, *, color, width):
         maps, summaries = result
-        query = state.cursor if state.cursor >= 0 else len(maps.pieces) - 1
+        query = state.cursor if state.cursor >= 0 else self.default_cursor(result)
         chosen = summaries[state.selected % len(summaries)]
         main = Text(f"L{chosen.layer}H{chosen.head} ({chosen.name}): where ", style="bold")
         main.append(r.label(maps.pieces[query]), style="bold")

@@ -39,9 +39,9 @@ async def test_i_opens_surprise_and_the_cursor_moves_the_guesses(tmp_path: Path,
         assert "tokens scored" in main_text(app) and "at 1:" in side_text(app)
         assert "hardest characters" in side_text(app)
         await pilot.press("right", "right", "shift+right")
-        assert "at 12:" in side_text(app)
+        assert "at 13:" in side_text(app)
         await pilot.press("left")
-        assert "at 11:" in side_text(app)
+        assert "at 12:" in side_text(app)
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 

@@ -202,9 +202,7 @@ class InspectScreen(Screen[None]):
         if not size:
             return
         state = self.states[self.view.name]
-        start = state.cursor
-        if start < 0:
-            start = size - 1 if self.view.name == "attention" else 0
+        start = state.cursor if state.cursor >= 0 else self.view.default_cursor(result)
         state.cursor = max(0, min(size - 1, start + delta))
         self.render_view()
 
