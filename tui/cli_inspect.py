@@ -90,7 +90,7 @@ def build_view(
         summaries = summarise_heads(maps)
         return [
             title,
-            Text(f"layer {layer} head {head}: where the character at {query} looks"),
+            Text(f"layer {layer} head {head}: where the character at {query} looks (c@k: k back)"),
             rm.attention_text(maps, layer, head, query, color=color, width=width),
             rm.heads_text(maps, summaries, query),
         ]
@@ -128,7 +128,7 @@ def build_view(
     return [
         title,
         Text(f"{len(timeline.steps)} evaluations (rows) x the passage's characters"),
-        r.bits_legend(color),
+        r.bits_legend(color, hardest=False),
         r.timeline_text(
             timeline.pieces,
             timeline.steps,

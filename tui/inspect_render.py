@@ -51,11 +51,13 @@ def bits_mark(bits: float, hardest: float = math.inf) -> str:
     return MARKS[min(len(MARKS) - 1, sum(bits >= edge for edge in (1, 2, 4, 6, 8)))]
 
 
-def bits_legend(color: bool) -> Text:
-    """The scale: coloured cells in colour, the marks in plain text."""
+def bits_legend(color: bool, hardest: bool = True) -> Text:
+    """The scale: coloured cells in colour, the marks in plain text (``hardest``: with the
+    mark of the hardest tenth)."""
     out = Text("bits ")
     if not color:
-        out.append("' '<1 '.'<2 ':'<4 '-'<6 '='<8 '#'8+ '^' hardest tenth")
+        out.append("' '<1 '.'<2 ':'<4 '-'<6 '='<8 '#'8+")
+        out.append(" '^' hardest tenth" if hardest else "")
         return out
     out.append("0 ")
     step = BITS_MAX / len(BITS_COLOURS)

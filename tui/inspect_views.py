@@ -213,7 +213,7 @@ class TimelineView(View):
         side = Text(f"{len(result.steps)} evaluations\n", style="bold")
         side.append(f"step {result.steps[0]:,}: {sum(first) / max(len(first), 1):.2f} bits\n")
         side.append(f"step {result.steps[-1]:,}: {sum(last) / max(len(last), 1):.2f} bits\n\n")
-        side.append_text(r.bits_legend(color))
+        side.append_text(r.bits_legend(color, hardest=False))
         return main, side
 
 
