@@ -151,19 +151,10 @@ def _hardest(result: Any) -> int:
 def _embeddings(
     model: nn.Module, tokenizer: Tokenizer, run_dir: Path, title: Text, *, color: bool, width: int
 ) -> list[Text]:
-    from engine.analysis.embeddings import embedding_map
-    from engine.checkpoint import load_checkpoint
+    from engine.analysis.embeddings import earlier_tables, embedding_map
     from tui import inspect_render_models as rm
 
-    earlier = []
-    for path in sorted(run_dir.glob("step-*.pt"))[:1]:  # the oldest kept checkpoint, if any
-        try:
-            state = load_checkpoint(path)["model"]
-        except Exception:
-            continue
-        for key in ("wte.weight", "embedding.weight"):
-            if key in state:
-                earlier.append(state[key].float())
+    earlier = earlier_tables(run_dir)  # the oldest kept checkpoint: how far the map moved
     emb = embedding_map(model, tokenizer, earlier)
     return [
         title,

@@ -170,9 +170,9 @@ class EmbeddingsView(View):
     hint = "PCA of the character embeddings"
 
     def compute(self, model, tokenizer, seq_length, text, run_dir):
-        from engine.analysis.embeddings import embedding_map
+        from engine.analysis.embeddings import earlier_tables, embedding_map
 
-        return embedding_map(model, tokenizer)
+        return embedding_map(model, tokenizer, earlier_tables(run_dir))
 
     def render(self, result, state, *, color, width):
         main = rm.embedding_scatter(result, color=color, width=max(20, width), height=14)

@@ -9,6 +9,7 @@ table's axes, so a character's movement across training is read in one frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -120,3 +121,22 @@ def embedding_map(
         for i, (x, y) in enumerate(proj.apply(old).tolist()):
             trail[i].append((x, y))
     return EmbeddingMap(points=points, explained=proj.explained, trail=trail)
+
+
+def earlier_tables(run_dir: Path | None, limit: int = 1) -> list[torch.Tensor]:
+    """Embedding tables of the run's oldest kept checkpoints (``step-*.pt``, written when
+    ``keep_checkpoints`` > 0), oldest first; unreadable files are skipped."""
+    from engine.checkpoint import CheckpointError, load_checkpoint
+
+    if run_dir is None:
+        return []
+    tables = []
+    for path in sorted(run_dir.glob("step-*.pt"))[:limit]:
+        try:
+            state = load_checkpoint(path)["model"]
+        except (CheckpointError, KeyError):
+            continue
+        for key in ("wte.weight", "embedding.weight"):
+            if key in state:
+                tables.append(state[key].float())
+    return tables

@@ -125,3 +125,26 @@ def test_timeline_keeps_the_newest_values_of_repeated_steps(tmp_path: Path) -> N
     assert timeline is not None
     assert timeline.steps == [10, 20] and timeline.bits == [[3.0], [1.5]]
     assert read_timeline(tmp_path / "none") is None
+
+
+def test_earlier_tables_come_from_kept_checkpoints(make_config, tmp_path: Path) -> None:
+    from engine.analysis.embeddings import earlier_tables
+    from engine.trainer import Trainer
+
+    cfg = make_config(max_steps=20, eval_interval=10, keep_checkpoints=3)
+    Trainer(cfg, runs_dir=tmp_path / "runs", run_id="k").run()
+    (tables,) = earlier_tables(tmp_path / "runs" / "k")  # the oldest: step 10
+    assert tables.shape == (len(set(Path(cfg.data_file).read_text())), cfg.embedding_dim)
+    assert earlier_tables(None) == [] and earlier_tables(tmp_path) == []
+
+
+def test_passages_start_at_a_line_and_stay_in_the_text() -> None:
+    from engine.analysis.passages import passage
+
+    text = "".join(f"line {n}\n" for n in range(200))
+    assert passage(text, 20, position=0) == text[:20]
+    assert passage(text, 20, position=10**6) == text[-20:]  # clamped
+    for seed in range(5):
+        chosen = passage(text, 20, seed=seed)
+        assert len(chosen) == 20 and chosen in text and chosen.startswith("line ")
+    assert passage("short", 20) == "short"
