@@ -169,7 +169,8 @@ def inspect(
     run: Annotated[str, typer.Argument(help="Run id, run folder or .pt file.")],
     view: Annotated[str, typer.Option(help="|".join(VIEWS))] = "surprise",
     text: Annotated[
-        Path | None, typer.Option("--text", help="A UTF-8 file to inspect [default: validation].")
+        Path | None,
+        typer.Option("--text", help="A UTF-8 file to inspect (default: the validation split)."),
     ] = None,
     position: Annotated[int, typer.Option(help="Where the validation passage starts.")] = 0,
     seed: Annotated[int | None, typer.Option(help="A random validation passage.")] = None,
@@ -179,7 +180,9 @@ def inspect(
     ] = None,
     layer: Annotated[int, typer.Option(help="Attention: layer (0-based).")] = 0,
     head: Annotated[int, typer.Option(help="Attention: head (0-based).")] = 0,
-    unit: Annotated[int | None, typer.Option(help="Cells: unit [default: best ranked].")] = None,
+    unit: Annotated[
+        int | None, typer.Option(help="Cells: unit (default: the best ranked).")
+    ] = None,
     state: Annotated[str, typer.Option(help="Cells: 'h' (hidden) or 'c' (cell).")] = "c",
     feature: Annotated[str, typer.Option(help="Cells: rank for this feature only.")] = "",
     rows: Annotated[int, typer.Option(help="Timeline: most evaluations shown (0 = all).")] = 24,
