@@ -90,7 +90,8 @@ async def test_embeddings_timeline_and_typed_text(tmp_path: Path, fake_factory):
         await settle(pilot)
         await pilot.press("slash")
         box = app.screen.query_one("#inspect-text-box", Input)
-        assert box.has_focus
+        assert box.has_focus and box.value == "ROMEO:"  # starts from the Generate prompt
+        box.value = ""
         await pilot.press(*"O Romeo", "enter")
         await settle(pilot)
         assert "6 tokens scored" in main_text(app)

@@ -73,6 +73,7 @@ class InspectScreen(Screen[None]):
         run_dir: Path | None,
         live: Callable[[], bool] = lambda: False,
         color: bool = True,
+        prompt: Callable[[], str] = lambda: "",
     ) -> None:
         super().__init__()
         self.source = source
@@ -80,6 +81,7 @@ class InspectScreen(Screen[None]):
         self.run_dir = run_dir
         self.live = live
         self.color = color
+        self.prompt = prompt  # the Generate tab's prompt: what "/" starts from
         self.view: View = VIEWS[0]
         self.states = {v.name: ViewState() for v in VIEWS}
         self.results: dict[str, Any] = {}
@@ -231,6 +233,8 @@ class InspectScreen(Screen[None]):
 
     def action_type_text(self) -> None:
         box = self.query_one("#inspect-text-box", Input)
+        if not box.value:
+            box.value = self.prompt()
         box.add_class("visible")
         box.focus()
 
@@ -274,5 +278,6 @@ def open_inspect(app: Any) -> None:
             run_dir=Path(run_dir) if run_dir is not None else None,
             live=lambda: app.running,
             color=not app.no_color,
+            prompt=lambda: app.generation.prompt_input.value,
         )
     )
