@@ -142,9 +142,9 @@ async def run_inspect(
             ready = isinstance(screen, InspectScreen) and "surprise" in screen.results
             if not press_keys or not ready or app.stats.state != "running" or pending:
                 continue
-            state = screen.states["surprise"]
-            current = max(state.cursor, 0)
-            size = len(screen.results["surprise"].pieces)
+            state, result = screen.states["surprise"], screen.results["surprise"]
+            current = state.cursor if state.cursor >= 0 else screen.view.default_cursor(result)
+            size = len(result.pieces)
             if not 0 <= current + direction < size:
                 direction = -direction
             pending[current + direction] = time.perf_counter()
