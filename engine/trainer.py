@@ -29,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine.analysis import timeline
 from engine.budget import Clock, RunClock
 from engine.checkpointer import Checkpointer
 from engine.command_handler import CommandHandler, StopRequested
@@ -431,6 +432,12 @@ class Trainer:
         with self._lock:
             result = self.evaluator.evaluate(self._model, cfg, self.state)
         self._publish(result)
+        if self.dist.is_main:  # one short passage's bits: the Inspect timeline (~1 ms)
+            with self._lock:
+                timeline.record(
+                    self._raw_model, self.tokenizer, self.evaluator.val_tokens,
+                    self.state.step, self.run_dir,
+                )  # fmt: skip
         self._sample(cfg)
         self._save("latest", cfg)
         if result.is_best:

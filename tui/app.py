@@ -88,7 +88,8 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         # Set only by an explicit resume (the run browser's r). A run opened with --run or
         # the browser's Enter is shown, never written: s trains a new run with its config.
         self.resume: str | None = None
-        self.opened = run  # the run shown from its folder, until a run starts here
+        self.opened = run  # the run (id or path) shown from its folder, until one starts here
+        self.explain_new_run = run is not None  # the first s after opening says what s does
         self.loaded = loaded
         self.history = history or []
         self.stats = RunStats()
@@ -136,8 +137,6 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             self.apply_event(event, replay=True)
         if self.loaded:
             self.stats.message = f"loaded {self.loaded[2]}"
-        if self.opened:
-            self.announce_opened(self.opened)
         self.set_interval(STATUS_REFRESH_S, self.show_status)
         self.set_interval(CHART_REFRESH_S, self.redraw_charts)
         self.tick()
@@ -198,8 +197,12 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
                 f"Cannot start: fix {names} first.", title="Invalid config", severity="error"
             )
             return
+        if self.opened and self.resume is None and self.explain_new_run:
+            self.explain_new_run = False
+            self.announce_opened(Path(self.opened).name)
+            return
         if self.opened and self.resume is None:
-            name = escape(self.opened)
+            name = escape(Path(self.opened).name)
             self.notify(f"Training a new run with {name}'s config; {name} is kept as it was.")
         self.opened = None
         for chart in (self.loss_chart, self.metric_chart):
@@ -214,10 +217,11 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         self._train(config, self.resume, self.control)
 
     def announce_opened(self, name: str) -> None:
-        """Say what s will do with a run opened from its folder, before it is pressed."""
+        """Say what s will do with a run opened from its folder, before it does it."""
         self.notify(
             f"s trains a NEW run with this run's config; {escape(name)} itself is never "
-            "overwritten. To continue it instead: r (runs), then r (resume).",
+            "overwritten. Press s again to start it, or, to continue this run instead, "
+            "r (runs), then r (resume).",
             title=f"Opened {escape(name)}",
             timeout=12,
         )
@@ -327,6 +331,12 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
     def action_edit(self) -> None:
         self.tabs.active = "config"
         self.editor.focus_first_field()
+
+    def action_inspect(self) -> None:
+        """The Inspect screen over the live weights, else the opened run."""
+        from tui.screens.inspect import open_inspect
+
+        open_inspect(self)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

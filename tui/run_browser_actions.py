@@ -6,8 +6,8 @@ waits on the disk or on torch.
 
 - **open** shows a finished (or any) run as ``llmv0-tui --run`` does: its history replayed
   into the charts and samples, its checkpoint loaded for generation. Pressing s afterwards
-  trains a *new* run with that run's config, exactly as after ``--run`` (said on screen
-  when the run opens); resuming is the browser's r.
+  trains a *new* run with that run's config, exactly as after ``--run`` (the first s says
+  so, the second starts it); resuming is the browser's r.
 - **attach** follows a running run through the same path as ``--attach``
   (:func:`tui.trainer_factory.remote_factory` and ``action_start``); d detaches and follows again.
 - **resume** continues an interrupted or stopped run from its latest.pt through the app's
@@ -143,7 +143,8 @@ class RunBrowserMixin(_Base):
         self.trainer = None  # generation now uses the opened checkpoint, not older weights
         self.loaded = message.loaded
         self.resume = None
-        self.opened = message.folder.name
+        self.opened = str(message.folder)
+        self.explain_new_run = True
         for event in message.history:
             self.apply_event(event, replay=True)
         if message.config is not None:
@@ -154,7 +155,6 @@ class RunBrowserMixin(_Base):
         self._update_buttons()
         if message.loaded is not None:
             self.tabs.active = "generate"
-        self.announce_opened(message.folder.name)  # s: a new run, the same on both paths
         if message.note:
             self.notify(message.note, title=message.folder.name, severity="warning", timeout=8)
         self.tick()

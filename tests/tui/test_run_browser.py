@@ -266,8 +266,12 @@ async def test_run_option_shows_the_runs_state_not_idle(
 
 
 async def _s_after_opening(pilot, app, fake_factory, name: str) -> None:
-    """s after a run was opened: announced first, then a NEW run with that run's config."""
+    """s after a run was opened: the first s says what s does, the second starts a NEW run
+    with that run's config."""
+    await pilot.press("s")
+    await pilot.pause()
     assert any("s trains a NEW run" in n.message for n in app._notifications), "said first"
+    assert not fake_factory.made and not app.running, "nothing starts on the first s"
     await pilot.press("s")
     await wait_until(pilot, lambda: bool(fake_factory.made), timeout=30)
     [trainer] = fake_factory.made
