@@ -127,4 +127,6 @@ def run_dashboard(
         elif not app.train_done.is_set() and app.control is not None:
             app.control.stop()
             app.train_done.wait(timeout=STOP_TIMEOUT_S)
-    return code or 0
+    # run() gives the value passed to exit(); a crash leaves it None and sets return_code 1,
+    # which must not read as a clean exit.
+    return code if code is not None else (app.return_code or 0)

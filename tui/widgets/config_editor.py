@@ -15,6 +15,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -143,7 +144,8 @@ class ConfigEditor(Vertical):
             if self._shown.get(name, "") != why:  # touch only what changed
                 self._shown[name] = why
                 # Fixed-size labels: no screen-wide layout per keystroke.
-                self.errors[name].update(f"✗ {why}" if why else "", layout=False)
+                # Content, not a str: the reason quotes the typed value, which is not markup.
+                self.errors[name].update(Content(f"✗ {why}") if why else "", layout=False)
                 self.inputs[name].set_class(bool(why), "-invalid-field")
         if problems:
             noun = "field" if len(problems) == 1 else "fields"
