@@ -20,6 +20,9 @@ KEY_NAMES = {
     "plus": "+",
     "comma": ",",
     "full_stop": ".",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "slash": "/",
     "escape": "Esc",
 }
 
