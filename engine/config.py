@@ -35,8 +35,30 @@ class ConfigError(ValueError):
         )
 
 
+# The editor's groups, in the order it shows them. Each field carries its group as schema
+# metadata beside ``live``; ``_field`` stamps the group of the section RunConfig's body is in
+# (``_group(...)`` below), so a field added to a section joins that section's group.
+FIELD_GROUPS = (
+    "data",
+    "model",
+    "optimiser and schedule",
+    "evaluation and checkpoints",
+    "sampling",
+    "hardware",
+)
+_current_group = [FIELD_GROUPS[0]]
+
+
+def _group(name: str) -> None:
+    """Fields defined after this call belong to group ``name`` (one of FIELD_GROUPS)."""
+    if name not in FIELD_GROUPS:
+        raise ValueError(f"unknown field group {name!r}; one of {FIELD_GROUPS}")
+    _current_group[0] = name
+
+
 def _field(default: Any, description: str, *, live: bool = False, **kwargs: Any) -> Any:
-    return Field(default, description=description, json_schema_extra={"live": live}, **kwargs)
+    extra = {"live": live, "group": _current_group[0]}
+    return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
 class RunConfig(BaseModel):
@@ -45,6 +67,7 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
     # --- data (the seed's keys) ---
+    _group("data")
     data_file: str = _field(
         "shakespeare.txt",
         "Corpus: 'shakespeare.txt' (downloaded and cached under data/) or a path to any "
@@ -73,6 +96,7 @@ class RunConfig(BaseModel):
     )
 
     # --- model ---
+    _group("model")
     model: Literal["lstm", "gpt"] = _field(
         "lstm", "Architecture: 'lstm' (the seed's) or 'gpt' (decoder-only Transformer)."
     )
@@ -93,6 +117,7 @@ class RunConfig(BaseModel):
     dropout: float = _field(0.0, "Dropout probability (0 disables it).", ge=0.0, lt=1.0)
 
     # --- optimisation ---
+    _group("optimiser and schedule")
     epochs: int = _field(
         10,
         "Passes over the training split; one epoch = ceil(train tokens / "
@@ -133,6 +158,7 @@ class RunConfig(BaseModel):
     lr_gamma: float = _field(0.5, "Step schedule: decay factor.", gt=0.0, le=1.0)
 
     # --- evaluation, checkpoints, stopping ---
+    _group("evaluation and checkpoints")
     eval_interval: int = _field(
         200, "Evaluate on the validation split every this many steps.", ge=1, live=True
     )
@@ -165,6 +191,7 @@ class RunConfig(BaseModel):
     seed: int = _field(1337, "Seeds data order, initialisation, dropout and sampling.", ge=0)
 
     # --- hardware ---
+    _group("hardware")
     device: Literal["auto", "cpu", "cuda", "mps"] = _field(
         "auto", "Where to train: 'auto' picks cuda, then mps, then cpu."
     )
@@ -178,6 +205,7 @@ class RunConfig(BaseModel):
     )
 
     # --- samples shown during training ---
+    _group("sampling")
     sample_prompt: str = _field(
         "ROMEO:", "Prompt for the sample taken at each evaluation.", live=True
     )
@@ -223,6 +251,33 @@ LIVE_FIELDS: frozenset[str] = frozenset(
     for name, info in RunConfig.model_fields.items()
     if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("live")
 )
+
+
+def field_group(name: str) -> str:
+    """The editor group of field ``name`` (one of FIELD_GROUPS)."""
+    extra = RunConfig.model_fields[name].json_schema_extra
+    return str(extra.get("group", FIELD_GROUPS[0])) if isinstance(extra, dict) else "data"
+
+
+# Fields that only matter for some values of another field: field -> (that field, values).
+# The editor hides the others (an LSTM's sizes mean nothing to a GPT); they stay valid config.
+APPLIES_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {
+    "bpe_vocab_size": ("tokenizer", ("bpe",)),
+    **{name: ("model", ("lstm",)) for name in ("embedding_dim", "hidden_dim", "num_layers")},
+    **{
+        name: ("model", ("gpt",))
+        for name in ("n_layer", "n_head", "n_embd", "position_encoding", "activation")
+    },
+    "min_lr_ratio": ("lr_schedule", ("cosine",)),
+    "lr_step_size": ("lr_schedule", ("step",)),
+    "lr_gamma": ("lr_schedule", ("step",)),
+}
+
+
+def field_applies(name: str, values: dict[str, Any]) -> bool:
+    """Whether field ``name`` has any effect given the other fields' ``values``."""
+    rule = APPLIES_WHEN.get(name)
+    return rule is None or str(values.get(rule[0])) in rule[1]
 
 
 def _describe_error(err: dict[str, Any]) -> tuple[str, str]:

@@ -34,6 +34,7 @@ from tui.runs import (
 from tui.sampling_keys import SamplingKeysMixin
 from tui.screens.help import HelpScreen, key_rows
 from tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
+from tui.view_keys import ViewKeysMixin
 from tui.widgets.config_editor import ConfigEditor
 from tui.widgets.generation_pane import GenerationPane
 from tui.widgets.loss_chart import LossChart
@@ -50,7 +51,7 @@ STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
 ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
-class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
+class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixin, App[int]):
     """Status on top, charts left, config/generation/samples tabs right, controls below.
 
     ``runs_dir`` is the runs folder the run browser lists (and real trainers write).

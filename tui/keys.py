@@ -46,6 +46,7 @@ KEYS: list[tuple[str, str, str, str, bool]] = [
     ("2", "tab('generate')", "Gen tab", "Generate tab", False),
     ("3", "tab('samples')", "Samples", "Samples tab", False),
     ("e", "edit", "Edit", "Edit the config (first field)", False),
+    ("slash", "find_field", "Find field", "Config: filter the fields by name", False),
     ("question_mark,f1", "help", "Help", "This help (Esc closes it)", True),
     ("q", "quit", "Quit", "Quit (a run is stopped with a checkpoint first)", True),
     ("ctrl+c", "quit", "Quit", "Quit, like q (twice: quit at once)", False),
