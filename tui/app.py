@@ -15,7 +15,7 @@ from typing import Any
 
 from textual import events, on, work
 from textual.app import App, ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPane
 
 from engine import events as ev
@@ -39,6 +39,7 @@ from tui.widgets.config_editor import ConfigEditor
 from tui.widgets.generation_pane import GenerationPane
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.metric_chart import MetricChart
+from tui.widgets.metric_grid import MetricGrid
 from tui.widgets.samples_pager import SamplesPager
 from tui.widgets.status_bar import RunStats, RunStatus
 
@@ -100,9 +101,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
     def compose(self) -> ComposeResult:
         yield RunStatus(id="status")
         with Horizontal(id="body"):
-            with Vertical(id="charts"):
-                yield LossChart(id="loss-chart")
-                yield MetricChart(id="metric-chart")
+            yield MetricGrid(sample_process=self.attached is None, id="charts")
             with TabbedContent(id="side", initial="generate" if self.loaded else "config"):
                 with TabPane("Config [1]", id="config"):
                     yield ConfigEditor(self.initial_config, self.config_path, id="editor")
@@ -121,6 +120,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
 
     def on_mount(self) -> None:
         # Cached once: a query walks hundreds of editor widgets, too slow per event.
+        self.chart_grid = self.query_one(MetricGrid)
         self.loss_chart = self.query_one(LossChart)
         self.metric_chart = self.query_one(MetricChart)
         self.status = self.query_one(RunStatus)
@@ -149,8 +149,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
     def redraw_charts(self) -> None:
         """Timer: rebuild the charts whose data changed, never per step."""
         if self.loss_chart.is_attached:  # else the app is closing
-            self.loss_chart.redraw_if_dirty()
-            self.metric_chart.redraw_if_dirty()
+            self.chart_grid.redraw_if_dirty()
 
     def show_status(self) -> None:
         if self.status.is_attached:
@@ -286,9 +285,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
         self.pager.page(direction)
 
     def action_log_scale(self) -> None:
-        loss, metric = self.loss_chart, self.metric_chart
-        loss.set_log_scale(not loss.log_scale)
-        metric.set_log_scale(loss.log_scale)
+        self.chart_grid.set_log_scale(not self.loss_chart.log_scale)
 
     def action_bits(self) -> None:
         metric = self.metric_chart

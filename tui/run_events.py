@@ -39,7 +39,7 @@ class RunEventsMixin(_Base):
         steps = self._steps.drain()
         if not steps:
             return
-        self.loss_chart.add_steps([(s.step, s.loss) for s in steps])
+        self.chart_grid.add_steps(steps)
         last = steps[-1]
         stats = self.stats
         stats.step, stats.epoch, stats.lr = last.step, last.epoch, last.lr
@@ -61,6 +61,7 @@ class RunEventsMixin(_Base):
             self._drain_steps()
         elif isinstance(event, ev.RunStarted):
             stats.run_id, stats.n_params, stats.device = event.run_id, event.n_params, event.device
+            self.chart_grid.start_run(event)
             stats.total_steps, stats.start_step = event.total_steps, event.start_step
             # Steps the trainer posted right after this event may already have been drained
             # (a replayed attach delivers them all at once): never move the counter back.
