@@ -40,6 +40,7 @@ from tui.widgets.generation_pane import GenerationPane
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.metric_chart import MetricChart
 from tui.widgets.metric_grid import MetricGrid
+from tui.widgets.notice_line import NoticeLine
 from tui.widgets.samples_pager import SamplesPager
 from tui.widgets.status_bar import RunStats, RunStatus
 
@@ -49,6 +50,7 @@ STATUS_REFRESH_S = 0.5  # a status redraw is cheap; elapsed time ticks visibly
 # throughput within a few percent of headless (bench/tui_overhead.py).
 CHART_REFRESH_S = 0.9
 STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
+SHORT_HEIGHT = 30  # below this the control buttons hide: the footer has the same keys
 ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
@@ -109,6 +111,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
                     yield GenerationPane(self.model_source, id="generation")
                 with TabPane("Samples [3]", id="samples"):
                     yield SamplesPager(id="pager")
+        yield NoticeLine(id="notices")
         with Horizontal(id="controls"):
             yield Button("Start s", id="btn-start", variant="success")
             yield Button("Pause p", id="btn-pause")
@@ -116,11 +119,12 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
             yield Button("Save w", id="btn-save")
             yield Button("Generate g", id="btn-generate", variant="primary")
             yield Button("Help ?", id="btn-help")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p is in the help; the row is full
 
     def on_mount(self) -> None:
         # Cached once: a query walks hundreds of editor widgets, too slow per event.
         self.chart_grid = self.query_one(MetricGrid)
+        self.notices = self.query_one(NoticeLine)
         self.loss_chart = self.query_one(LossChart)
         self.metric_chart = self.query_one(MetricChart)
         self.status = self.query_one(RunStatus)
@@ -159,6 +163,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
         width, height = event.size
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         on_notice = isinstance(self.screen, TooSmallScreen)
+        self.set_class(height < SHORT_HEIGHT, "-short")  # app.tcss: charts get the rows
         if small and not on_notice:
             self.push_screen(TooSmallScreen())
         elif small and on_notice:

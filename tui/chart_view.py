@@ -116,6 +116,15 @@ def tokens_per_step(config: dict[str, Any]) -> int:
     return batch * seq * accum
 
 
+LABEL_MIN_HEIGHT = 14  # a shorter chart spends no row on "step": the view line names the axis
+
+
+def x_label(plt: Plot, axis: str, height: int) -> None:
+    """Name the x axis when the chart is tall enough to spare the row."""
+    if height >= LABEL_MIN_HEIGHT:
+        plt.xlabel(X_LABELS[axis])
+
+
 def format_tick(value: float, axis: str) -> str:
     """A readable x tick: whole steps, ``1m30s`` times, ``1.2M`` tokens."""
     if axis == "time":

@@ -67,8 +67,7 @@ class RunEventsMixin(_Base):
             # (a replayed attach delivers them all at once): never move the counter back.
             stats.step = max(stats.step, event.start_step)
             stats.state = "running" if not replay else stats.state
-            for note in event.notes:
-                self.notify(note, severity="warning", timeout=8)
+            self.notices.start(event.notes)  # a line of their own: no toasts over the charts
         elif isinstance(event, ev.EvalCompleted):
             self.loss_chart.add_eval(event.step, event.val_loss)
             self.metric_chart.add_eval(event.step, event.perplexity, event.bits_per_char)
@@ -91,6 +90,7 @@ class RunEventsMixin(_Base):
         elif isinstance(event, ev.RunResumed) and not replay:
             stats.state, stats.elapsed_at = "running", time.monotonic()
         elif isinstance(event, ev.RunWarning) and not replay:
+            self.notices.add(event.message)
             self.notify(event.message, severity="warning", timeout=8)
         elif isinstance(event, ev.TERMINAL_EVENTS) and not replay:
             self._finish(event)

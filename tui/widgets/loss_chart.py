@@ -23,7 +23,7 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from tui.chart_view import X_LABELS, ChartView, StepClock, ema, format_value, window, x_ticks
+from tui.chart_view import ChartView, StepClock, ema, format_value, window, x_label, x_ticks
 
 MAX_POINTS = 300  # about two per braille column of a full-width chart
 MAX_MARKS = 12
@@ -103,6 +103,9 @@ class LossChart(PlotextPlot):
         """Redraw on the next tick (the shared view changed)."""
         self._dirty = True
 
+    def on_resize(self) -> None:
+        self._dirty = True  # the x label depends on the height
+
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
         for series in (self.train_steps, self.train_loss, self.val_steps, self.val_loss):
@@ -171,7 +174,7 @@ class LossChart(PlotextPlot):
         if val_loss:
             values.append(f"val {format_value(val_loss[-1])}")
         plt.title(" · ".join(values) + (" · log" if self.log_scale else ""))
-        plt.xlabel(X_LABELS[axis])
+        x_label(plt, axis, self.size.height)
         overlays = [o for o in self.overlays if o.steps] if axis == "step" else []
         steps, ys = bucket_means(train_steps, train_loss)
         xs = clock.x(steps, axis)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from tui.chart_view import X_LABELS, ChartView, StepClock, format_value, window, x_ticks
+from tui.chart_view import ChartView, StepClock, format_value, window, x_label, x_ticks
 from tui.widgets.loss_chart import log_axis, safe_render, thin
 
 PPL_COLOR = (110, 220, 120)
@@ -36,6 +36,9 @@ class MetricChart(PlotextPlot):
     def mark_dirty(self) -> None:
         """Redraw on the next tick (the shared view changed)."""
         self._dirty = True
+
+    def on_resize(self) -> None:
+        self._dirty = True  # the x label depends on the height
 
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
@@ -83,7 +86,7 @@ class MetricChart(PlotextPlot):
         steps, values = window(self.steps, all_values, self.view.last_n, last)
         shown = format_value(values[-1]) if values else "—"
         plt.title(f"val {self.metric_name} {shown}" + (" · log" if self.log_scale else ""))
-        plt.xlabel(X_LABELS[axis])
+        x_label(plt, axis, self.size.height)
         if steps:
             xs = self.clock.x(steps, axis)
             x_ticks(plt, xs, axis)

@@ -11,12 +11,12 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from tui.chart_view import (
-    X_LABELS,
     ChartView,
     StepClock,
     ema,
     format_value,
     window,
+    x_label,
     x_ticks,
     y_ticks,
 )
@@ -63,6 +63,9 @@ class SeriesChart(PlotextPlot):
         """Redraw on the next tick (the shared view changed)."""
         self._dirty = True
 
+    def on_resize(self) -> None:
+        self._dirty = True  # the x label depends on the height
+
     def set_log_scale(self, on: bool) -> None:
         """Switch the y axis between linear and log."""
         self.log_scale = on
@@ -91,7 +94,7 @@ class SeriesChart(PlotextPlot):
         shown = format_value(values[-1]) if values else "—"
         # Short: plotext drops a title wider than the chart (the view line says the rest).
         plt.title(f"{self.title} {shown}" + (" · log" if self.log_scale else ""))
-        plt.xlabel(X_LABELS[axis])
+        x_label(plt, axis, self.size.height)
         steps, values = bucket_means(steps, values)
         if steps:
             xs = self.clock.x(steps, axis)
