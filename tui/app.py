@@ -23,6 +23,7 @@ from engine.config import RunConfig
 from engine.control import Control
 from engine.runs import default_runs_dir
 from tui.browser import RunBrowserMixin
+from tui.commands import DashboardCommands
 from tui.keys import bindings
 from tui.messages import DrainBuffer, GenerationEnded
 from tui.run_events import RunEventsMixin
@@ -63,7 +64,8 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "llmv0"
     AUTO_FOCUS = None  # letter keys act at once; Tab or a click enters a text box
-    ENABLE_COMMAND_PALETTE = False  # every action has a key; the footer needs the room
+    # ctrl+p finds runs, presets and toggles by name (tui/commands.py); not in the footer.
+    COMMANDS = App.COMMANDS | {DashboardCommands}
     BINDINGS = bindings()
 
     def __init__(

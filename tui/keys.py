@@ -51,6 +51,13 @@ KEYS: list[tuple[str, str, str, str, bool]] = [
     ("3", "tab('samples')", "Samples", "Samples tab", False),
     ("e", "edit", "Edit", "Edit the config (first field)", False),
     ("slash", "find_field", "Find field", "Config: filter the fields by name", False),
+    (
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        "Command palette: open run, presets, chart and seed toggles",
+        False,
+    ),
     ("question_mark,f1", "help", "Help", "This help (Esc closes it)", True),
     ("q", "quit", "Quit", "Quit (a run is stopped with a checkpoint first)", True),
     ("ctrl+c", "quit", "Quit", "Quit, like q (twice: quit at once)", False),
