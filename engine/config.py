@@ -253,33 +253,6 @@ LIVE_FIELDS: frozenset[str] = frozenset(
 )
 
 
-def field_group(name: str) -> str:
-    """The editor group of field ``name`` (one of FIELD_GROUPS)."""
-    extra = RunConfig.model_fields[name].json_schema_extra
-    return str(extra.get("group", FIELD_GROUPS[0])) if isinstance(extra, dict) else "data"
-
-
-# Fields that only matter for some values of another field: field -> (that field, values).
-# The editor hides the others (an LSTM's sizes mean nothing to a GPT); they stay valid config.
-APPLIES_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {
-    "bpe_vocab_size": ("tokenizer", ("bpe",)),
-    **{name: ("model", ("lstm",)) for name in ("embedding_dim", "hidden_dim", "num_layers")},
-    **{
-        name: ("model", ("gpt",))
-        for name in ("n_layer", "n_head", "n_embd", "position_encoding", "activation")
-    },
-    "min_lr_ratio": ("lr_schedule", ("cosine",)),
-    "lr_step_size": ("lr_schedule", ("step",)),
-    "lr_gamma": ("lr_schedule", ("step",)),
-}
-
-
-def field_applies(name: str, values: dict[str, Any]) -> bool:
-    """Whether field ``name`` has any effect given the other fields' ``values``."""
-    rule = APPLIES_WHEN.get(name)
-    return rule is None or str(values.get(rule[0])) in rule[1]
-
-
 def _describe_error(err: dict[str, Any]) -> tuple[str, str]:
     loc = ".".join(str(p) for p in err.get("loc", ())) or "config"
     kind = err.get("type", "")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Input, Label, Select
 
-from engine.config import FIELD_GROUPS, RunConfig, field_group, list_presets
+from engine.config import FIELD_GROUPS, RunConfig, list_presets
+from engine.config_layout import field_applies, field_group
 from tui.launch import make_app
 from tui.widgets.config_editor import ConfigEditor
 
@@ -17,6 +18,9 @@ def test_every_field_has_a_known_group() -> None:
     groups = {field_group(name) for name in RunConfig.model_fields}
     assert groups == set(FIELD_GROUPS)
     assert field_group("n_embd") == "model" and field_group("sample_top_p") == "sampling"
+    assert field_applies("n_embd", {"model": "gpt"})
+    assert not field_applies("n_embd", {"model": "lstm"})
+    assert field_applies("learning_rate", {})
 
 
 async def test_model_choice_hides_fields_that_do_not_apply(fake_factory) -> None:

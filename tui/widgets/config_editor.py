@@ -23,13 +23,10 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from engine.config import (
-    APPLIES_WHEN,
     FIELD_GROUPS,
     LIVE_FIELDS,
     ConfigError,
     RunConfig,
-    field_applies,
-    field_group,
     field_range,
     list_presets,
     load_config,
@@ -37,6 +34,7 @@ from engine.config import (
     save_config,
     validate_config,
 )
+from engine.config_layout import APPLIES_WHEN, field_applies, field_group
 
 
 def _choices(name: str) -> list[str] | None:
