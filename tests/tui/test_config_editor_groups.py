@@ -87,3 +87,9 @@ async def test_preset_picker_loads_a_preset(fake_factory) -> None:
         await pilot.pause()
         assert editor.config is not None and editor.config.model == "gpt"
         assert "n_embd" in shown(editor)
+        # Edited, then the same preset again: it reloads.
+        editor.inputs["model"].value = "lstm"
+        await pilot.pause()
+        app.query_one("#config-preset", Select).value = "gpt-cpu"
+        await pilot.pause()
+        assert editor.config is not None and editor.config.model == "gpt"

@@ -203,6 +203,7 @@ class ConfigEditor(Vertical):
         event.stop()
         if event.value is not Select.BLANK:
             self.load_preset(str(event.value))
+            event.select.clear()  # back to "preset…": choosing it again reloads it
 
     def load_preset(self, name: str) -> None:
         """Load the named preset into the form (refused while a run is going)."""
