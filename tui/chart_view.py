@@ -35,6 +35,7 @@ class ChartView:
     smoothing: float = 0.0
     x_axis: str = "step"
     last_n: int = 0
+    cursor: int | None = None  # a step whose values the titles show; None = the last point
 
     def cycle_smoothing(self) -> None:
         self.smoothing = _next(SMOOTHING_STEPS, self.smoothing)
@@ -45,11 +46,22 @@ class ChartView:
     def cycle_zoom(self) -> None:
         self.last_n = _next(ZOOM_STEPS, self.last_n)
 
+    def move_cursor(self, direction: int, first: int, last: int) -> None:
+        """Move the cursor a fortieth of the steps on screen; past the end it leaves (the
+        titles show the last point again)."""
+        if last <= first:
+            self.cursor = None
+            return
+        start = self.cursor if self.cursor is not None else last
+        moved = start + direction * max(1, (last - first) // 40)
+        self.cursor = None if moved >= last and direction > 0 else max(first, min(last, moved))
+
     def describe(self) -> str:
         """``smooth 0.9 · x time · last 500`` (what the chart settings line shows)."""
         smooth = f"{self.smoothing:g}" if self.smoothing else "off"
         zoom = f"last {self.last_n} steps" if self.last_n else "all steps"
-        return f"smooth {smooth} (z) · x {self.x_axis} (a) · {zoom} (u)"
+        cursor = f" · cursor step {self.cursor}" if self.cursor is not None else ""
+        return f"smooth {smooth} (z) · x {self.x_axis} (a) · {zoom} (u){cursor}"
 
 
 def ema(values: list[float], weight: float) -> list[float]:
@@ -105,6 +117,16 @@ def window(steps: list[int], values: list[float], last_n: int, last_step: int) -
         return list(steps), list(values)
     start = bisect.bisect_left(steps, last_step - last_n)
     return steps[start:], values[start:]
+
+
+def value_at(steps: list[int], values: list[float], step: int | None) -> float | None:
+    """The value at ``step`` (the latest point at or before it); the last one for None."""
+    if not values:
+        return None
+    if step is None:
+        return values[-1]
+    index = bisect.bisect_right(steps, step) - 1
+    return values[index] if index >= 0 else None
 
 
 def tokens_per_step(config: dict[str, Any]) -> int:

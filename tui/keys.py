@@ -46,6 +46,8 @@ KEYS: list[tuple[str, str, str, str, bool]] = [
     ("z", "smoothing", "Smooth", "Charts: smoothing off → 0.6 → … → 0.99", False),
     ("a", "x_axis", "X axis", "Charts: x axis by step → wall time → tokens seen", False),
     ("u", "zoom", "Zoom", "Charts: all steps → last 100 / 500 / 2000 / 10000", False),
+    ("shift+left", "cursor(-1)", "Cursor ←", "Charts: value cursor back (titles show it)", False),
+    ("shift+right", "cursor(1)", "Cursor →", "Charts: value cursor on; past the end: off", False),
     ("1", "tab('config')", "Config", "Config tab", False),
     ("2", "tab('generate')", "Gen tab", "Generate tab", False),
     ("3", "tab('samples')", "Samples", "Samples tab", False),

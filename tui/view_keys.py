@@ -45,6 +45,9 @@ class ViewKeysMixin(_Base):
     def action_zoom(self) -> None:
         self.chart_grid.cycle_zoom()
 
+    def action_cursor(self, direction: int) -> None:
+        self.chart_grid.move_cursor(direction)
+
     def action_find_field(self) -> None:
         """Bring the Config tab forward with the cursor in its filter box."""
         self.tabs.active = "config"

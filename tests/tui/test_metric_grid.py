@@ -110,3 +110,19 @@ async def test_trainer_cpu_and_memory_are_sampled(tiny_config, fake_factory, mon
         assert "trainer RSS MB" in shown_text(grid.series["memory"])
         await pilot.press("x")
         await wait_until(pilot, lambda: app.stats.state == "finished")
+
+
+async def test_cursor_shows_the_values_at_a_step() -> None:
+    app = scripted_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await play_events(pilot)
+        chart = app.loss_chart
+        await pilot.press("shift+left")
+        at = app.chart_grid.view.cursor
+        assert at is not None and at < 300
+        expected = chart.train_loss[chart.train_steps.index(at)]
+        assert f"@{at} loss {expected:.4g}" in shown_text(chart)
+        assert f"cursor step {at}" in str(app.query_one("#chart-view").render())
+        await pilot.press("shift+right")  # past the end: back to the last point
+        assert app.chart_grid.view.cursor is None
+        assert f"loss {chart.train_loss[-1]:.4g}" in shown_text(chart)

@@ -23,7 +23,16 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from tui.chart_view import ChartView, StepClock, ema, format_value, window, x_label, x_ticks
+from tui.chart_view import (
+    ChartView,
+    StepClock,
+    ema,
+    format_value,
+    value_at,
+    window,
+    x_label,
+    x_ticks,
+)
 
 MAX_POINTS = 300  # about two per braille column of a full-width chart
 MAX_MARKS = 12
@@ -31,6 +40,7 @@ TRAIN_COLOR = (80, 160, 255)
 VAL_COLOR = (255, 170, 60)
 EPOCH_COLOR = (120, 120, 120)
 CHANGE_COLOR = (200, 90, 200)
+CURSOR_COLOR = (250, 250, 250)
 # Compared runs: distinct from the train/val colours and from each other; cycles past six.
 OVERLAY_COLORS = (
     (90, 210, 120),
@@ -170,10 +180,12 @@ class LossChart(PlotextPlot):
         train_steps, train_loss = window(self.train_steps, smoothed, view.last_n, last)
         val_steps, val_loss = window(self.val_steps, self.val_loss, view.last_n, last)
         # Short: plotext drops a title wider than the chart (the view line says the rest).
-        values = [f"loss {format_value(train_loss[-1] if train_loss else None)}"]
+        at = view.cursor
+        values = [f"loss {format_value(value_at(train_steps, train_loss, at))}"]
         if val_loss:
-            values.append(f"val {format_value(val_loss[-1])}")
-        plt.title(" · ".join(values) + (" · log" if self.log_scale else ""))
+            values.append(f"val {format_value(value_at(val_steps, val_loss, at))}")
+        where = f"@{at} " if at is not None else ""
+        plt.title(where + " · ".join(values) + (" · log" if self.log_scale else ""))
         x_label(plt, axis, self.size.height)
         overlays = [o for o in self.overlays if o.steps] if axis == "step" else []
         steps, ys = bucket_means(train_steps, train_loss)
@@ -196,6 +208,8 @@ class LossChart(PlotextPlot):
             plt.vline(clock.x([step], axis)[0], EPOCH_COLOR)
         for step in (s for s in self.change_steps if s >= first):
             plt.vline(clock.x([step], axis)[0], CHANGE_COLOR)
+        if at is not None:
+            plt.vline(clock.x([at], axis)[0], CURSOR_COLOR)
         self.refresh()
         return True
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from tui.chart_view import ChartView, StepClock, format_value, window, x_label, x_ticks
-from tui.widgets.loss_chart import log_axis, safe_render, thin
+from tui.chart_view import ChartView, StepClock, format_value, value_at, window, x_label, x_ticks
+from tui.widgets.loss_chart import CURSOR_COLOR, log_axis, safe_render, thin
 
 PPL_COLOR = (110, 220, 120)
 BPC_COLOR = (230, 220, 90)
@@ -84,8 +84,10 @@ class MetricChart(PlotextPlot):
         all_values = self.bits_per_char if self.show_bits else self.perplexity
         last = self.steps[-1] if self.steps else 0
         steps, values = window(self.steps, all_values, self.view.last_n, last)
-        shown = format_value(values[-1]) if values else "—"
-        plt.title(f"val {self.metric_name} {shown}" + (" · log" if self.log_scale else ""))
+        at = self.view.cursor
+        shown = format_value(value_at(steps, values, at))
+        where = f"@{at} " if at is not None else ""
+        plt.title(f"{where}val {self.metric_name} {shown}" + (" · log" if self.log_scale else ""))
         x_label(plt, axis, self.size.height)
         if steps:
             xs = self.clock.x(steps, axis)
@@ -97,6 +99,8 @@ class MetricChart(PlotextPlot):
         first = steps[0] if steps else 0
         for step in thin([s for s in self.epoch_steps if s >= first]):
             plt.vline(self.clock.x([step], axis)[0], EPOCH_COLOR)
+        if at is not None:
+            plt.vline(self.clock.x([at], axis)[0], CURSOR_COLOR)
         self.refresh()
         return True
 

@@ -121,6 +121,16 @@ class MetricGrid(Vertical):
         self.view.cycle_zoom()
         self._changed_view()
 
+    def move_cursor(self, direction: int) -> None:
+        """Move the value cursor back (-1) or forward (+1) over the steps on screen."""
+        steps = self.loss_chart.train_steps or self.metric_chart.steps
+        if not steps:
+            return
+        last = steps[-1]
+        first = max(steps[0], last - self.view.last_n) if self.view.last_n else steps[0]
+        self.view.move_cursor(direction, first, last)
+        self._changed_view()
+
     def set_log_scale(self, on: bool) -> None:
         for chart in self.charts.values():
             chart.set_log_scale(on)

@@ -15,12 +15,13 @@ from tui.chart_view import (
     StepClock,
     ema,
     format_value,
+    value_at,
     window,
     x_label,
     x_ticks,
     y_ticks,
 )
-from tui.widgets.loss_chart import bucket_means, log_axis, safe_render
+from tui.widgets.loss_chart import CURSOR_COLOR, bucket_means, log_axis, safe_render
 
 
 class SeriesChart(PlotextPlot):
@@ -91,9 +92,11 @@ class SeriesChart(PlotextPlot):
         smoothed = ema(self.values, view.smoothing)
         last = self.steps[-1] if self.steps else 0
         steps, values = window(self.steps, smoothed, view.last_n, last)
-        shown = format_value(values[-1]) if values else "—"
+        at = view.cursor
+        shown = format_value(value_at(steps, values, at))
+        where = f"@{at} " if at is not None else ""
         # Short: plotext drops a title wider than the chart (the view line says the rest).
-        plt.title(f"{self.title} {shown}" + (" · log" if self.log_scale else ""))
+        plt.title(f"{where}{self.title} {shown}" + (" · log" if self.log_scale else ""))
         x_label(plt, axis, self.size.height)
         steps, values = bucket_means(steps, values)
         if steps:
@@ -104,6 +107,8 @@ class SeriesChart(PlotextPlot):
             else:
                 y_ticks(plt, values)
             plt.plot(xs, values, color=self.color, marker="braille")
+        if at is not None:
+            plt.vline(self.clock.x([at], axis)[0], CURSOR_COLOR)
         self.refresh()
         return True
 
