@@ -85,10 +85,10 @@ class StepClock:
         self.elapsed: list[float] = []
         self.tokens_per_step = 0
 
-    def reset(self, tokens_per_step: int = 0) -> None:
+    def reset(self) -> None:
+        """Forget the steps (a new run); tokens per step stays until the run says."""
         self.steps.clear()
         self.elapsed.clear()
-        self.tokens_per_step = tokens_per_step
 
     def add(self, step: int, elapsed_s: float) -> None:
         if not self.steps or step > self.steps[-1]:

@@ -26,7 +26,9 @@ def test_ema_smooths_and_starts_unbiased() -> None:
 
 def test_clock_maps_steps_to_time_and_tokens() -> None:
     clock = StepClock()
-    clock.reset(tokens_per_step({"batch_size": 4, "seq_length": 8, "grad_accum_steps": 2}))
+    clock.tokens_per_step = tokens_per_step(
+        {"batch_size": 4, "seq_length": 8, "grad_accum_steps": 2}
+    )
     for step in range(1, 11):
         clock.add(step, step * 0.5)
     assert clock.x([2, 10], "time") == [1.0, 5.0]
@@ -126,3 +128,23 @@ async def test_cursor_shows_the_values_at_a_step() -> None:
         await pilot.press("shift+right")  # past the end: back to the last point
         assert app.chart_grid.view.cursor is None
         assert f"loss {chart.train_loss[-1]:.4g}" in shown_text(chart)
+
+
+async def test_a_new_run_clears_the_series_but_keeps_its_early_steps() -> None:
+    from test_snapshots import scripted_events
+
+    from engine import events as ev
+
+    app = scripted_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await play_events(pilot)
+        grid = app.query_one(MetricGrid)
+        assert len(grid.series["lr"].values) == 300
+        started, *_ = scripted_events()
+        first = next(e for e in scripted_events() if isinstance(e, ev.StepCompleted))
+        app.loss_chart.reset()  # what starting or opening a run does
+        # The trainer's first step can be drained before its RunStarted is applied.
+        app.apply_event(first)
+        app.apply_event(started)
+        assert grid.series["lr"].steps == [1]
+        assert grid.clock.steps == [1]

@@ -105,6 +105,7 @@ class LossChart(PlotextPlot):
         self.overlays: list[OverlaySeries] = []
         self.log_scale = False
         self.redraws = 0
+        self.resets = 0  # the metric grid clears its other series when this moves
         self.view = ChartView()  # the grid hands every chart the same view and clock
         self.clock = StepClock()
         self._dirty = True
@@ -118,6 +119,7 @@ class LossChart(PlotextPlot):
 
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
+        self.resets += 1
         for series in (self.train_steps, self.train_loss, self.val_steps, self.val_loss):
             series.clear()
         self.epoch_steps.clear()

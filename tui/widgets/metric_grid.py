@@ -76,6 +76,7 @@ class MetricGrid(Vertical):
         }
         for chart in self.charts.values():
             chart.view, chart.clock = self.view, self.clock
+        self._resets_seen = self.loss_chart.resets
         if self._process is not None:
             self._process.cpu_percent(None)  # the first call only starts the measurement
             self._sampled_at = time.monotonic()
@@ -136,16 +137,26 @@ class MetricGrid(Vertical):
             chart.set_log_scale(on)
 
     # --- data ------------------------------------------------------------------------
+    def _follow_reset(self) -> None:
+        """Clear the other series when the loss chart was reset (a new run, or a run opened
+        from the browser): one signal for every path, and steps drained before the run's
+        RunStarted event are kept."""
+        if self._resets_seen != self.loss_chart.resets:
+            self._resets_seen = self.loss_chart.resets
+            self.clock.reset()
+            for chart in self.series.values():
+                chart.reset()
+
     def start_run(self, event: ev.RunStarted) -> None:
-        """A run (new, resumed or replayed) starts: forget the previous run's series."""
-        self.clock.reset(tokens_per_step(event.config))
-        for chart in self.series.values():
-            chart.reset()
+        """A run (new, resumed or replayed) starts: learn its tokens per step."""
+        self._follow_reset()
+        self.clock.tokens_per_step = tokens_per_step(event.config)
 
     def add_steps(self, steps: list[ev.StepCompleted]) -> None:
         """Feed a drained batch of steps to every chart; sample the process when due."""
         if not steps:
             return
+        self._follow_reset()
         for step in steps:
             self.clock.add(step.step, step.elapsed_s)
         self.loss_chart.add_steps([(s.step, s.loss) for s in steps])
@@ -171,5 +182,6 @@ class MetricGrid(Vertical):
 
     def redraw_if_dirty(self) -> None:
         """Timer: redraw the charts whose data or view changed."""
+        self._follow_reset()
         for chart in self.charts.values():
             chart.redraw_if_dirty()
