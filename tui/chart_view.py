@@ -77,6 +77,31 @@ def ema(values: list[float], weight: float) -> list[float]:
     return out
 
 
+class Smoothed:
+    """:func:`ema` of a growing series, extended by the new points only: a long run's
+    redraw does not smooth every step again (the charts redraw about once a second)."""
+
+    def __init__(self) -> None:
+        self.weight = 0.0
+        self.out: list[float] = []
+        self._last = 0.0
+
+    def clear(self) -> None:
+        self.out, self._last = [], 0.0
+
+    def of(self, values: list[float], weight: float) -> list[float]:
+        """The smoothed ``values`` (the list itself when ``weight`` is 0)."""
+        if weight <= 0:
+            return values
+        if weight != self.weight or len(values) < len(self.out):
+            self.weight = weight
+            self.clear()
+        for count in range(len(self.out) + 1, len(values) + 1):
+            self._last = self._last * weight + (1 - weight) * values[count - 1]
+            self.out.append(self._last / (1 - weight**count))
+        return self.out
+
+
 class StepClock:
     """Step -> elapsed seconds and tokens seen, learned from the steps as they arrive."""
 

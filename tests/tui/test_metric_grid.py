@@ -148,3 +148,14 @@ async def test_a_new_run_clears_the_series_but_keeps_its_early_steps() -> None:
         app.apply_event(started)
         assert grid.series["lr"].steps == [1]
         assert grid.clock.steps == [1]
+
+
+def test_incremental_smoothing_equals_the_full_ema() -> None:
+    from tui.chart_view import Smoothed
+
+    values = [float((i * 7919) % 13) for i in range(500)]
+    smoothed = Smoothed()
+    assert smoothed.of(values[:100], 0.9) == ema(values[:100], 0.9)
+    assert smoothed.of(values, 0.9) == ema(values, 0.9)  # extended, not recomputed
+    assert smoothed.of(values, 0.6) == ema(values, 0.6)  # a new weight starts over
+    assert smoothed.of(values, 0.0) is values

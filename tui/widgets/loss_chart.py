@@ -25,8 +25,8 @@ from textual_plotext.plot import Plot
 
 from tui.chart_view import (
     ChartView,
+    Smoothed,
     StepClock,
-    ema,
     format_value,
     value_at,
     window,
@@ -106,6 +106,7 @@ class LossChart(PlotextPlot):
         self.log_scale = False
         self.redraws = 0
         self.resets = 0  # the metric grid clears its other series when this moves
+        self.smoothed = Smoothed()
         self.view = ChartView()  # the grid hands every chart the same view and clock
         self.clock = StepClock()
         self._dirty = True
@@ -120,6 +121,7 @@ class LossChart(PlotextPlot):
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
         self.resets += 1
+        self.smoothed.clear()
         for series in (self.train_steps, self.train_loss, self.val_steps, self.val_loss):
             series.clear()
         self.epoch_steps.clear()
@@ -178,7 +180,7 @@ class LossChart(PlotextPlot):
         plt.clear_figure()
         view, clock, axis = self.view, self.clock, self.view.x_axis
         last = max(self.train_steps[-1:] + self.val_steps[-1:], default=0)
-        smoothed = ema(self.train_loss, view.smoothing)
+        smoothed = self.smoothed.of(self.train_loss, view.smoothing)
         train_steps, train_loss = window(self.train_steps, smoothed, view.last_n, last)
         val_steps, val_loss = window(self.val_steps, self.val_loss, view.last_n, last)
         # Short: plotext drops a title wider than the chart (the view line says the rest).

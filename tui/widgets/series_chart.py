@@ -12,8 +12,8 @@ from textual_plotext import PlotextPlot
 
 from tui.chart_view import (
     ChartView,
+    Smoothed,
     StepClock,
-    ema,
     format_value,
     value_at,
     window,
@@ -44,12 +44,14 @@ class SeriesChart(PlotextPlot):
         self.clock = StepClock()
         self.log_scale = False
         self.redraws = 0
+        self.smoothed = Smoothed()
         self._dirty = True
 
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
         self.steps.clear()
         self.values.clear()
+        self.smoothed.clear()
         self._dirty = True
 
     def add(self, points: list[tuple[int, float]]) -> None:
@@ -77,7 +79,7 @@ class SeriesChart(PlotextPlot):
         """The value at the last point as drawn (smoothed when smoothing is on)."""
         if not self.values:
             return None
-        return ema(self.values, self.view.smoothing)[-1]
+        return self.smoothed.of(self.values, self.view.smoothing)[-1]
 
     def redraw_if_dirty(self) -> bool:
         """Rebuild the plot when data or view changed since the last redraw."""
@@ -89,7 +91,7 @@ class SeriesChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         view, axis = self.view, self.view.x_axis
-        smoothed = ema(self.values, view.smoothing)
+        smoothed = self.smoothed.of(self.values, view.smoothing)
         last = self.steps[-1] if self.steps else 0
         steps, values = window(self.steps, smoothed, view.last_n, last)
         at = view.cursor
