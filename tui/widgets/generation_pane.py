@@ -42,7 +42,7 @@ TOP_P_STEP = 0.05
 MIN_P_STEPS = (0.0, 0.02, 0.05, 0.1, 0.2)  # 0 = off; the key cycles and wraps
 REPETITION_STEPS = (1.0, 1.1, 1.2, 1.3, 1.5)  # 1 = off
 LENGTH_STEPS = (50, 100, 200, 300, 500, 1000, 2000, 5000)
-SEED_LIMIT = 2**31  # any non-negative int seeds torch.Generator; short ones read better
+SEED_LIMIT = 1_000_000  # any non-negative int seeds torch.Generator; short ones read better
 CANDIDATES = 5
 # Probability -> style, likeliest first: the bands of `llmv0 generate --show-probs`
 # (tui/cli_generate.py; a test keeps them equal). Green was expected, red a surprise.
