@@ -105,7 +105,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
     def compose(self) -> ComposeResult:
         yield RunStatus(id="status")
         with Horizontal(id="body"):
-            yield MetricGrid(sample_process=self.attached is None, id="charts")
+            yield MetricGrid(id="charts")
             with TabbedContent(id="side", initial="generate" if self.loaded else "config"):
                 with TabPane("Config [1]", id="config"):
                     yield ConfigEditor(self.initial_config, self.config_path, id="editor")

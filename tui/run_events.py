@@ -39,6 +39,8 @@ class RunEventsMixin(_Base):
         steps = self._steps.drain()
         if not steps:
             return
+        # psutil sees this process: the trainer only when it is not another (attached) one.
+        self.chart_grid.sample_process = self.attached is None
         self.chart_grid.add_steps(steps)
         last = steps[-1]
         stats = self.stats

@@ -159,3 +159,16 @@ def test_incremental_smoothing_equals_the_full_ema() -> None:
     assert smoothed.of(values, 0.9) == ema(values, 0.9)  # extended, not recomputed
     assert smoothed.of(values, 0.6) == ema(values, 0.6)  # a new weight starts over
     assert smoothed.of(values, 0.0) is values
+
+
+async def test_an_attached_run_is_not_sampled_as_the_trainer(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(metric_grid, "SYSTEM_SAMPLE_S", 0.0)
+    app = scripted_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        grid = app.query_one(MetricGrid)
+        app.attached = tmp_path  # another process trains: this process is not the trainer
+        await play_events(pilot)
+        assert grid.series["memory"].values == [] and grid.series["cpu"].values == []
+        app.attached = None
+        await play_events(pilot)
+        assert grid.series["memory"].values

@@ -8,7 +8,8 @@ the training loop). One :class:`ChartView` (smoothing, x axis, zoom) and one
 :class:`StepClock` are shared by every chart; the line under the charts shows the view.
 
 CPU and memory are this process's: the dashboard trains in a thread of its own process.
-When the grid follows a run another process trains (attach), they are not sampled.
+While the dashboard follows a run another process trains (attach), the app turns
+``sample_process`` off, so the dashboard's own use is never labelled as the trainer's.
 """
 
 from __future__ import annotations
@@ -48,13 +49,13 @@ DEFAULT_METRICS = ("loss", "perplexity")
 class MetricGrid(Vertical):
     """The chosen charts (one column up to two charts, two columns above) and a view line."""
 
-    def __init__(self, *, sample_process: bool = True, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = ChartView()
         self.clock = StepClock()
         self.shown: tuple[str, ...] = DEFAULT_METRICS
-        self.sample_process = sample_process
-        self._process = psutil.Process() if sample_process else None
+        self.sample_process = True  # False while the trainer is another process
+        self._process = psutil.Process()
         self._sampled_at = 0.0
 
     def compose(self) -> ComposeResult:
@@ -77,9 +78,8 @@ class MetricGrid(Vertical):
         for chart in self.charts.values():
             chart.view, chart.clock = self.view, self.clock
         self._resets_seen = self.loss_chart.resets
-        if self._process is not None:
-            self._process.cpu_percent(None)  # the first call only starts the measurement
-            self._sampled_at = time.monotonic()
+        self._process.cpu_percent(None)  # the first call only starts the measurement
+        self._sampled_at = time.monotonic()
         self.show_metrics(self.shown)
 
     # --- what is on screen -------------------------------------------------------------
@@ -165,10 +165,10 @@ class MetricGrid(Vertical):
         self.series["tokens_per_s"].add([(s.step, s.tokens_per_s) for s in steps])
         self.sample_system(steps[-1].step)
 
-    def sample_system(self, step: int, *, force: bool = False) -> bool:
+    def sample_system(self, step: int) -> bool:
         """Record this process's CPU % and resident memory at ``step``, if due."""
         now = time.monotonic()
-        if self._process is None or (not force and now - self._sampled_at < SYSTEM_SAMPLE_S):
+        if not self.sample_process or now - self._sampled_at < SYSTEM_SAMPLE_S:
             return False
         self._sampled_at = now
         try:
