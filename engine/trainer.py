@@ -111,6 +111,11 @@ class Trainer(TrainerActions):
         self._run_lock: RunLock | None = None
         self._commands: CommandFile | None = None
         try:
+            if self.dist.enabled:  # join the group first: rank 0 names the run for all ranks
+                self.device = dist.init(self.dist, select_device(self.config.device))
+                if self._resume_payload is None:
+                    self.run_id = dist.broadcast_text(self.run_id, self.dist)
+                    self.run_dir = self.runs_dir / self.run_id
             if self.dist.is_main and not self._open_run_folder():
                 return self._fail(self._lock_error)
             self._setup()
@@ -173,7 +178,7 @@ class Trainer(TrainerActions):
         if self.device.type == "cpu":
             threads = cfg.num_threads
             if threads == 0 and self.dist.enabled:  # ranks on one machine share its cores
-                threads = max(1, (os.cpu_count() or 1) // self.dist.world_size)
+                threads = max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
             cpu_note = configure_cpu(threads)
         torch.manual_seed(cfg.seed)
         payload = self._resume_payload
@@ -194,6 +199,7 @@ class Trainer(TrainerActions):
         state = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
         self.optimizer, self.scaler = state.optimizer, state.scaler
         self.step, self.best_val_loss = state.step, state.best_val_loss
+        dist.check_same_step(self.step, self.dist, self.device)
         self.evals_since_best = state.evals_since_best
         self.base_lr = cfg.learning_rate
         notes = [f"precision: {str(self.dtype).removeprefix('torch.')}"]

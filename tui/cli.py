@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,18 +15,36 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
+from tui import cli_multinode
+from tui.cli_common import (
+    CONTEXT_SETTINGS,
+    FlagCommand,
+    FlagGroup,
+    RunsDir,
+    VersionOption,
+    err,
+    out,
+    runs_dir_or_default,
+    user_errors,
+)
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
+from tui.cli_serve import ATTACH_ENV
 
 app = typer.Typer(
     name="llmv0",
     help="Train, sample and inspect a character-level language model. "
     "`llmv0-tui` opens the dashboard.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings=CONTEXT_SETTINGS,
+    cls=FlagGroup,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(version: VersionOption = False) -> None:
+    """Options before the command: --version, shell completion."""
 
 
 def build_config(config: str | None, overrides: list[str] | None) -> Any:
@@ -62,7 +79,12 @@ def train(
         ),
     ] = None,
     resume: Annotated[
-        str | None, typer.Option("--resume", help="Run id or folder to continue exactly.")
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Run id or folder to continue exactly; 'auto' (with --run-id): continue "
+            "that run if it has a checkpoint, else start it.",
+        ),
     ] = None,
     max_steps: Annotated[
         int | None,
@@ -89,9 +111,13 @@ def train(
             min=1,
         ),
     ] = 1,
+    nnodes: cli_multinode.NNodes = 1,
+    node_rank: cli_multinode.NodeRank = None,
+    rdzv_endpoint: cli_multinode.RdzvEndpoint = None,
+    max_restarts: cli_multinode.MaxRestarts = 0,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Train a model with live progress. Ctrl-C saves a checkpoint and exits cleanly."""
+    """Train a model with live progress. Ctrl-C saves a checkpoint, then exits with 130."""
     from engine.config import RunConfig
     from engine.control import Control
     from engine.events import RunFailed
@@ -99,6 +125,9 @@ def train(
     from tui.console import TrainingDisplay
 
     with user_errors():
+        launched_resume = resume  # `auto` is decided again by each (re)started rank
+        if resume == cli_multinode.AUTO:
+            resume = cli_multinode.auto_resume(run_id, runs_dir_or_default(runs_dir))
         overrides = list(set_ or [])
         if max_steps is not None:
             overrides.append(f"max_steps={max_steps}")
@@ -120,17 +149,23 @@ def train(
             cfg = validate_config(apply_overrides(base, overrides), source="resume config")
         else:
             cfg = build_config(config, overrides)
-        if detach or nproc > 1:
+        if detach or cli_multinode.needs_launcher(nproc, nnodes):
             from tui import cli_remote
 
             folder = runs_dir_or_default(runs_dir)
             name = cli_remote.resolve_run_id(cfg, resume, run_id, folder)
-            args = cli_remote.train_args(config, list(set_ or []), resume, max_steps, name, folder)
-            command = cli_remote.train_command(args, nproc)
+            args = cli_remote.train_args(
+                config, list(set_ or []), launched_resume, max_steps, name, folder
+            )
+            command = cli_remote.train_command(args, 1)
+            if cli_multinode.needs_launcher(nproc, nnodes):
+                command = cli_multinode.torchrun_command(
+                    args, nproc, nnodes, node_rank, rdzv_endpoint, max_restarts
+                )
             if detach:
                 cli_remote.detach_training(command, name, folder, out)
                 return
-            raise typer.Exit(subprocess.call(command))
+            raise typer.Exit(cli_multinode.run_launcher(command))
         progress = _download_progress()
         trainer = Trainer(
             cfg,
@@ -144,6 +179,7 @@ def train(
 
     def on_sigint(signum: int, frame: Any) -> None:
         interrupted["count"] += 1
+        interrupted["signal"] = signum
         if interrupted["count"] > 1:
             raise KeyboardInterrupt
         out.print(
@@ -154,6 +190,7 @@ def train(
 
     def on_hangup_or_term(signum: int, frame: Any) -> None:
         # A closed SSH session (SIGHUP) or a polite kill (SIGTERM): save, then stop.
+        interrupted["signal"] = signum
         control.stop()
 
     handlers = {
@@ -173,7 +210,12 @@ def train(
             signal.signal(sig, handler)
     out.print()
     code = 1 if isinstance(result, RunFailed) else 0
-    if code == 0 and trainer.dist.is_main:
+    if code == 0 and getattr(result, "reason", "") == "stopped" and "signal" in interrupted:
+        # Saved, but not done: 128 + the signal, as shells report (130 for Ctrl-C), so a
+        # script's `llmv0 train && llmv0 eval` stops here. A stop asked for by
+        # `llmv0 control RUN stop` or the dashboard returns 0.
+        code = 128 + interrupted["signal"]
+    if not isinstance(result, RunFailed) and trainer.dist.is_main:
         out.print(
             f"Resume with: llmv0 train --resume {trainer.run_id}    "
             f"Sample with: llmv0 generate --run {trainer.run_id}"
@@ -267,6 +309,10 @@ def plot(
         data = curves(history)
         if not data.train_steps:
             raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
+        if png is not None:
+            from tui.extras import require
+
+            require("matplotlib", "png", "llmv0 plot --png")
     if png is None or sys.stdout.isatty():
         sys.stdout.write(terminal_plot(data, folder.name) + "\n")
     if png is not None:
@@ -292,6 +338,13 @@ def report(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(build_report(folder, history, target), encoding="utf-8")
     out.print(f"Wrote {target}")
+    from rich.markup import escape
+
+    from tui.extras import available
+    from tui.report import NO_CHART
+
+    if not available("matplotlib"):
+        err.print(f"[yellow]Note:[/] {escape(NO_CHART)}")
 
 
 @app.command()
@@ -332,9 +385,21 @@ def config(
     ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value")] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Write the result here.")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's config table (defaults).")
+    ] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON schema of a config file.")
+    ] = False,
 ) -> None:
     """Every config field with its value, allowed range and description; validate or save."""
     from engine.config import LIVE_FIELDS, RunConfig, field_range, list_presets, save_config
+
+    if markdown or schema:
+        from tui.config_reference import json_schema, markdown_table
+
+        sys.stdout.write(json_schema() if schema else markdown_table())
+        return
 
     with user_errors():
         cfg = build_config(config_file, set_)
@@ -361,13 +426,13 @@ app.command("control")(remote_control)
 
 def main() -> None:
     """Entry point of ``llmv0``."""
-    app()
+    app(prog_name="llmv0")  # also names its shell completion, however it was started
 
 
-tui_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+tui_app = typer.Typer(context_settings=CONTEXT_SETTINGS, pretty_exceptions_enable=False)
 
 
-@tui_app.command()
+@tui_app.command(cls=FlagCommand)
 def dashboard(
     config: Annotated[
         str | None, typer.Option("--config", "-c", help="Config file or preset to load.")
@@ -381,6 +446,8 @@ def dashboard(
             "--attach",
             "-a",
             help="Follow and steer a run another process trains (its whole history, then live).",
+            envvar=ATTACH_ENV,  # how `--serve --attach` reaches each browser tab
+            show_envvar=False,
         ),
     ] = None,
     serve: Annotated[
@@ -392,20 +459,22 @@ def dashboard(
     port: Annotated[
         int, typer.Option("--port", help="With --serve: port.", min=1, max=65535)
     ] = 8000,
+    runs_dir: RunsDir = None,
+    version: VersionOption = False,
 ) -> None:
     """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
     if serve:
-        from tui.serve import serve as serve_dashboard
+        from tui.cli_serve import serve_dashboard
 
-        raise typer.Exit(serve_dashboard(host, port, config, run))
+        raise typer.Exit(serve_dashboard(host, port, config, run, attach, runs_dir))
     from tui.launch import run_dashboard
 
-    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach))
+    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach, runs_dir=runs_dir))
 
 
 def tui_main() -> None:
     """Entry point of ``llmv0-tui``."""
-    tui_app()
+    tui_app(prog_name="llmv0-tui")
 
 
 if __name__ == "__main__":

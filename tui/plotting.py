@@ -24,6 +24,9 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
     """Two stacked plotext charts (loss; perplexity) as a string with ANSI colours."""
     import plotext as plt
 
+    # plotext's clear_figure clears only the active subplot: select the whole figure first,
+    # or the previous call's subplots survive and a second chart in one process can crash.
+    plt.main()
     plt.clear_figure()
     plt.theme("clear")  # the terminal's own background, readable on dark and light
     plt.subplots(2, 1)
@@ -56,7 +59,14 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
 
 
 def png_plot(curves: Curves, title: str, path: Path) -> None:
-    """Write the same two charts to a PNG file with matplotlib (no display needed)."""
+    """Write the same two charts to a PNG file with matplotlib (no display needed).
+
+    Raises:
+        MissingExtraError: matplotlib is not installed (the ``png`` extra).
+    """
+    from tui.extras import require
+
+    require("matplotlib", "png", "llmv0 plot --png")
     import matplotlib
 
     matplotlib.use("Agg")
