@@ -33,7 +33,12 @@ TEXT_BOX_KEYS = [
         "Run browser: open / attach / resume / mark / overlay the marked runs / clear",
     ),
     ("Tab / shift+Tab", "Move between panes, fields and buttons"),
-    ("Enter", "In the prompt: generate. In a ● config field during a run: apply it"),
+    (
+        "Enter",
+        "In the prompt: generate. In the field filter: go to the first match. "
+        "In a ● config field during a run: apply it",
+    ),
+    ("space / Enter", "Metric checklist (v): tick a metric / show the ticked ones"),
 ]
 
 

@@ -2,8 +2,10 @@
 
 Each character is coloured by the probability the model gave it (green expected, yellow
 likely, orange and red a surprise, as ``llmv0 generate --show-probs``), and a key shows the
-five likeliest next characters after the text. The strategy cycles sample → greedy → beam;
-beam search streams its stable prefix (engine/sampling.py).
+five likeliest next characters after the text (refreshed when a generation ends). The
+strategy cycles sample → greedy → beam; beam search streams its stable prefix
+(engine/sampling.py). Each generation draws a new seed unless the seed is pinned, so
+regenerating on fixed weights shows a new sample, and a pinned seed compares settings.
 
 Sampling runs in a thread worker of this widget on a *copy* of the weights (the trainer's
 ``snapshot()`` or a model loaded from a checkpoint), so it never touches the training model.
