@@ -27,9 +27,11 @@ from tui.cli_common import (
     runs_dir_or_default,
     user_errors,
 )
+from tui.cli_experiments import register as register_experiments
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_remote import control as remote_control
 from tui.cli_serve import ATTACH_ENV
+from tui.cli_sweep import register as register_sweep
 
 app = typer.Typer(
     name="llmv0",
@@ -302,6 +304,7 @@ def plot(
 ) -> None:
     """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
     from engine.runs import curves, require_history
+    from tui.overlay_plot import use_colour
     from tui.plotting import png_plot, terminal_plot
 
     with user_errors():
@@ -314,7 +317,8 @@ def plot(
 
             require("matplotlib", "png", "llmv0 plot --png")
     if png is None or sys.stdout.isatty():
-        sys.stdout.write(terminal_plot(data, folder.name) + "\n")
+        colour = use_colour(sys.stdout)  # NO_COLOR or a pipe: plain text, no escape codes
+        sys.stdout.write(terminal_plot(data, folder.name, colour=colour) + "\n")
     if png is not None:
         png_plot(data, folder.name, png)
         out.print(f"Wrote {png}")
@@ -345,37 +349,6 @@ def report(
 
     if not available("matplotlib"):
         err.print(f"[yellow]Note:[/] {escape(NO_CHART)}")
-
-
-@app.command()
-def runs(runs_dir: RunsDir = None) -> None:
-    """The runs in the runs folder with their state and best validation loss."""
-    from engine.runs import list_runs
-
-    folder = runs_dir_or_default(runs_dir)
-    summaries = list_runs(folder)
-    if not summaries:
-        out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
-        return
-    table = Table(title=f"Runs in {folder}")
-    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint"):
-        table.add_column(
-            column,
-            justify="right" if column in {"steps", "best val loss"} else "left",
-            no_wrap=column == "run",  # run ids are copied into other commands whole
-        )
-    colours = {"finished": "green", "running": "cyan", "failed": "red", "stopped": "yellow"}
-    for s in summaries:
-        best = f"{s.best_val_loss:.4f}" if s.best_val_loss != float("inf") else "-"
-        table.add_row(
-            s.run_id,
-            s.model,
-            f"[{colours.get(s.state, 'white')}]{s.state}[/]",
-            f"{s.step:,}/{s.total_steps:,}",
-            best,
-            "yes" if s.has_checkpoint else "no",
-        )
-    out.print(table)
 
 
 @app.command()
@@ -422,6 +395,8 @@ def config(
 
 app.command("generate")(generate_cmd)
 app.command("control")(remote_control)
+register_experiments(app)
+register_sweep(app)
 
 
 def main() -> None:
