@@ -1,4 +1,4 @@
-"""The dashboard's command palette (ctrl+p): open a run, load a preset, flip a view toggle.
+"""The dashboard's command palette (ctrl+p): open or compare runs, sweeps, presets, toggles.
 
 Every entry calls an action the keys also reach, so the palette is a way to find them, not
 a second implementation. Textual's own commands (theme, keys, quit) stay beside these.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from engine.config import list_presets
+from tui.screens.sweeps import SweepsScreen
 from tui.widgets.metric_grid import METRICS
 
 if TYPE_CHECKING:
@@ -28,7 +29,12 @@ def dashboard_commands(app: Dashboard) -> list[Command]:
         (
             "Compare runs…",
             app.action_runs,
-            "Run browser: mark runs with space, o overlays them on the loss chart",
+            "Run browser: mark runs with space; C compares them, o overlays their loss",
+        ),
+        (
+            "Sweeps…",
+            lambda: app.push_screen(SweepsScreen(app.runs_dir)),
+            "The runs folder's sweeps and their trials (stop a trial, best as preset)",
         ),
     ]
     commands += [
