@@ -28,7 +28,8 @@ APPLIES_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {
         name: ("model", ("gpt",))
         for name in ("n_layer", "n_head", "n_embd", "position_encoding", "activation")
     },
-    "min_lr_ratio": ("lr_schedule", ("cosine",)),
+    "min_lr_ratio": ("lr_schedule", ("cosine", "wsd")),
+    "decay_fraction": ("lr_schedule", ("wsd",)),
     "lr_step_size": ("lr_schedule", ("step",)),
     "lr_gamma": ("lr_schedule", ("step",)),
 }

@@ -14,7 +14,7 @@ from engine import distributed as dist
 from engine import events as ev
 from engine.config import ConfigError, live_update
 from engine.control import Command
-from engine.evaluate import evaluate_sharded
+from engine.evaluate import evaluate, evaluate_sharded
 from engine.sampling import SampleSettings, generate
 
 
@@ -64,9 +64,11 @@ class TrainerActions:
                 return
             if command.kind == "pause" and not paused:
                 paused = True
+                self.clock.pause()  # a pause uses no time budget and no schedule
                 self._publish(ev.RunPaused(step=self.step))
             elif command.kind == "resume" and paused:
                 paused = False
+                self.clock.resume()
                 self._publish(ev.RunResumed(step=self.step))
             else:
                 self._apply(command)
@@ -138,6 +140,14 @@ class TrainerActions:
         patience = cfg.early_stopping_patience
         return patience > 0 and self.evals_since_best >= patience
 
+    def _time_eval(self, windows: int) -> float:
+        """Seconds to score ``windows`` validation windows as an evaluation does."""
+        began = self.clock.now()
+        with self._lock:
+            evaluate(self._model, self.val_tokens, self.config.seq_length, max_windows=windows,
+                     dtype=self.dtype)  # fmt: skip
+        return self.clock.now() - began
+
     def _sample(self) -> None:
         cfg = self.config
         if cfg.sample_length == 0 or self.tokenizer is None or not self.dist.is_main:
@@ -174,6 +184,7 @@ class TrainerActions:
             run_id=self.run_id,
             scaler_state=self.scaler.state_dict() if self.scaler.is_enabled() else None,
         )
+        payload["timing"] = self.timing.state_dict()  # a resumed run keeps its budget
         path = self.run_dir / f"{kind}.pt"
         ckpt.atomic_torch_save(payload, path)
         self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind=kind))

@@ -145,6 +145,14 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
         self._update_buttons()
         if self.attached is not None:
             self.action_start()  # follow the run: its whole history, then live events
+        # The first frame is drawn without torch (1.3 s to import); load it now, off the UI
+        # thread, so the first training or generation does not wait for it.
+        self.call_after_refresh(self._preload_engine)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preload")
+    def _preload_engine(self) -> None:
+        import engine.sampling
+        import engine.trainer  # noqa: F401
 
     # --- timer: the only place charts and status redraw ----------------------------------
     def tick(self) -> None:

@@ -92,6 +92,10 @@ def train(
         int | None,
         typer.Option("--max-steps", help="Total optimizer steps (overrides epochs).", min=1),
     ] = None,
+    time_budget: Annotated[
+        str | None,
+        typer.Option("--time", help="Train for this long (90s, 5m, 1h30m); sets time_budget_s."),
+    ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the run folder.")] = None,
     no_samples: Annotated[
         bool, typer.Option("--no-samples", help="Don't print the samples taken at evaluations.")
@@ -131,6 +135,15 @@ def train(
         if resume == cli_multinode.AUTO:
             resume = cli_multinode.auto_resume(run_id, runs_dir_or_default(runs_dir))
         overrides = list(set_ or [])
+        if time_budget is not None:
+            from engine.budget import parse_duration
+
+            try:
+                seconds = parse_duration(time_budget)
+            except ValueError as exc:
+                raise ValueError(f"--time: {exc}") from None
+            set_ = [*(set_ or []), f"time_budget_s={seconds}"]
+            overrides = list(set_)
         if max_steps is not None:
             overrides.append(f"max_steps={max_steps}")
         cfg: RunConfig | None

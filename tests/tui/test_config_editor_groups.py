@@ -21,6 +21,8 @@ def test_every_field_has_a_known_group() -> None:
     assert field_applies("n_embd", {"model": "gpt"})
     assert not field_applies("n_embd", {"model": "lstm"})
     assert field_applies("learning_rate", {})
+    assert field_applies("decay_fraction", {"lr_schedule": "wsd"})
+    assert not field_applies("decay_fraction", {"lr_schedule": "cosine"})
 
 
 async def test_model_choice_hides_fields_that_do_not_apply(fake_factory) -> None:

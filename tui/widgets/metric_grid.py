@@ -162,7 +162,9 @@ class MetricGrid(Vertical):
         self.loss_chart.add_steps([(s.step, s.loss) for s in steps])
         self.series["lr"].add([(s.step, s.lr) for s in steps])
         self.series["grad_norm"].add([(s.step, s.grad_norm) for s in steps])
-        self.series["tokens_per_s"].add([(s.step, s.tokens_per_s) for s in steps])
+        # 0 tokens/s means "not measured yet" (a compiling first step), not a real speed.
+        speeds = [(s.step, s.tokens_per_s) for s in steps if s.tokens_per_s > 0]
+        self.series["tokens_per_s"].add(speeds)
         self.sample_system(steps[-1].step)
 
     def sample_system(self, step: int) -> bool:
