@@ -12,6 +12,7 @@ from typing import Any
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine.analysis import timeline
 from engine.config import ConfigError, live_update
 from engine.control import Command
 from engine.evaluate import evaluate, evaluate_sharded
@@ -130,6 +131,11 @@ class TrainerActions:
                 is_best=is_best,
             )
         )
+        if self.dist.is_main:  # one short passage's bits: the Inspect timeline (~1 ms)
+            with self._lock:
+                timeline.record(
+                    self._raw_model, self.tokenizer, self.val_tokens, self.step, self.run_dir
+                )
         self._sample()
         self._save("latest")
         if is_best:

@@ -313,6 +313,12 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
         self.tabs.active = "config"
         self.editor.focus_first_field()
 
+    def action_inspect(self) -> None:
+        """The Inspect screen over the live weights, else the opened run."""
+        from tui.screens.inspect import open_inspect
+
+        open_inspect(self)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(key_rows(self.BINDINGS)))

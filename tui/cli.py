@@ -29,6 +29,7 @@ from tui.cli_common import (
 )
 from tui.cli_experiments import register as register_experiments
 from tui.cli_generate import generate as generate_cmd
+from tui.cli_inspect import inspect as inspect_cmd
 from tui.cli_remote import control as remote_control
 from tui.cli_serve import ATTACH_ENV
 from tui.cli_sweep import register as register_sweep
@@ -408,6 +409,7 @@ def config(
 
 app.command("generate")(generate_cmd)
 app.command("control")(remote_control)
+app.command("inspect")(inspect_cmd)
 register_experiments(app)
 register_sweep(app)
 

@@ -37,6 +37,9 @@ def dashboard_commands(app: Dashboard) -> list[Command]:
             "The runs folder's sweeps and their trials (stop a trial, best as preset)",
         ),
     ]
+    commands.append(
+        ("Inspect…", app.action_inspect, "What the model knows: surprise, attention, cells (i)")
+    )
     commands += [
         (f"Preset: {name}", partial(app.action_preset, name), "Load it into the config editor")
         for name in list_presets()
