@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from engine.errors import UserError
+
 SHAKESPEARE_NAME = "shakespeare.txt"
 SHAKESPEARE_URL = (
     "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -41,7 +43,7 @@ Progress = Callable[[int, int | None], None]
 """Download progress callback: (bytes so far, total bytes or None when unknown)."""
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError, ValueError):
     """The corpus could not be found, fetched or read; the message says how to fix it."""
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from tui.cli_common import user_errors
+
 err = Console(stderr=True, highlight=False)
 
 
@@ -55,10 +57,13 @@ def train_command(args: list[str], nproc: int) -> list[str]:
 
 def resolve_run_id(cfg: Any, resume: str | None, run_id: str | None, runs_dir: Path) -> str:
     """The run folder's name, fixed before any child process starts."""
-    from engine.run_setup import new_run_id
+    from engine.run_folder import existing_run, folder_for_id
+    from engine.run_setup import new_run_id, refuse_used_folder
 
     if resume:
-        return (Path(resume) if Path(resume).is_dir() else runs_dir / resume).name
+        return existing_run(resume, runs_dir).folder.run_id
+    if run_id:  # refused here, before any child process or train.log exists
+        refuse_used_folder(folder_for_id(run_id, runs_dir))
     return run_id or new_run_id(cfg, runs_dir)
 
 
@@ -94,11 +99,12 @@ def control(
     from engine.config import LIVE_FIELDS, parse_value
     from engine.lock import lock_is_live
     from engine.remote import RemoteCommandError, send_command
+    from engine.run_folder import existing_run
     from engine.runs import default_runs_dir
 
-    folder = Path(run) if Path(run).is_dir() else (runs_dir or default_runs_dir()) / run
     name, value = "", None
-    try:
+    with user_errors():
+        folder = existing_run(run, runs_dir or default_runs_dir()).folder.path
         if action == "set":
             key, sep, text = (assignment or "").partition("=")
             if not sep or key not in LIVE_FIELDS:
@@ -107,9 +113,6 @@ def control(
                 )
             name, value = key, parse_value(key, text)
         send_command(folder, action, name, value)
-    except RemoteCommandError as exc:
-        err.print(f"[bold red]Error:[/] {exc}")
-        raise typer.Exit(2) from None
     if not lock_is_live(folder):
         err.print(
             f"[yellow]Note:[/] no live trainer holds {folder}; the command waits for "

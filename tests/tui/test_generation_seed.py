@@ -51,4 +51,4 @@ async def test_regenerate_new_text_unless_seed_pinned(tiny_config: RunConfig, fa
         await pilot.press("k")
         assert await _generate(pilot, pane) != pinned
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "finished")
+        await wait_until(pilot, lambda: app.stats.state == "stopped")

@@ -111,7 +111,7 @@ async def test_trainer_cpu_and_memory_are_sampled(tiny_config, fake_factory, mon
         assert all(v >= 0 for v in grid.series["cpu"].values)
         assert "trainer RSS MB" in shown_text(grid.series["memory"])
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "finished")
+        await wait_until(pilot, lambda: app.stats.state == "stopped")
 
 
 async def test_cursor_shows_the_values_at_a_step() -> None:

@@ -35,6 +35,7 @@ from engine.config import (
     validate_config,
 )
 from engine.config_layout import APPLIES_WHEN, field_applies, field_group
+from engine.run_folder import CONFIG_FILE
 
 
 def _choices(name: str) -> list[str] | None:
@@ -87,7 +88,7 @@ class ConfigEditor(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="editor-toolbar"):
             yield Input(
-                self._config_path or "config.json",
+                self._config_path or CONFIG_FILE,
                 placeholder="config file or preset",
                 id="config-path",
             )
