@@ -37,12 +37,33 @@ class ConfigError(UserError, ValueError):
         )
 
 
+# The editor's groups, in the order it shows them. Each field carries its group as schema
+# metadata beside ``live``; ``_field`` stamps the group of the section RunConfig's body is in
+# (``_group(...)`` below), so a field added to a section joins that section's group.
+FIELD_GROUPS = (
+    "data",
+    "model",
+    "optimiser and schedule",
+    "evaluation and checkpoints",
+    "sampling",
+    "hardware",
+)
+_current_group = [FIELD_GROUPS[0]]
+
+
+def _group(name: str) -> None:
+    """Fields defined after this call belong to group ``name`` (one of FIELD_GROUPS)."""
+    if name not in FIELD_GROUPS:
+        raise ValueError(f"unknown field group {name!r}; one of {FIELD_GROUPS}")
+    _current_group[0] = name
+
+
 def _field(
     default: Any, description: str, *, live: bool = False, fixed: bool = False, **kwargs: Any
 ) -> Any:
     """A schema field. ``live``: may change while the run goes. ``fixed``: fixes the model,
-    the data or their order, so a resumed run must keep it."""
-    extra = {"live": live, "fixed": fixed}
+    the data or their order, so a resumed run must keep it. The editor group is stamped."""
+    extra = {"live": live, "fixed": fixed, "group": _current_group[0]}
     return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
@@ -52,6 +73,7 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
     # --- data (the seed's keys) ---
+    _group("data")
     data_file: str = _field(
         "shakespeare.txt",
         "Corpus: 'shakespeare.txt' (downloaded and cached under data/) or a path to any "
@@ -91,6 +113,7 @@ class RunConfig(BaseModel):
     )
 
     # --- model ---
+    _group("model")
     model: Literal["lstm", "gpt"] = _field(
         "lstm", "Architecture: 'lstm' (the seed's) or 'gpt' (decoder-only Transformer).", fixed=True
     )
@@ -118,6 +141,7 @@ class RunConfig(BaseModel):
     dropout: float = _field(0.0, "Dropout probability (0 disables it).", ge=0.0, lt=1.0)
 
     # --- optimisation ---
+    _group("optimiser and schedule")
     epochs: int = _field(
         10,
         "Passes over the training split; one epoch = ceil(train tokens / "
@@ -173,6 +197,7 @@ class RunConfig(BaseModel):
     )
 
     # --- evaluation, checkpoints, stopping ---
+    _group("evaluation and checkpoints")
     eval_interval: int = _field(
         200, "Evaluate on the validation split every this many steps.", ge=1, live=True
     )
@@ -218,6 +243,7 @@ class RunConfig(BaseModel):
     )
 
     # --- hardware ---
+    _group("hardware")
     device: Literal["auto", "cpu", "cuda", "mps"] = _field(
         "auto", "Where to train: 'auto' picks cuda, then mps, then cpu."
     )
@@ -239,6 +265,7 @@ class RunConfig(BaseModel):
     )
 
     # --- samples shown during training ---
+    _group("sampling")
     sample_prompt: str = _field(
         "ROMEO:", "Prompt for the sample taken at each evaluation.", live=True
     )

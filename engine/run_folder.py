@@ -38,6 +38,7 @@ EVENTS_FILE = "events.jsonl"
 LATEST = "latest.pt"
 BEST = "best.pt"
 STEP_COPIES = "step-*.pt"
+TIMELINE_FILE = "timeline.jsonl"  # engine.analysis.timeline: one passage's bits per evaluation
 
 
 class RunNotFoundError(UserError, ValueError):

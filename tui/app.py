@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.markup import escape
 from textual import events, on, work
 from textual.app import App, ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPane
 
 from engine import events as ev
@@ -23,6 +23,7 @@ from engine.config import RunConfig
 from engine.control import Control
 from engine.run_state import ACTIVE
 from engine.runs import default_runs_dir
+from tui.commands import DashboardCommands
 from tui.keys import bindings
 from tui.messages import DrainBuffer, GenerationEnded
 from tui.model_source import GenerationModel
@@ -36,10 +37,13 @@ from tui.trainer_factory import (
     TrainerLike,
     default_trainer_factory,
 )
+from tui.view_keys import ViewKeysMixin
 from tui.widgets.config_editor import ConfigEditor
 from tui.widgets.generation_pane import GenerationPane
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.metric_chart import MetricChart
+from tui.widgets.metric_grid import MetricGrid
+from tui.widgets.notice_line import NoticeLine
 from tui.widgets.samples_pager import SamplesPager
 from tui.widgets.status_bar import RunStats, RunStatus
 
@@ -49,9 +53,10 @@ STATUS_REFRESH_S = 0.5  # a status redraw is cheap; elapsed time ticks visibly
 # throughput within a few percent of headless (bench/tui_overhead.py).
 CHART_REFRESH_S = 0.9
 STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
+SHORT_HEIGHT = 30  # below this the control buttons hide: the footer has the same keys
 
 
-class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
+class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixin, App[int]):
     """Status on top, charts left, config/generation/samples tabs right, controls below.
 
     ``runs_dir`` is the runs folder the run browser lists (and real trainers write).
@@ -60,7 +65,8 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "llmv0"
     AUTO_FOCUS = None  # letter keys act at once; Tab or a click enters a text box
-    ENABLE_COMMAND_PALETTE = False  # every action has a key; the footer needs the room
+    # ctrl+p finds runs, presets and toggles by name (tui/commands.py); not in the footer.
+    COMMANDS = App.COMMANDS | {DashboardCommands}
     BINDINGS = bindings()
 
     def __init__(
@@ -104,9 +110,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
     def compose(self) -> ComposeResult:
         yield RunStatus(id="status")
         with Horizontal(id="body"):
-            with Vertical(id="charts"):
-                yield LossChart(id="loss-chart")
-                yield MetricChart(id="metric-chart")
+            yield MetricGrid(id="charts")
             with TabbedContent(id="side", initial="generate" if self.loaded else "config"):
                 with TabPane("Config [1]", id="config"):
                     yield ConfigEditor(self.initial_config, self.config_path, id="editor")
@@ -114,6 +118,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
                     yield GenerationPane(self.model_source, id="generation")
                 with TabPane("Samples [3]", id="samples"):
                     yield SamplesPager(id="pager")
+        yield NoticeLine(id="notices")
         with Horizontal(id="controls"):
             yield Button("Start s", id="btn-start", variant="success")
             yield Button("Pause p", id="btn-pause")
@@ -121,10 +126,12 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             yield Button("Save w", id="btn-save")
             yield Button("Generate g", id="btn-generate", variant="primary")
             yield Button("Help ?", id="btn-help")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p is in the help; the row is full
 
     def on_mount(self) -> None:
         # Cached once: a query walks hundreds of editor widgets, too slow per event.
+        self.chart_grid = self.query_one(MetricGrid)
+        self.notices = self.query_one(NoticeLine)
         self.loss_chart = self.query_one(LossChart)
         self.metric_chart = self.query_one(MetricChart)
         self.status = self.query_one(RunStatus)
@@ -161,8 +168,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
     def redraw_charts(self) -> None:
         """Timer: rebuild the charts whose data changed, never per step."""
         if self.loss_chart.is_attached:  # else the app is closing
-            self.loss_chart.redraw_if_dirty()
-            self.metric_chart.redraw_if_dirty()
+            self.chart_grid.redraw_if_dirty()
 
     def show_status(self) -> None:
         if self.status.is_attached:
@@ -172,6 +178,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         width, height = event.size
         small = width < MIN_WIDTH or height < MIN_HEIGHT
         on_notice = isinstance(self.screen, TooSmallScreen)
+        self.set_class(height < SHORT_HEIGHT, "-short")  # app.tcss: charts get the rows
         if small and not on_notice:
             self.push_screen(TooSmallScreen())
         elif small and on_notice:
@@ -317,9 +324,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         self.pager.page(direction)
 
     def action_log_scale(self) -> None:
-        loss, metric = self.loss_chart, self.metric_chart
-        loss.set_log_scale(not loss.log_scale)
-        metric.set_log_scale(loss.log_scale)
+        self.chart_grid.set_log_scale(not self.loss_chart.log_scale)
 
     def action_bits(self) -> None:
         metric = self.metric_chart

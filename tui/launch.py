@@ -59,7 +59,7 @@ def make_app(
         cfg or RunConfig(),
         trainer_factory or default_trainer_factory(runs_dir),
         config_path=config or "",
-        run=resolve_run(run, runs_dir).folder.run_id if run else None,
+        run=str(resolve_run(run, runs_dir).folder.path) if run else None,
         loaded=loaded,
         history=history,
         runs_dir=runs_dir,

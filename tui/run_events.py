@@ -40,7 +40,9 @@ class RunEventsMixin(_Base):
         steps = self._steps.drain()
         if not steps:
             return
-        self.loss_chart.add_steps([(s.step, s.loss) for s in steps])
+        # psutil sees this process: the trainer only when it is not another (attached) one.
+        self.chart_grid.sample_process = self.attached is None
+        self.chart_grid.add_steps(steps)
         last = steps[-1]
         stats = self.stats
         stats.step, stats.epoch, stats.lr = last.step, last.epoch, last.lr
@@ -64,13 +66,13 @@ class RunEventsMixin(_Base):
             self._drain_steps()
         elif isinstance(event, ev.RunStarted):
             stats.run_id, stats.n_params, stats.device = event.run_id, event.n_params, event.device
+            self.chart_grid.start_run(event)
             stats.total_steps, stats.start_step = event.total_steps, event.start_step
             # Steps the trainer posted right after this event may already have been drained
             # (a replayed attach delivers them all at once): never move the counter back.
             stats.step = max(stats.step, event.start_step)
             stats.state = next_state(stats.state, event) if not replay else stats.state
-            for note in event.notes:
-                self.notify(note, severity="warning", timeout=8)
+            self.notices.start(event.notes)  # a line of their own: no toasts over the charts
         elif isinstance(event, ev.EvalCompleted):
             self.loss_chart.add_eval(event.step, event.val_loss)
             self.metric_chart.add_eval(event.step, event.perplexity, event.bits_per_char)
@@ -89,8 +91,7 @@ class RunEventsMixin(_Base):
                 self.notify(f"{event.name}: {event.old} → {event.new} from step {event.step}")
         elif isinstance(event, ev.RunNotice):
             stats.compiling = event.kind == "compiling" and not replay
-            if not replay:
-                self.notify(event.message, timeout=6)
+            self.notices.add(event.message, "information")  # the notice line, not a toast
         elif isinstance(event, ev.RunPaused) and not replay:
             stats.reported_eta_s, stats.eta_at = stats.eta_s(), None  # frozen while paused
             stats.state = next_state(stats.state, event)
@@ -99,6 +100,7 @@ class RunEventsMixin(_Base):
             stats.state, stats.elapsed_at = next_state(stats.state, event), time.monotonic()
             stats.eta_at = time.monotonic()
         elif isinstance(event, ev.RunWarning) and not replay:
+            self.notices.add(event.message)
             self.notify(event.message, severity="warning", timeout=8)
         elif isinstance(event, ev.TERMINAL_EVENTS) and not replay:
             self._finish(event)

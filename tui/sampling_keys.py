@@ -17,7 +17,8 @@ else:
 
 
 class SamplingKeysMixin(_Base):
-    """Temperature, top-k, top-p, strategy, min-p, repetition penalty, candidates."""
+    """Temperature, top-k, top-p, strategy, min-p, repetition penalty, length, seed pin,
+    candidates."""
 
     def action_temperature(self, direction: int) -> None:
         self.tabs.active = "generate"
@@ -46,3 +47,11 @@ class SamplingKeysMixin(_Base):
     def action_candidates(self) -> None:
         self.tabs.active = "generate"
         self.generation.show_candidates()
+
+    def action_length(self, direction: int) -> None:
+        self.tabs.active = "generate"
+        self.generation.change_length(direction)
+
+    def action_pin_seed(self) -> None:
+        self.tabs.active = "generate"
+        self.generation.toggle_seed_pin()

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from engine.analysis.surprise import surprise_ids
+from engine.run_folder import TIMELINE_FILE
 from engine.tokenizer import Tokenizer
 
-TIMELINE_FILE = "timeline.jsonl"
 PASSAGE_TOKENS = 120  # one screen line and a half; a forward over it costs ~1 ms
 
 log = logging.getLogger(__name__)

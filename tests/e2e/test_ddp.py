@@ -73,7 +73,7 @@ def test_two_ranks_stay_identical_and_match_one_process(tmp_path: Path) -> None:
     # One run log and one set of checkpoints, written by rank 0.
     assert sorted(p.name for p in ddp_runs.iterdir()) == ["ddp"]
     files = sorted(p.name for p in (ddp_runs / "ddp").iterdir())
-    assert files == ["best.pt", "config.json", "events.jsonl", "latest.pt"]
+    assert files == ["best.pt", "config.json", "events.jsonl", "latest.pt", "timeline.jsonl"]
     log = (ddp_runs / "ddp" / "events.jsonl").read_text(encoding="utf-8")
     assert log.count('"RunStarted"') == 1 and log.count('"StepCompleted"') == 12
 

@@ -10,13 +10,17 @@ Why an earlier version "quit cleanly" after about 1,000-1,700 keys: a config fie
 line quoted the typed value as markup, so ``[b=`` typed into a number field raised
 MarkupError, and ``run_dashboard`` turned that crash into exit status 0 (the run was stopped
 with a checkpoint by the crash-path cleanup, which is why it looked like a quit). Both are
-fixed; tests/tui/test_fuzz_findings.py pins them.
+fixed (error labels are markup=False; a crash exits 1); tests/tui/test_fuzz_findings.py pins
+them.
 
 Two letters are never typed, because they are the user's own order to end the run, not an
 accident: ``q`` (quit: stop with a checkpoint, then exit 0) and ``x`` (stop). With no text box
 focused they act at once, as KEYS.md says. The earlier version left them out of the single
 characters but not out of its markup snippets (``[@click=app.quit]`` types a ``q``, ``[/x]``
 an ``x``); the snippets here carry neither letter.
+
+Ctrl chords (other than Tab and newline) are not typed: ctrl+c quits, and ctrl+p opens the
+command palette, whose Enter runs the best match for random text: that can be Quit.
 
 The run browser's ``D`` (delete) may fire: it asks first and refuses a running run, so the
 training run's folder stays, which the final assertions check.

@@ -1,7 +1,7 @@
 """What the key fuzz (tests/e2e/test_key_fuzz.py) found, pinned as fast tests.
 
 1. A config field's error quoted the typed value as markup: ``[b=`` in a number field raised
-   MarkupError and ended the dashboard.
+   MarkupError and ended the dashboard (main has since made the error labels markup=False).
 2. That crash then exited with status 0, like a clean quit, because ``run_dashboard`` returned
    ``app.run()`` (the value given to ``exit()``, None after a crash) ``or 0``.
 """

@@ -20,6 +20,9 @@ KEY_NAMES = {
     "plus": "+",
     "comma": ",",
     "full_stop": ".",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "slash": "/",
     "escape": "Esc",
 }
 
@@ -32,7 +35,12 @@ TEXT_BOX_KEYS = [
     ("1-5 / ← → / ↑ ↓", "Inspect: view / cursor (shift: 10) / head or unit"),
     ("n / slash / k", "Inspect: new passage / type a text / cell or hidden state"),
     ("Tab / shift+Tab", "Move between panes, fields and buttons"),
-    ("Enter", "In the prompt: generate. In a ● config field during a run: apply it"),
+    (
+        "Enter",
+        "In the prompt: generate. In the field filter: go to the first match. "
+        "In a ● config field during a run: apply it",
+    ),
+    ("space / Enter", "Metric checklist (v): tick a metric / show the ticked ones"),
 ]
 
 

@@ -96,7 +96,7 @@ class InspectScreen(Screen[None]):
         )
         yield InspectPane(id="inspect-pane")
         yield Static("", id="inspect-status")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # as the dashboard: the row is full
 
     def on_mount(self) -> None:
         self.pane = self.query_one(InspectPane)

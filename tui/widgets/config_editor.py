@@ -1,7 +1,11 @@
 """ConfigEditor: a form generated from RunConfig's schema, validated as the user types.
 
-Each field shows its name, value, description and allowed range; every problem found by
-``engine.config.validate_config`` appears beside its field. The editor never starts anything:
+Fields are grouped by the schema's ``group`` metadata (data, model, optimiser...); a field
+that has no effect with the current choices (an LSTM size for a GPT, the BPE size for the
+char tokenizer: ``engine.config.APPLIES_WHEN``) is hidden, and a filter box shows only the
+fields whose name contains what is typed. A preset picker loads a named preset. Each field
+shows its name, value, description and allowed range; every problem found by
+``engine.config.validate_config`` appears in full under its field. The editor never starts anything:
 it posts :class:`ConfigEditor.Changed` (the current config, or None and the problems) and,
 while a run is going, :class:`ConfigEditor.LiveEdit` when a live field is submitted with Enter.
 """
@@ -15,20 +19,22 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
 from engine.config import (
+    FIELD_GROUPS,
     LIVE_FIELDS,
     ConfigError,
     RunConfig,
     field_range,
+    list_presets,
     load_config,
     parse_value,
     save_config,
     validate_config,
 )
+from engine.config_layout import APPLIES_WHEN, field_applies, field_group
 from engine.run_folder import CONFIG_FILE
 
 
@@ -40,6 +46,10 @@ def _choices(name: str) -> list[str] | None:
     if typing.get_origin(ann) is typing.Literal:
         return [str(c) for c in typing.get_args(ann)]
     return None
+
+
+# Fields whose value decides whether others apply (model, tokenizer, lr_schedule).
+CONTROLLERS = frozenset(rule[0] for rule in APPLIES_WHEN.values())
 
 
 def _as_text(value: Any) -> str:
@@ -85,30 +95,49 @@ class ConfigEditor(Vertical):
             yield Button("Load", id="config-load")
             yield Button("Save", id="config-save")
             yield Button("Reset", id="config-reset")
+        with Horizontal(id="editor-finder"):
+            yield Input(placeholder="/ filter fields by name", id="config-filter")
+            yield Select(
+                [(name, name) for name in list_presets()],
+                prompt="preset…",
+                id="config-preset",
+            )
         yield Label("", id="config-summary")
         with VerticalScroll(id="editor-fields"):
-            for name, info in RunConfig.model_fields.items():
-                live = name in LIVE_FIELDS
-                value = _as_text(getattr(self._initial, name))
-                with Horizontal(classes="field-row" + (" live" if live else "")):
-                    yield Label(name + (" ●" if live else ""), classes="field-name")
-                    choices = _choices(name)
-                    if choices:
-                        yield Select(
-                            [(c, c) for c in choices],
-                            value=value,
-                            allow_blank=False,
-                            id=f"field-{name}",
-                            classes="field-input",
-                        )
-                    else:
-                        yield Input(value, id=f"field-{name}", classes="field-input")
-                    yield Label("", id=f"error-{name}", classes="field-error")
-                yield Static(
-                    f"{info.description} [{field_range(name)}]",
-                    classes="field-help",
-                    markup=False,
-                )
+            for group in FIELD_GROUPS:
+                names = [n for n in RunConfig.model_fields if field_group(n) == group]
+                if not names:
+                    continue
+                yield Label(group, id=f"group-{group.replace(' ', '-')}", classes="group-title")
+                for name in names:
+                    yield from self._field(name)
+
+    def _field(self, name: str) -> ComposeResult:
+        """One field: name and value on a row, its full error (when any), its help."""
+        info = RunConfig.model_fields[name]
+        live = name in LIVE_FIELDS
+        value = _as_text(getattr(self._initial, name))
+        with Vertical(id=f"row-{name}", classes="field" + (" live" if live else "")):
+            with Horizontal(classes="field-row"):
+                yield Label(name + (" ●" if live else ""), classes="field-name")
+                choices = _choices(name)
+                if choices:
+                    yield Select(
+                        [(c, c) for c in choices],
+                        value=value,
+                        allow_blank=False,
+                        id=f"field-{name}",
+                        classes="field-input",
+                    )
+                else:
+                    yield Input(value, id=f"field-{name}", classes="field-input")
+            # Under the row, full width and wrapping: a pydantic message is often long.
+            yield Label("", id=f"error-{name}", classes="field-error", markup=False)
+            yield Static(
+                f"{info.description} [{field_range(name)}]",
+                classes="field-help",
+                markup=False,
+            )
 
     def on_mount(self) -> None:
         # Cached once: querying ~200 widgets per keystroke would lag the typing.
@@ -118,18 +147,87 @@ class ConfigEditor(Vertical):
         self.errors = {
             name: self.query_one(f"#error-{name}", Label) for name in RunConfig.model_fields
         }
+        self.rows = {name: self.query_one(f"#row-{name}") for name in RunConfig.model_fields}
+        self.group_titles = {
+            group: self.query_one(f"#group-{group.replace(' ', '-')}", Label)
+            for group in FIELD_GROUPS
+            if any(field_group(n) == group for n in RunConfig.model_fields)
+        }
+        self.filter_text = ""
         self.summary = self.query_one("#config-summary", Label)
         self._shown: dict[str, str] = {}
         self.validate_form()
+        self.update_visibility()
+
+    # --- which fields are on screen ----------------------------------------------------
+    def visible_fields(self) -> list[str]:
+        """The fields that apply to the current choices and match the filter."""
+        values = {name: self._text(name) for name in CONTROLLERS}
+        needle = self.filter_text.strip().lower()
+        return [
+            name
+            for name in RunConfig.model_fields
+            if field_applies(name, values) and needle in name.lower()
+        ]
+
+    def update_visibility(self) -> None:
+        """Hide fields that do not apply or do not match the filter, and empty groups."""
+        shown = set(self.visible_fields())
+        for name, row in self.rows.items():
+            if row.display != (name in shown):
+                row.display = name in shown
+        for group, title in self.group_titles.items():
+            title.display = any(field_group(n) == group for n in shown)
+
+    @on(Input.Changed, "#config-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value
+        self.update_visibility()
+
+    @on(Input.Submitted, "#config-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter jumps to the first matching field."""
+        event.stop()
+        for name in self.visible_fields():
+            widget = self.inputs[name]
+            if not widget.disabled:
+                widget.focus()
+                return
+
+    def focus_filter(self) -> None:
+        """Put the cursor in the filter box."""
+        self.query_one("#config-filter", Input).focus()
+
+    @on(Select.Changed, "#config-preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.BLANK:
+            self.load_preset(str(event.value))
+            event.select.clear()  # back to "preset…": choosing it again reloads it
+
+    def load_preset(self, name: str) -> None:
+        """Load the named preset into the form (refused while a run is going)."""
+        if self.running:
+            self.notify("Stop the run before loading a preset.", severity="warning")
+            return
+        try:
+            config = load_config(name)
+        except ConfigError as exc:
+            self.notify(str(exc), title="Cannot load preset", severity="error", timeout=10)
+            return
+        self.query_one("#config-path", Input).value = name
+        self.set_config(config)
+        self.notify(f"Loaded preset {name}")
 
     # --- reading and validating -------------------------------------------------------
+    def _text(self, name: str) -> str:
+        widget = self.inputs[name]
+        return str(widget.value) if isinstance(widget, Select) else widget.value
+
     def raw_values(self) -> dict[str, Any]:
         """Every field's current value, parsed from its text the way ``--set`` parses."""
-        data: dict[str, Any] = {}
-        for name, widget in self.inputs.items():
-            text = str(widget.value) if isinstance(widget, Select) else widget.value
-            data[name] = parse_value(name, text)
-        return data
+        return {name: parse_value(name, self._text(name)) for name in self.inputs}
 
     def validate_form(self) -> RunConfig | None:
         """Validate every field together; show each problem beside its field; post Changed."""
@@ -143,9 +241,9 @@ class ConfigEditor(Vertical):
             why = problems.get(name, "")
             if self._shown.get(name, "") != why:  # touch only what changed
                 self._shown[name] = why
-                # Fixed-size labels: no screen-wide layout per keystroke.
-                # Content, not a str: the reason quotes the typed value, which is not markup.
-                self.errors[name].update(Content(f"✗ {why}") if why else "", layout=False)
+                # A layout only when an error appears, changes or goes, not per keystroke.
+                self.errors[name].update(f"✗ {why}" if why else "")
+                self.errors[name].display = bool(why)
                 self.inputs[name].set_class(bool(why), "-invalid-field")
         if problems:
             noun = "field" if len(problems) == 1 else "fields"
@@ -166,6 +264,8 @@ class ConfigEditor(Vertical):
     def _field_changed(self, event: Input.Changed | Select.Changed) -> None:
         event.stop()
         self.validate_form()
+        if (event.control.id or "").removeprefix("field-") in CONTROLLERS:
+            self.update_visibility()
 
     @on(Input.Submitted, ".field-input")
     def _field_submitted(self, event: Input.Submitted) -> None:
@@ -180,6 +280,7 @@ class ConfigEditor(Vertical):
         for name, widget in self.inputs.items():
             widget.value = _as_text(getattr(config, name))
         self.validate_form()
+        self.update_visibility()
 
     def set_running(self, running: bool) -> None:
         """While running, lock every field that the trainer cannot change between steps."""
@@ -188,6 +289,7 @@ class ConfigEditor(Vertical):
             widget.disabled = running and name not in LIVE_FIELDS
         for button in ("#config-load", "#config-reset"):
             self.query_one(button, Button).disabled = running
+        self.query_one("#config-preset", Select).disabled = running
         self.validate_form()
 
     @on(Button.Pressed, "#config-reset")
@@ -224,8 +326,9 @@ class ConfigEditor(Vertical):
         self.notify(f"Saved {path}")
 
     def focus_first_field(self) -> None:
-        """Move focus to the first editable field."""
-        for widget in self.inputs.values():
+        """Move focus to the first editable field on screen."""
+        for name in self.visible_fields():
+            widget = self.inputs[name]
             if not widget.disabled:
                 widget.focus()
                 return

@@ -2,8 +2,10 @@
 
 Each character is coloured by the probability the model gave it (green expected, yellow
 likely, orange and red a surprise, as ``llmv0 generate --show-probs``), and a key shows the
-five likeliest next characters after the text. The strategy cycles sample → greedy → beam;
-beam search streams its stable prefix (engine/sampling.py).
+five likeliest next characters after the text (refreshed when a generation ends). The
+strategy cycles sample → greedy → beam; beam search streams its stable prefix
+(engine/sampling.py). Each generation draws a new seed unless the seed is pinned, so
+regenerating on fixed weights shows a new sample, and a pinned seed compares settings.
 
 Sampling runs in a thread worker of this widget on a *copy* of the weights (the trainer's
 ``snapshot()`` or a model loaded from a checkpoint), so it never touches the training model.
@@ -13,6 +15,7 @@ text still appears one character at a time to the eye, but a fast model cannot f
 
 from __future__ import annotations
 
+import random
 import time
 from typing import TYPE_CHECKING
 
@@ -39,6 +42,8 @@ TOP_K_STEPS = (0, 1, 2, 3, 5, 10, 20, 40, 80)
 TOP_P_STEP = 0.05
 MIN_P_STEPS = (0.0, 0.02, 0.05, 0.1, 0.2)  # 0 = off; the key cycles and wraps
 REPETITION_STEPS = (1.0, 1.1, 1.2, 1.3, 1.5)  # 1 = off
+LENGTH_STEPS = (50, 100, 200, 300, 500, 1000, 2000, 5000)
+SEED_LIMIT = 1_000_000  # any non-negative int seeds torch.Generator; short ones read better
 CANDIDATES = 5
 # Probability -> style, likeliest first: the bands of `llmv0 generate --show-probs`
 # (tui/cli_generate.py; a test keeps them equal). Green was expected, red a surprise.
@@ -83,7 +88,11 @@ class GenerationPane(Vertical):
         self.repetition_penalty = 1.0
         self.beams = 5
         self.length = length
+        # A fresh seed per generation, so `g` on fixed weights shows a new sample; pinning
+        # keeps the last one, so a changed setting is compared on the same random draws.
         self.seed = 1337
+        self.seed_pinned = False
+        self._seeds = random.Random()
         self.state = "idle"  # idle, generating, done, stopped, failed
         self.output = ""
         self.probs: list[float] = []  # one per character of ``output``
@@ -134,9 +143,11 @@ class GenerationPane(Vertical):
         penalty = f" · repetition {repetition:g}" if repetition != 1 else ""
         strategy = f"beam x{self.beams}" if self.strategy == "beam" else self.strategy
         source = f" · from {self.source_name}" if self.source_name else ""
+        seed = f"seed {self.seed}" + (" (pinned)" if self.seed_pinned else "")
         self.settings_label.update(
             f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
-            f"top-p {top_p}{min_p}{penalty} · {strategy}{source}",
+            f"top-p {top_p}{min_p}{penalty} · {strategy} · length {self.length} · "
+            f"{seed}{source}",
             layout=False,  # fixed size: skip a screen-wide layout on every key press
         )
 
@@ -174,6 +185,18 @@ class GenerationPane(Vertical):
         self.repetition_penalty = _next_step(REPETITION_STEPS, self.repetition_penalty)
         self._show_settings()
 
+    def change_length(self, direction: int) -> None:
+        """Move the generation length one notch along LENGTH_STEPS."""
+        steps = LENGTH_STEPS
+        index = max((i for i, n in enumerate(steps) if n <= self.length), default=0)
+        self.length = steps[min(len(steps) - 1, max(0, index + direction))]
+        self._show_settings()
+
+    def toggle_seed_pin(self) -> None:
+        """Pin the current seed (every generation reuses it) or unpin (a new one each time)."""
+        self.seed_pinned = not self.seed_pinned
+        self._show_settings()
+
     # --- generation --------------------------------------------------------------------
     @on(Input.Submitted, "#gen-prompt")
     def _prompt_submitted(self, event: Input.Submitted) -> None:
@@ -183,6 +206,8 @@ class GenerationPane(Vertical):
     def generate(self) -> None:
         """Start (or restart) a generation from the prompt with the current settings."""
         self._generation_id += 1
+        if not self.seed_pinned:
+            self.seed = self._seeds.randrange(SEED_LIMIT)
         self.prompt_used = self.prompt_input.value
         self.output = ""
         self.probs = []
@@ -260,6 +285,8 @@ class GenerationPane(Vertical):
             return
         self.state = message.reason
         self._show_settings()
+        if message.reason in {"done", "stopped"}:
+            self.show_candidates()  # the top-5 line follows the text it describes
         if message.error:
             self.output_widget.clear()
             self._column = 0

@@ -5,7 +5,12 @@ refresh timer calls :meth:`redraw_if_dirty` a few times a second, so a fast run 
 UI redraw per step. Long runs are averaged into at most ``MAX_POINTS`` buckets before plotting.
 
 Other runs can be overlaid for comparison (:meth:`LossChart.set_overlay`): each is one more
-series in its own colour, labelled with its run id in the legend.
+series in its own colour, labelled with its run id in the legend (on the step axis only: their
+wall time and tokens are not known here).
+
+The metric grid shares one :class:`tui.chart_view.ChartView` (smoothing of the train loss, x
+axis, last-N-steps zoom) and one :class:`tui.chart_view.StepClock` with every chart; the
+title shows the value at the last point.
 """
 
 from __future__ import annotations
@@ -18,12 +23,24 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
+from tui.chart_view import (
+    ChartView,
+    Smoothed,
+    StepClock,
+    format_value,
+    value_at,
+    window,
+    x_label,
+    x_ticks,
+)
+
 MAX_POINTS = 300  # about two per braille column of a full-width chart
 MAX_MARKS = 12
 TRAIN_COLOR = (80, 160, 255)
 VAL_COLOR = (255, 170, 60)
 EPOCH_COLOR = (120, 120, 120)
 CHANGE_COLOR = (200, 90, 200)
+CURSOR_COLOR = (250, 250, 250)
 # Compared runs: distinct from the train/val colours and from each other; cycles past six.
 OVERLAY_COLORS = (
     (90, 210, 120),
@@ -88,10 +105,23 @@ class LossChart(PlotextPlot):
         self.overlays: list[OverlaySeries] = []
         self.log_scale = False
         self.redraws = 0
+        self.resets = 0  # the metric grid clears its other series when this moves
+        self.smoothed = Smoothed()
+        self.view = ChartView()  # the grid hands every chart the same view and clock
+        self.clock = StepClock()
         self._dirty = True
+
+    def mark_dirty(self) -> None:
+        """Redraw on the next tick (the shared view changed)."""
+        self._dirty = True
+
+    def on_resize(self) -> None:
+        self._dirty = True  # the x label depends on the height
 
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
+        self.resets += 1
+        self.smoothed.clear()
         for series in (self.train_steps, self.train_loss, self.val_steps, self.val_loss):
             series.clear()
         self.epoch_steps.clear()
@@ -148,29 +178,42 @@ class LossChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("loss (nats/char)" + (" · log" if self.log_scale else ""))
-        plt.xlabel("step")
-        overlays = [o for o in self.overlays if o.steps]
-        steps = self.train_steps + self.val_steps + [s for o in overlays for s in o.steps]
-        if steps:
-            ticks = step_ticks(min(steps), max(steps))
-            plt.xticks(ticks, [str(t) for t in ticks])
-        xs, ys = bucket_means(self.train_steps, self.train_loss)
-        val_ys = self.val_loss
+        view, clock, axis = self.view, self.clock, self.view.x_axis
+        last = max(self.train_steps[-1:] + self.val_steps[-1:], default=0)
+        smoothed = self.smoothed.of(self.train_loss, view.smoothing)
+        train_steps, train_loss = window(self.train_steps, smoothed, view.last_n, last)
+        val_steps, val_loss = window(self.val_steps, self.val_loss, view.last_n, last)
+        # Short: plotext drops a title wider than the chart (the view line says the rest).
+        at = view.cursor
+        values = [f"loss {format_value(value_at(train_steps, train_loss, at))}"]
+        if val_loss:
+            values.append(f"val {format_value(value_at(val_steps, val_loss, at))}")
+        where = f"@{at} " if at is not None else ""
+        plt.title(where + " · ".join(values) + (" · log" if self.log_scale else ""))
+        x_label(plt, axis, self.size.height)
+        overlays = [o for o in self.overlays if o.steps] if axis == "step" else []
+        steps, ys = bucket_means(train_steps, train_loss)
+        xs = clock.x(steps, axis)
+        val_xs = clock.x(val_steps, axis)
+        x_ticks(plt, xs + val_xs + [float(s) for o in overlays for s in o.steps], axis)
+        val_ys = val_loss
         overlay_ys = [o.losses for o in overlays]
         if self.log_scale:
             ys, val_ys, *overlay_ys = log_axis(plt, ys, val_ys, *overlay_ys)
         if xs:
             plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
-        if self.val_steps:
-            plt.plot(self.val_steps, val_ys, color=VAL_COLOR, label="val", marker="dot")
-        for i, (overlay, values) in enumerate(zip(overlays, overlay_ys, strict=True)):
+        if val_xs:
+            plt.plot(val_xs, val_ys, color=VAL_COLOR, label="val", marker="dot")
+        for i, (overlay, values_) in enumerate(zip(overlays, overlay_ys, strict=True)):
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
-            plt.plot(overlay.steps, values, color=color, label=overlay.label, marker="dot")
-        for step in thin(self.epoch_steps):
-            plt.vline(step, EPOCH_COLOR)
-        for step in self.change_steps:
-            plt.vline(step, CHANGE_COLOR)
+            plt.plot(overlay.steps, values_, color=color, label=overlay.label, marker="dot")
+        first = train_steps[0] if train_steps else (val_steps[0] if val_steps else 0)
+        for step in thin([s for s in self.epoch_steps if s >= first]):
+            plt.vline(clock.x([step], axis)[0], EPOCH_COLOR)
+        for step in (s for s in self.change_steps if s >= first):
+            plt.vline(clock.x([step], axis)[0], CHANGE_COLOR)
+        if at is not None:
+            plt.vline(clock.x([at], axis)[0], CURSOR_COLOR)
         self.refresh()
         return True
 

@@ -1,6 +1,8 @@
 """MetricChart: validation perplexity, or bits per character, against step (a toggle).
 
-Fed by evaluation events only (a few per run), redrawn from the app's refresh timer.
+Fed by evaluation events only (a few per run), redrawn from the app's refresh timer. It
+follows the grid's shared x axis and zoom (not its smoothing: evaluations are already means
+over many windows) and shows the value at the last point in its title.
 """
 
 from __future__ import annotations
@@ -8,7 +10,8 @@ from __future__ import annotations
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from tui.widgets.loss_chart import log_axis, safe_render, step_ticks, thin
+from tui.chart_view import ChartView, StepClock, format_value, value_at, window, x_label, x_ticks
+from tui.widgets.loss_chart import CURSOR_COLOR, log_axis, safe_render, thin
 
 PPL_COLOR = (110, 220, 120)
 BPC_COLOR = (230, 220, 90)
@@ -26,7 +29,16 @@ class MetricChart(PlotextPlot):
         self.epoch_steps: list[int] = []
         self.show_bits = False
         self.log_scale = False
+        self.view = ChartView()  # the grid hands every chart the same view and clock
+        self.clock = StepClock()
         self._dirty = True
+
+    def mark_dirty(self) -> None:
+        """Redraw on the next tick (the shared view changed)."""
+        self._dirty = True
+
+    def on_resize(self) -> None:
+        self._dirty = True  # the x label depends on the height
 
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
@@ -68,18 +80,27 @@ class MetricChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(f"val {self.metric_name}" + (" · log" if self.log_scale else ""))
-        plt.xlabel("step")
-        if self.steps:
-            ticks = step_ticks(self.steps[0], self.steps[-1])
-            plt.xticks(ticks, [str(t) for t in ticks])
-            values = self.bits_per_char if self.show_bits else self.perplexity
+        axis = self.view.x_axis
+        all_values = self.bits_per_char if self.show_bits else self.perplexity
+        last = self.steps[-1] if self.steps else 0
+        steps, values = window(self.steps, all_values, self.view.last_n, last)
+        at = self.view.cursor
+        shown = format_value(value_at(steps, values, at))
+        where = f"@{at} " if at is not None else ""
+        plt.title(f"{where}val {self.metric_name} {shown}" + (" · log" if self.log_scale else ""))
+        x_label(plt, axis, self.size.height)
+        if steps:
+            xs = self.clock.x(steps, axis)
+            x_ticks(plt, xs, axis)
             if self.log_scale:
                 (values,) = log_axis(plt, values)
             color = BPC_COLOR if self.show_bits else PPL_COLOR
-            plt.plot(self.steps, values, color=color, label=self.metric_name, marker="dot")
-        for step in thin(self.epoch_steps):
-            plt.vline(step, EPOCH_COLOR)
+            plt.plot(xs, values, color=color, label=self.metric_name, marker="dot")
+        first = steps[0] if steps else 0
+        for step in thin([s for s in self.epoch_steps if s >= first]):
+            plt.vline(self.clock.x([step], axis)[0], EPOCH_COLOR)
+        if at is not None:
+            plt.vline(self.clock.x([at], axis)[0], CURSOR_COLOR)
         self.refresh()
         return True
 

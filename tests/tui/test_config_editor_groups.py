@@ -1,0 +1,97 @@
+"""The config editor: grouped fields, irrelevant ones hidden, a filter, presets, full errors."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Label, Select
+
+from engine.config import FIELD_GROUPS, RunConfig, list_presets
+from engine.config_layout import field_applies, field_group
+from tui.launch import make_app
+from tui.widgets.config_editor import ConfigEditor
+
+
+def shown(editor: ConfigEditor) -> set[str]:
+    return {name for name, row in editor.rows.items() if row.display}
+
+
+def test_every_field_has_a_known_group() -> None:
+    groups = {field_group(name) for name in RunConfig.model_fields}
+    assert groups == set(FIELD_GROUPS)
+    assert field_group("n_embd") == "model" and field_group("sample_top_p") == "sampling"
+    assert field_applies("n_embd", {"model": "gpt"})
+    assert not field_applies("n_embd", {"model": "lstm"})
+    assert field_applies("learning_rate", {})
+    assert field_applies("decay_fraction", {"lr_schedule": "wsd"})
+    assert not field_applies("decay_fraction", {"lr_schedule": "cosine"})
+
+
+async def test_model_choice_hides_fields_that_do_not_apply(fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    app.initial_config = RunConfig(model="lstm", tokenizer="char")
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.query_one(ConfigEditor)
+        await pilot.pause()
+        assert {"embedding_dim", "hidden_dim", "num_layers"} <= shown(editor)
+        assert not {"n_layer", "n_head", "n_embd", "bpe_vocab_size"} & shown(editor)
+
+        editor.inputs["model"].value = "gpt"
+        await pilot.pause()
+        assert {"n_layer", "n_head", "n_embd", "position_encoding"} <= shown(editor)
+        assert not {"embedding_dim", "hidden_dim", "num_layers"} & shown(editor)
+
+        editor.inputs["tokenizer"].value = "bpe"
+        await pilot.pause()
+        assert "bpe_vocab_size" in shown(editor)
+        # Group titles head the fields: the model group is on screen.
+        assert editor.group_titles["model"].display
+
+
+async def test_filter_jumps_to_a_field_by_name(fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.query_one(ConfigEditor)
+        await pilot.press("slash", *"warm")
+        assert app.focused.id == "config-filter"
+        assert shown(editor) == {"warmup_steps"}
+        assert not editor.group_titles["data"].display
+        await pilot.press("enter")
+        assert app.focused.id == "field-warmup_steps"
+        editor.query_one("#config-filter", Input).value = ""
+        await pilot.pause()
+        assert len(shown(editor)) > 20
+
+
+async def test_full_error_and_full_value_are_visible(fake_factory, tmp_path) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.query_one(ConfigEditor)
+        box = app.query_one("#field-learning_rate", Input)
+        box.value = "fast"
+        await pilot.pause()
+        error = app.query_one("#error-learning_rate", Label)
+        message = editor.problems["learning_rate"]
+        assert len(message) > 20
+        # Rendered in full (wrapping if need be), not cut at the row's edge.
+        assert error.display and str(error.render()) == f"✗ {message}"
+        assert error.size.width * error.size.height >= len(message)
+        # A long value fits its box: the input spans the rest of the row.
+        data = app.query_one("#field-data_file", Input)
+        assert data.size.width >= len("shakespeare.txt") + 2
+
+
+async def test_preset_picker_loads_a_preset(fake_factory) -> None:
+    presets = list_presets()
+    assert "gpt-cpu" in presets
+    app = make_app(trainer_factory=fake_factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.query_one(ConfigEditor)
+        app.query_one("#config-preset", Select).value = "gpt-cpu"
+        await pilot.pause()
+        assert editor.config is not None and editor.config.model == "gpt"
+        assert "n_embd" in shown(editor)
+        # Edited, then the same preset again: it reloads.
+        editor.inputs["model"].value = "lstm"
+        await pilot.pause()
+        app.query_one("#config-preset", Select).value = "gpt-cpu"
+        await pilot.pause()
+        assert editor.config is not None and editor.config.model == "gpt"
