@@ -10,6 +10,7 @@ so a crash mid-write leaves the previous checkpoint loadable.
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import tempfile
 import warnings
@@ -22,6 +23,8 @@ from torch import nn
 
 from engine.config import ConfigError, RunConfig, validate_config
 from engine.models import build_model
+from engine.run_ids import check_run_id
+from engine.safe_files import special_file_problem
 from engine.tokenizer import Tokenizer, tokenizer_from_dict
 
 FORMAT = "llmv0-checkpoint"
@@ -99,6 +102,17 @@ def make_payload(
     }
 
 
+def _unreadable(path: Path, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "weights_only" in first:  # never relay PyTorch's invitation to an unsafe load
+        first = type(exc).__name__
+    return (
+        f"The checkpoint {path} cannot be read: it is truncated, corrupt or not a PyTorch "
+        f"file ({first[:200]}). If the run folder has another checkpoint (latest.pt or "
+        "best.pt), use that one; otherwise retrain."
+    )
+
+
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
     """Load and check a checkpoint file.
 
@@ -111,20 +125,27 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
             f"No checkpoint at {path}. Give a run id from `llmv0 runs`, a run folder, or a "
             ".pt file written by llmv0."
         )
+    if problem := special_file_problem(path):  # a FIFO would hang torch.load for ever
+        raise CheckpointError(f"The checkpoint {path} {problem}.")
     try:
         with warnings.catch_warnings():
             # Garbage read as a legacy pickle warns about odd protocols before failing.
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise CheckpointError(_unreadable(path, exc)) from None
+        # PyTorch's own message suggests weights_only=False: never repeat that invitation.
+        raise CheckpointError(
+            f"The checkpoint {path} cannot be read: it is not an llmv0 checkpoint, or it holds "
+            "Python objects that a safe load refuses because loading them could run arbitrary "
+            "code. llmv0 never loads such files; use a checkpoint written by `llmv0 train` or "
+            "the dashboard."
+        ) from None
     except Exception as exc:
         # Corrupt bytes surface as almost any exception from the unpickler (IndexError,
         # KeyError, struct.error, UnicodeDecodeError, ...), not only the documented ones.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"The checkpoint {path} cannot be read: it is truncated, corrupt or not a PyTorch "
-            f"file ({first[:200]}). If the run folder has another checkpoint (latest.pt or "
-            "best.pt), use that one; otherwise retrain."
-        ) from None
+        raise CheckpointError(_unreadable(path, exc)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not an llmv0 checkpoint (no '{FORMAT}' tag). "
@@ -182,7 +203,9 @@ def resolve_checkpoint(target: str | os.PathLike[str], runs_dir: Path) -> Resolv
     candidate = Path(target)
     if candidate.is_file():
         return ResolvedCheckpoint(candidate, candidate.parent)
-    folder = candidate if candidate.is_dir() else runs_dir / str(target)
+    if candidate.exists() and not candidate.is_dir():
+        raise CheckpointError(f"{target!s} {special_file_problem(candidate) or 'is not a file'}.")
+    folder = candidate if candidate.is_dir() else runs_dir / check_run_id(str(target))
     if not folder.is_dir():
         raise CheckpointError(
             f"No run or checkpoint named {target!s}: not a file, not a folder, and no "

@@ -16,7 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from engine.safe_files import read_bytes_limited
+
 CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config is a few KB; more is a mistake (or a device that never ends)."""
 
 
 class ConfigError(ValueError):
@@ -392,7 +396,10 @@ def read_config_dict(path: Path) -> dict[str, Any]:
             source=f"config file {path}",
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # Bounded, and never from a FIFO or device: `--config /dev/zero` once grew to 22 GB.
+        data = json.loads(read_bytes_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except (OSError, RecursionError) as exc:
+        raise ConfigError({"config": f"cannot be read ({exc})"}, f"config file {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             {
@@ -401,6 +408,8 @@ def read_config_dict(path: Path) -> dict[str, Any]:
             },
             source=f"config file {path}",
         ) from None
+    except ValueError as exc:  # not a regular file, or too large
+        raise ConfigError({"config": str(exc)}, source=f"config file {path}") from None
     if not isinstance(data, dict):
         raise ConfigError({"config": "must be a JSON object"}, source=f"config file {path}")
     return data

@@ -17,6 +17,7 @@ from engine.events import (
     StepCompleted,
 )
 from engine.lock import lock_is_live
+from engine.run_ids import check_run_id
 from engine.runlog import EVENTS_FILE, effective_history, read_events
 
 RUNS_DIR_ENV = "LLMV0_RUNS_DIR"
@@ -97,7 +98,7 @@ class RunNotFoundError(ValueError):
 def run_folder(run: str | Path, runs_dir: Path) -> Path:
     """A run id (under ``runs_dir``) or a path to a run folder, as the folder's path."""
     path = Path(run)
-    return path if path.is_dir() else runs_dir / str(run)
+    return path if path.is_dir() else runs_dir / check_run_id(str(run))
 
 
 def require_history(run: str | Path, runs_dir: Path) -> tuple[Path, list[Event]]:

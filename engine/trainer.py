@@ -35,6 +35,7 @@ from engine.lock import RunLock, RunLockedError
 from engine.models import count_parameters
 from engine.optim import lr_at
 from engine.remote import CommandFile
+from engine.run_ids import check_run_id
 from engine.run_setup import (
     build_state,
     failure_message,
@@ -80,7 +81,7 @@ class Trainer(TrainerActions):
             self.run_id = str(payload.get("run_id") or self.run_dir.name)
         else:
             self.config = config or RunConfig()
-            self.run_id = run_id or new_run_id(self.config, self.runs_dir)
+            self.run_id = check_run_id(run_id) if run_id else new_run_id(self.config, self.runs_dir)
             self.run_dir = self.runs_dir / self.run_id
         self.dist = dist.from_env()
         self._lock = threading.Lock()

@@ -118,6 +118,11 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             yield Button("Help ?", id="btn-help")
         yield Footer()
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
+        """Every notification is plain text unless a caller asks for markup: they quote paths,
+        values and errors the user typed or a run sent, and ``[/]`` in those is text."""
+        super().notify(message, markup=markup, **kwargs)
+
     def on_mount(self) -> None:
         # Cached once: a query walks hundreds of editor widgets, too slow per event.
         self.loss_chart = self.query_one(LossChart)

@@ -271,7 +271,7 @@ def plot(
         sys.stdout.write(terminal_plot(data, folder.name) + "\n")
     if png is not None:
         png_plot(data, folder.name, png)
-        out.print(f"Wrote {png}")
+        out.print(f"Wrote {png}", markup=False)
 
 
 @app.command()
@@ -291,7 +291,7 @@ def report(
         target = out_file or folder / "report.md"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(build_report(folder, history, target), encoding="utf-8")
-    out.print(f"Wrote {target}")
+    out.print(f"Wrote {target}", markup=False)
 
 
 @app.command()
@@ -302,7 +302,9 @@ def runs(runs_dir: RunsDir = None) -> None:
     folder = runs_dir_or_default(runs_dir)
     summaries = list_runs(folder)
     if not summaries:
-        out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
+        out.print(
+            f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.", markup=False
+        )
         return
     table = Table(title=f"Runs in {folder}")
     for column in ("run", "model", "state", "steps", "best val loss", "checkpoint"):
@@ -340,7 +342,7 @@ def config(
         cfg = build_config(config_file, set_)
     if save is not None:
         save_config(cfg, save)
-        out.print(f"Wrote {save}")
+        out.print(f"Wrote {save}", markup=False)
         return
     table = Table(title="Config fields (live = can change during a run)")
     for column in ("field", "value", "allowed", "description"):

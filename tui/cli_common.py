@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -46,5 +47,6 @@ def user_errors() -> Iterator[None]:
         UnknownCharactersError,
         ValueError,
     ) as exc:
-        err.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+        # escape: messages quote paths and values the user typed; "[x]" in them is text.
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(2) from None

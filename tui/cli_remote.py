@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 err = Console(stderr=True, highlight=False)
 
@@ -56,7 +57,9 @@ def resolve_run_id(cfg: Any, resume: str | None, run_id: str | None, runs_dir: P
 
     if resume:
         return (Path(resume) if Path(resume).is_dir() else runs_dir / resume).name
-    return run_id or new_run_id(cfg, runs_dir)
+    from engine.run_ids import check_run_id
+
+    return check_run_id(run_id) if run_id else new_run_id(cfg, runs_dir)
 
 
 def detach_training(command: list[str], run_id: str, runs_dir: Path, out: Console) -> None:
@@ -73,10 +76,12 @@ def detach_training(command: list[str], run_id: str, runs_dir: Path, out: Consol
             start_new_session=True,  # no SIGHUP when the terminal closes
             cwd=Path.cwd(),
         )
-    out.print(f"Training run [cyan]{run_id}[/] in the background (pid {process.pid}).")
-    out.print(f"  output:  {log_path}")
-    out.print(f"  watch:   llmv0-tui --attach {run_id}")
-    out.print(f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE")
+    out.print(f"Training run [cyan]{escape(run_id)}[/] in the background (pid {process.pid}).")
+    out.print(f"  output:  {log_path}", markup=False)
+    out.print(f"  watch:   llmv0-tui --attach {run_id}", markup=False)
+    out.print(
+        f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE", markup=False
+    )
 
 
 def control(
@@ -105,7 +110,7 @@ def control(
             name, value = key, parse_value(key, text)
         send_command(folder, action, name, value)
     except RemoteCommandError as exc:
-        err.print(f"[bold red]Error:[/] {exc}")
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     if not lock_is_live(folder):
         err.print(
@@ -113,4 +118,4 @@ def control(
             "nobody and is ignored by a future resume."
         )
     else:
-        err.print(f"Sent {action} to {folder.name}.")
+        err.print(f"Sent {action} to {folder.name}.", markup=False)

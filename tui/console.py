@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -72,14 +73,14 @@ class TrainingDisplay:
         self.progress.update(self.task, total=e.total_steps, completed=e.start_step)
         verb = "Resuming" if e.resumed else "Training"
         self.console.print(
-            f"[bold]{verb}[/] run [cyan]{e.run_id}[/]: {e.config['model']} with "
+            f"[bold]{verb}[/] run [cyan]{escape(e.run_id)}[/]: {e.config['model']} with "
             f"{e.n_params:,} parameters on {e.device} ({e.dtype}); {e.total_steps:,} steps, "
             f"{e.steps_per_epoch:,} per epoch; vocabulary {e.vocab_size}; "
             f"{e.train_tokens:,} train / {e.val_tokens:,} val characters."
         )
         for note in e.notes:
-            self.console.print(f"  [dim]{note}[/]")
-        self.console.print(f"  [dim]run folder: {e.run_dir}[/]")
+            self.console.print(f"  [dim]{escape(note)}[/]")
+        self.console.print(f"  [dim]run folder: {escape(str(e.run_dir))}[/]")
 
     def _on_StepCompleted(self, e: StepCompleted) -> None:
         now = time.monotonic()
@@ -125,10 +126,11 @@ class TrainingDisplay:
     def _on_CheckpointSaved(self, e: CheckpointSaved) -> None:
         if e.kind != "latest":
             return
-        self.console.print(f"[dim]saved {e.path} (step {e.step:,})[/]")
+        self.console.print(f"[dim]saved {escape(e.path)} (step {e.step:,})[/]")
 
     def _on_ConfigChanged(self, e: ConfigChanged) -> None:
-        self.console.print(f"[yellow]{e.name}: {e.old} -> {e.new} at step {e.step}[/]")
+        change = escape(f"{e.name}: {e.old} -> {e.new}")
+        self.console.print(f"[yellow]{change} at step {e.step}[/]")
 
     def _on_RunPaused(self, e: RunPaused) -> None:
         self.console.print(f"[yellow]paused at step {e.step}[/]")
@@ -137,7 +139,7 @@ class TrainingDisplay:
         self.console.print(f"[yellow]resumed at step {e.step}[/]")
 
     def _on_RunWarning(self, e: RunWarning) -> None:
-        self.console.print(f"[yellow]warning:[/] {e.message}", markup=True, highlight=False)
+        self.console.print(f"[yellow]warning:[/] {escape(e.message)}", markup=True, highlight=False)
 
     def _on_RunFinished(self, e: RunFinished) -> None:
         best = f"{e.best_val_loss:.4f}" if e.best_val_loss != float("inf") else "- (no evaluation)"

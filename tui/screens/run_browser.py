@@ -117,7 +117,7 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="browser-box"):
-            yield Label(f"Runs in {self.runs_dir} (reading…)", id="browser-title")
+            yield Label(Text(f"Runs in {self.runs_dir} (reading…)"), id="browser-title")
             yield DataTable(id="browser-table", cursor_type="row", zebra_stripes=True)
             yield Label(HINT, id="browser-hint")
 
@@ -139,11 +139,11 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
         self.loaded = True
         title = self.query_one("#browser-title", Label)
         if message.error:
-            title.update(f"Cannot read {self.runs_dir}: {message.error}")
+            title.update(Text(f"Cannot read {self.runs_dir}: {message.error}"))
         elif not self.rows:
-            title.update(f"No runs in {self.runs_dir} yet: press Esc, then s to train one.")
+            title.update(Text(f"No runs in {self.runs_dir} yet: press Esc, then s to train one."))
         else:
-            title.update(f"{len(self.rows)} runs in {self.runs_dir}, newest first")
+            title.update(Text(f"{len(self.rows)} runs in {self.runs_dir}, newest first"))
         self.table.clear()
         for row in self.rows:
             self.table.add_row(*self._cells(row), key=row.run_id)

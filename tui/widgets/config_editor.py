@@ -15,6 +15,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -142,7 +143,8 @@ class ConfigEditor(Vertical):
             if self._shown.get(name, "") != why:  # touch only what changed
                 self._shown[name] = why
                 # Fixed-size labels: no screen-wide layout per keystroke.
-                self.errors[name].update(f"✗ {why}" if why else "", layout=False)
+                # Content, not a str: the reason quotes what was typed, which is text, not markup.
+                self.errors[name].update(Content(f"✗ {why}" if why else ""), layout=False)
                 self.inputs[name].set_class(bool(why), "-invalid-field")
         if problems:
             noun = "field" if len(problems) == 1 else "fields"
@@ -198,8 +200,10 @@ class ConfigEditor(Vertical):
         """Load the file (or preset) named in the path box."""
         path = self.query_one("#config-path", Input).value.strip()
         try:
+            if not path:
+                raise ConfigError({"path": "empty: type a JSON file or a preset name"}, "Load")
             config = load_config(path)
-        except ConfigError as exc:
+        except (ConfigError, OSError) as exc:
             self.notify(str(exc), title="Cannot load config", severity="error", timeout=10)
             return
         self.set_config(config)

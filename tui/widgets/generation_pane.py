@@ -22,6 +22,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -135,8 +136,10 @@ class GenerationPane(Vertical):
         strategy = f"beam x{self.beams}" if self.strategy == "beam" else self.strategy
         source = f" · from {self.source_name}" if self.source_name else ""
         self.settings_label.update(
-            f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
-            f"top-p {top_p}{min_p}{penalty} · {strategy}{source}",
+            Content(
+                f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
+                f"top-p {top_p}{min_p}{penalty} · {strategy}{source}"
+            ),
             layout=False,  # fixed size: skip a screen-wide layout on every key press
         )
 
@@ -321,7 +324,7 @@ class GenerationPane(Vertical):
         message.stop()
         self.candidates = message.candidates
         line = message.error or format_candidates(message.candidates)
-        self.candidates_label.update(line, layout=False)
+        self.candidates_label.update(Content(line), layout=False)  # "[" is a character
 
 
 def _next_step(steps: tuple[float, ...], value: float) -> float:
