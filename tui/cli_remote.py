@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from tui import remote_answer
+
 err = Console(stderr=True, highlight=False)
 
 
@@ -91,31 +93,41 @@ def control(
         str | None, typer.Argument(help="For set: NAME=VALUE, e.g. learning_rate=3e-4.")
     ] = None,
     runs_dir: Annotated[Path | None, typer.Option("--runs-dir")] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="For set: seconds to wait for the trainer's answer.", min=0),
+    ] = 10.0,
 ) -> None:
-    """Send a command to a run trained by another process (applied after its current step)."""
-    from engine.config import LIVE_FIELDS, parse_value
+    """Send a command to a run trained by another process (applied after its current step).
+
+    ``set`` is checked against the run's config before it is sent, then waits for the trainer
+    to say it applied or rejected the change (exit 0 applied, 2 rejected, 1 no answer).
+    """
+    from engine.config import ConfigError
     from engine.lock import lock_is_live
     from engine.remote import RemoteCommandError, send_command
-    from engine.runs import default_runs_dir
+    from engine.runs import default_runs_dir, run_folder
 
-    folder = Path(run) if Path(run).is_dir() else (runs_dir or default_runs_dir()) / run
     name, value = "", None
     try:
+        folder = run_folder(run, runs_dir or default_runs_dir())
         if action == "set":
-            key, sep, text = (assignment or "").partition("=")
-            if not sep or key not in LIVE_FIELDS:
-                raise RemoteCommandError(
-                    "set needs NAME=VALUE with a live field: " + ", ".join(sorted(LIVE_FIELDS))
-                )
-            name, value = key, parse_value(key, text)
+            name, value = remote_answer.checked_assignment(folder, assignment or "")
+        start = remote_answer.events_size(folder)
         send_command(folder, action, name, value)
-    except RemoteCommandError as exc:
+    except (RemoteCommandError, ConfigError) as exc:
         err.print(f"[bold red]Error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     if not lock_is_live(folder):
         err.print(
-            f"[yellow]Note:[/] no live trainer holds {folder}; the command waits for "
-            "nobody and is ignored by a future resume."
+            f"[yellow]Note:[/] no live trainer holds {escape(str(folder))}; the command waits "
+            "for nobody and is ignored by a future resume."
         )
-    else:
+        return
+    if action != "set" or wait == 0:
         err.print(f"Sent {action} to {folder.name}.", markup=False)
+        return
+    verdict, text = remote_answer.wait_for_answer(folder, start, name, wait)
+    err.print(text, markup=False)
+    if verdict != "applied":
+        raise typer.Exit(2 if verdict == "rejected" else 1)
