@@ -20,6 +20,8 @@ from engine.safe_files import read_bytes_limited
 
 CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
 MAX_CONFIG_BYTES = 1024 * 1024
+MIN_TEMPERATURE = 1e-3
+"""Below this, dividing logits by the temperature overflows; 0 means greedy instead."""
 """A config is a few KB; more is a mistake (or a device that never ends)."""
 
 
@@ -166,7 +168,9 @@ class RunConfig(BaseModel):
         "Also write TensorBoard event files to <run>/tensorboard (needs "
         "`pip install 'llmv0[tensorboard]'`).",
     )
-    seed: int = _field(1337, "Seeds data order, initialisation, dropout and sampling.", ge=0)
+    seed: int = _field(
+        1337, "Seeds data order, initialisation, dropout and sampling.", ge=0, le=2**63 - 1
+    )
 
     # --- hardware ---
     device: Literal["auto", "cpu", "cuda", "mps"] = _field(
@@ -183,7 +187,10 @@ class RunConfig(BaseModel):
 
     # --- samples shown during training ---
     sample_prompt: str = _field(
-        "ROMEO:", "Prompt for the sample taken at each evaluation.", live=True
+        "ROMEO:",
+        "Prompt for the sample taken at each evaluation.",
+        max_length=10_000,  # a 300 MB prompt once stalled the trainer between steps
+        live=True,
     )
     sample_length: int = _field(
         200,
@@ -219,6 +226,10 @@ def cross_field_problems(cfg: RunConfig) -> dict[str, str]:
     problems: dict[str, str] = {}
     if cfg.model == "gpt" and cfg.n_embd % cfg.n_head != 0:
         problems["n_head"] = f"must divide n_embd ({cfg.n_embd}); got {cfg.n_head}"
+    if 0 < cfg.sample_temperature < MIN_TEMPERATURE:  # logits / 1e-45 overflow to inf
+        problems["sample_temperature"] = (
+            f"must be 0 (greedy) or at least {MIN_TEMPERATURE}; got {cfg.sample_temperature}"
+        )
     return problems
 
 

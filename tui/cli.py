@@ -223,6 +223,7 @@ def evaluate_cmd(
     from engine.data import read_corpus, resolve_corpus, split_tokens
     from engine.evaluate import evaluate
     from tui.console import metrics_table
+    from tui.formatting import format_metric
 
     with user_errors():
         if split not in {"val", "train"}:
@@ -242,7 +243,7 @@ def evaluate_cmd(
                     f"loss (nats/{'char' if cfg.tokenizer == 'char' else 'token'})",
                     f"{metrics.loss:.4f}",
                 ),
-                ("perplexity", f"{metrics.perplexity:.3f}"),
+                ("perplexity", format_metric(metrics.perplexity)),
                 ("bits per character", f"{metrics.bits_per_char:.4f}"),
                 ("windows x length", f"{metrics.windows:,} x {cfg.seq_length}"),
                 ("tokens scored", f"{metrics.tokens:,}"),

@@ -208,13 +208,20 @@ def _with_seed(settings: SampleSettings, seed: int) -> SampleSettings:
     return dataclasses.replace(settings, seed=seed)
 
 
+MAX_PROMPT_BYTES = 1024 * 1024
+"""A prompt longer than this is a mistake (or a device that never ends)."""
+
+
 def _read_prompt(seed: str, prompt_file: Path | None) -> str:
     if prompt_file is None:
         return seed
     if seed != "\n":
         raise ValueError("Give the prompt either as --prompt TEXT or --prompt-file FILE, not both.")
+    from engine.safe_files import read_bytes_limited
+
     try:
-        return prompt_file.read_text(encoding="utf-8")
+        # Bounded, and never from a FIFO or device (a FIFO hung the CLI).
+        return read_bytes_limited(prompt_file, MAX_PROMPT_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ValueError(f"The prompt file {prompt_file} does not exist.") from None
     except UnicodeDecodeError as exc:

@@ -27,7 +27,7 @@ from engine.events import (
     SampleGenerated,
     StepCompleted,
 )
-from tui.formatting import format_duration
+from tui.formatting import format_duration, format_metric
 
 
 class TrainingDisplay:
@@ -110,7 +110,7 @@ class TrainingDisplay:
         mark = " [green]best[/]" if e.is_best else ""
         self.console.print(
             f"step {e.step:>7,}  train {e.train_loss:.4f}  val {e.val_loss:.4f}  "
-            f"ppl {e.perplexity:.2f}  bpc {e.bits_per_char:.3f}{mark}"
+            f"ppl {format_metric(e.perplexity, 2)}  bpc {e.bits_per_char:.3f}{mark}"
         )
 
     def _on_EpochCompleted(self, e: EpochCompleted) -> None:

@@ -17,3 +17,16 @@ def format_duration(seconds: float | None) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+def format_metric(value: float, decimals: int = 3) -> str:
+    """A loss or perplexity for people: fixed decimals while short, else scientific.
+
+    An untrained or diverged model has perplexities like 1e304; printed with ``.3f`` that is a
+    line of 300 digits.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1e6:
+        return f"{value:.{decimals}e}"
+    return f"{value:.{decimals}f}"
