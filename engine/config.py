@@ -186,6 +186,11 @@ class RunConfig(BaseModel):
     )
 
     # --- samples shown during training ---
+    memory_check: bool = _field(
+        True,
+        "Refuse a run whose estimated memory (weights, gradients, optimizer state, "
+        "activations) exceeds what the device has free; false to try anyway.",
+    )
     sample_prompt: str = _field(
         "ROMEO:",
         "Prompt for the sample taken at each evaluation.",

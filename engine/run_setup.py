@@ -21,6 +21,7 @@ from engine import checkpoint as ckpt
 from engine.config import ConfigError, RunConfig
 from engine.data import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
 from engine.device import DeviceError
+from engine.memory_check import check_fits
 from engine.models import build_model
 from engine.optim import build_optimizer
 from engine.tokenizer import (
@@ -162,7 +163,12 @@ def build_state(
     payload: dict[str, Any] | None,
 ) -> ModelState:
     """A fresh model and optimizer (initialised from torch's global RNG, seeded by the
-    caller), or the ones a checkpoint ``payload`` holds, with its RNG state restored."""
+    caller), or the ones a checkpoint ``payload`` holds, with its RNG state restored.
+
+    Raises:
+        MemoryEstimateError: the run would not fit in the device's free memory.
+    """
+    check_fits(cfg, vocab_size, device)  # before allocating: a clear refusal, not a crash
     model = build_model(cfg, vocab_size).to(device)
     optimizer = build_optimizer(model, cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and dtype == torch.float16)
