@@ -56,3 +56,14 @@ def test_dev_zero_as_config_is_refused_without_reading_it_all() -> None:
     result = runner.invoke(app, ["config", "--config", "/dev/zero"])
     assert result.exit_code == 2
     assert "character device" in result.output
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_special_prompt_file_is_refused_without_a_hang(tmp_path: Path, kind: str) -> None:
+    path = Path("/dev/zero")
+    if kind == "fifo":
+        path = tmp_path / "prompt"
+        os.mkfifo(path)
+    result = runner.invoke(app, ["generate", "--run", "any", "--prompt-file", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "notaregularfile" in _flat(result.output)

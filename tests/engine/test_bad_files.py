@@ -94,3 +94,13 @@ def test_a_trainer_refuses_a_run_id_outside_the_runs_folder(tmp_path: Path, make
     with pytest.raises(RunIdError):
         Trainer(make_config(), runs_dir=tmp_path / "runs", run_id="../outside")
     assert not (tmp_path / "outside").exists()
+
+
+def test_special_files_as_corpus_are_refused(specials) -> None:
+    from engine.data import CorpusError, read_corpus, resolve_corpus
+
+    for kind in ("fifo", "device", "socket"):
+        with pytest.raises(CorpusError, match="not a regular file"):
+            resolve_corpus(str(specials[kind]))
+        with pytest.raises(CorpusError, match="not a regular file"):
+            read_corpus(specials[kind])
