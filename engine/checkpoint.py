@@ -9,6 +9,7 @@ so a crash mid-write leaves the previous checkpoint loadable.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import shutil
@@ -49,6 +50,13 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp_name, path)
+    except RuntimeError:
+        Path(tmp_name).unlink(missing_ok=True)
+        # torch's zip writer reports a short write as "unexpected pos" or "file write
+        # failed", not as the OSError it was: name a full disk for what it is.
+        if _disk_is_full(path.parent):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
@@ -63,6 +71,13 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _disk_is_full(folder: Path, low_bytes: int = 64 * 1024**2) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < low_bytes
+    except OSError:
+        return False
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -7,6 +7,7 @@ testable on its own.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
     """The one-paragraph RunFailed text for an exception that ended a run."""
     if isinstance(exc, USER_ERRORS):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"The disk is full: llmv0 could not write {exc.filename or 'a file'}. Free some "
+            f"space, then resume with `llmv0 train --resume {run_id}`; the last good "
+            f"checkpoint is kept in {run_dir}."
+        )
     if isinstance(exc, OSError):
         return (
             f"A file operation failed ({exc.strerror or exc}: {exc.filename or ''}). If the "

@@ -104,3 +104,33 @@ def test_special_files_as_corpus_are_refused(specials) -> None:
             resolve_corpus(str(specials[kind]))
         with pytest.raises(CorpusError, match="not a regular file"):
             read_corpus(specials[kind])
+
+
+def test_a_full_disk_in_torch_zip_writer_says_so_and_leaves_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch.save reports a short write as RuntimeError("... unexpected pos ..."): that is a
+    full disk, said as such, and the half-written temp file is gone."""
+    import shutil
+    from collections import namedtuple
+
+    def short_write(obj: object, fh, *args: object, **kwargs: object) -> None:
+        fh.write(b"PK partial")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing "
+            "file data/0: unexpected pos 64 vs 0"
+        )
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(torch, "save", short_write)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 0))
+    (tmp_path / "latest.pt").write_bytes(b"previous")
+    with pytest.raises(OSError) as info:
+        ckpt.atomic_torch_save({"w": 1}, tmp_path / "latest.pt")
+    assert info.value.errno == 28  # ENOSPC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.pt"]
+    assert (tmp_path / "latest.pt").read_bytes() == b"previous"
+    from engine.run_setup import failure_message
+
+    message = failure_message(info.value, tmp_path, "r")
+    assert message.startswith("The disk is full") and "--resume r" in message
