@@ -3,7 +3,6 @@ as typed and never crashes the dashboard; Load on a folder or an empty path expl
 
 from __future__ import annotations
 
-from conftest import wait_until
 from test_app_pilot import type_into
 from textual.widgets import Input, Label
 
