@@ -139,4 +139,6 @@ def run_dashboard(config: str | None, run: str | None, attach: str | None = None
         elif not app.train_done.is_set() and app.control is not None:
             app.control.stop()
             app.train_done.wait(timeout=STOP_TIMEOUT_S)
+    if code is None and app.return_code:  # a crash: Textual returns no value, exit code 1
+        return app.return_code
     return code or 0

@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
@@ -122,7 +123,10 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
             yield Label(HINT, id="browser-hint")
 
     def on_mount(self) -> None:
-        self.table = self.query_one(DataTable)
+        try:
+            self.table = self.query_one(DataTable)
+        except NoMatches:  # dismissed before its children mounted (keys and resizes racing)
+            return
         self.table.add_columns("", "run", "model", "config", "steps", "best val", "state")
         self.table.focus()
         self._read()
