@@ -7,6 +7,8 @@ If the budget runs out before the preset's max_steps, the run is stopped (the le
 schedule is then cut short: calibrate max_steps so the preset ends inside its budget).
 
     python bench/quality.py --preset gpt-cpu --budget 300
+    python bench/quality.py --preset gpt-5min          # the preset's own time budget
+    python bench/quality.py --preset gpt-cpu --time 300  # a time-budgeted run (schedule fits)
     python bench/quality.py --quick          # a tiny model for 15 s: a smoke test
 """
 
@@ -39,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--budget", type=float, default=300.0, help="wall-clock seconds (0 = run all steps)"
     )
+    parser.add_argument(
+        "--time",
+        type=float,
+        default=0.0,
+        help="train with time_budget_s = this (the schedule completes; --budget is ignored)",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--quick", action="store_true", help="tiny model, 15 s, smoke test")
     parser.add_argument("--runs-dir", type=Path, default=None, help="keep the run folder here")
@@ -49,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         overrides = [*QUICK_OVERRIDES, "max_steps=60", "eval_interval=30", *overrides]
         budget = min(budget, 15.0)
+    if args.time > 0:
+        overrides = [*overrides, f"time_budget_s={args.time}", "max_steps=0"]
     cfg = load_preset(args.preset, overrides)
+    if cfg.time_budget_s > 0:  # the trainer keeps its own deadline, final evaluation included
+        budget = 0.0
     device = select_device(cfg.device)
     if device.type == "cpu":
         configure_cpu(cfg.num_threads)
@@ -99,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     reason = getattr(final, "reason", "")
     print(
         f"\n{args.preset}: {final.type} ({reason}) after {steps} steps, {wall:.0f} s wall "
-        f"(budget {budget:.0f} s), {count_parameters(model):,} parameters"
+        f"(budget {budget or cfg.time_budget_s:.0f} s"
+        f"{', time_budget_s' if cfg.time_budget_s else ''}), "
+        f"{count_parameters(model):,} parameters"
     )
     print(
         f"  full validation split: loss {metrics.loss:.4f} nats/char, perplexity "

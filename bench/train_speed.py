@@ -15,6 +15,7 @@ BLAS reaches, not a datasheet number.
     python bench/train_speed.py --preset gpt-gpu --steps 20
     python bench/train_speed.py --quick               # a tiny model, seconds
     python bench/train_speed.py --threads 1           # every mode on one thread
+    python bench/train_speed.py --whole-process       # start to final checkpoint, 300/3000
 
 On a machine shared with other jobs, two threads per step stall whenever the scheduler
 parks one of them (each parallel op waits for both); ``--threads 1`` then gives the fairer
@@ -204,7 +205,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=0, help="threads for every mode, the simple loop too"
     )
+    parser.add_argument(
+        "--whole-process",
+        nargs="*",
+        type=int,
+        metavar="STEPS",
+        help="also time whole processes (start to final checkpoint): llmv0's defaults vs a "
+        "plain fp32 eager loop, small GPT; default 300 and 3000 steps",
+    )
     args = parser.parse_args(argv)
+    if args.whole_process is not None:
+        from bench._whole_process import whole_process
+
+        whole_process(args.whole_process or [300, 3000], args.overrides)
+        print(f"  {machine_line()}")
+        return 0
     if args.threads > 0:
         torch.set_num_threads(args.threads)  # the simple loop's "default"
         args.overrides = [*args.overrides, f"num_threads={args.threads}"]

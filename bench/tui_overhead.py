@@ -11,9 +11,14 @@ be shared, so alternation spreads background load over both), and prints:
   until the first frame that the compositor renders after the key changed the value (median
   and p95).
 
-Targets: dashboard >= 95% of headless tokens/s; p95 latency < 100 ms.
+With ``--inspect``, each round also trains with the Inspect screen open on the surprise view
+(recomputed from a snapshot of the live weights every few seconds), and times the cursor:
+a right/left arrow every 0.25 s, latency from the key to the first frame that shows the new
+cursor position.
 
-    python bench/tui_overhead.py [--steps 400] [--corpus data/shakespeare.txt]
+Targets: dashboard >= 95% of headless tokens/s (also with Inspect open); p95 latency < 100 ms.
+
+    python bench/tui_overhead.py [--steps 400] [--corpus data/shakespeare.txt] [--inspect]
 """
 
 from __future__ import annotations
@@ -97,12 +102,63 @@ async def run_dashboard(
     return throughput(steps, config), latencies
 
 
+async def run_inspect(
+    config: RunConfig, runs_dir: Path, press_keys: bool
+) -> tuple[float, list[float]]:
+    """Train with the Inspect screen open and refreshing; with ``press_keys``, also move its
+    cursor every 0.25 s and time each move to the screen."""
+    from tui.screens.inspect import InspectScreen
+
+    app = make_app(trainer_factory=default_trainer_factory(runs_dir))
+    app.initial_config = config
+    steps: list[ev.StepCompleted] = []
+    latencies: list[float] = []
+    pending: dict[int, float] = {}  # expected cursor -> key time
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        sink = app._sink
+
+        def recording_sink(event: ev.Event) -> None:
+            if isinstance(event, ev.StepCompleted):
+                steps.append(event)
+            sink(event)
+
+        app._sink = recording_sink  # type: ignore[method-assign]
+        display = app._display
+
+        def timed_display(screen, renderable) -> None:
+            display(screen, renderable)
+            if renderable is not None and pending and isinstance(screen, InspectScreen):
+                cursor = screen.states["surprise"].cursor
+                if cursor in pending:
+                    latencies.append(time.perf_counter() - pending.pop(cursor))
+
+        app._display = timed_display  # type: ignore[method-assign]
+        await pilot.press("i", "s")  # Inspect first; s reaches the app beneath it
+        direction = 1
+        while app.terminal_event is None:
+            await asyncio.sleep(0.25)
+            screen = app.screen
+            ready = isinstance(screen, InspectScreen) and "surprise" in screen.results
+            if not press_keys or not ready or app.stats.state != "running" or pending:
+                continue
+            state, result = screen.states["surprise"], screen.results["surprise"]
+            current = state.cursor if state.cursor >= 0 else screen.view.default_cursor(result)
+            size = len(result.pieces)
+            if not 0 <= current + direction < size:
+                direction = -direction
+            pending[current + direction] = time.perf_counter()
+            app._driver.send_message(events.Key("right" if direction > 0 else "left", None))
+    return throughput(steps, config), latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--corpus", default="data/shakespeare.txt")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
+    parser.add_argument("--inspect", action="store_true", help="also with Inspect open")
     args = parser.parse_args()
     # num_threads 1: on a small shared CPU, PyTorch's default thread pool in the main thread
     # (headless) and in a worker thread (dashboard) differ, which would compare thread pools,
@@ -121,6 +177,8 @@ def main() -> None:
         f"{config.batch_size} x seq {config.seq_length}, {args.steps} steps, cpu"
     )
     headless, dashboard, latencies = [], [], []
+    inspect_rates: list[float] = []
+    cursor_latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             headless.append(run_headless(config, Path(tmp) / f"h{round_}"))
@@ -134,6 +192,15 @@ def main() -> None:
                 f"round {round_ + 1}: headless {headless[-1]:,.0f} tok/s, dashboard "
                 f"{dashboard[-1]:,.0f} tok/s ({loaded:,.0f} while pressing {len(lat)} keys)"
             )
+            if args.inspect:
+                rate, _ = asyncio.run(run_inspect(config, Path(tmp) / f"i{round_}", False))
+                inspect_rates.append(rate)
+                moving, lat = asyncio.run(run_inspect(config, Path(tmp) / f"j{round_}", True))
+                cursor_latencies += lat
+                print(
+                    f"round {round_ + 1}: inspect open {rate:,.0f} tok/s "
+                    f"({moving:,.0f} while moving the cursor {len(lat)} times)"
+                )
     # Rounds alternate, so each round's ratio compares runs under similar background load;
     # the median of those ratios resists a noisy neighbour better than a ratio of means.
     ratio = statistics.median(d / h for d, h in zip(dashboard, headless, strict=True))
@@ -148,6 +215,19 @@ def main() -> None:
         f"key-to-screen latency under training: median {statistics.median(ms):.1f} ms, "
         f"p95 {p95:.1f} ms over {len(ms)} presses (target p95 < 100 ms)"
     )
+    if inspect_rates:
+        ratio = statistics.median(i / h for i, h in zip(inspect_rates, headless, strict=True))
+        ms = sorted(1000 * x for x in cursor_latencies)
+        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] if ms else float("nan")
+        print(
+            f"inspect open tokens/s: {statistics.mean(inspect_rates):,.0f} "
+            f"(median round: {ratio:.1%} of headless; target >= 95%)"
+        )
+        print(
+            f"inspect cursor latency under training: median "
+            f"{statistics.median(ms) if ms else float('nan'):.1f} ms, p95 {p95:.1f} ms over "
+            f"{len(ms)} moves (target p95 < 100 ms)"
+        )
 
 
 if __name__ == "__main__":

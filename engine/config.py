@@ -126,10 +126,12 @@ class RunConfig(BaseModel):
     grad_accum_steps: int = _field(
         1, "Micro-batches accumulated per optimizer step.", ge=1, le=1024
     )
-    lr_schedule: Literal["constant", "cosine", "step"] = _field(
+    lr_schedule: Literal["constant", "cosine", "step", "wsd"] = _field(
         "constant",
-        "Learning-rate schedule after warmup: 'constant', 'cosine' (to min_lr_ratio) or "
-        "'step' (multiply by lr_gamma every lr_step_size steps).",
+        "Learning-rate schedule after warmup: 'constant', 'cosine' (to min_lr_ratio), "
+        "'step' (multiply by lr_gamma every lr_step_size steps) or 'wsd' (warmup-stable-"
+        "decay: hold the peak, then fall linearly to min_lr_ratio over the last "
+        "decay_fraction of the run).",
     )
     warmup_steps: int = _field(0, "Linear warmup steps from 0 to learning_rate.", ge=0)
     min_lr_ratio: float = _field(
@@ -137,6 +139,18 @@ class RunConfig(BaseModel):
     )
     lr_step_size: int = _field(1000, "Step schedule: steps between decays.", ge=1)
     lr_gamma: float = _field(0.5, "Step schedule: decay factor.", gt=0.0, le=1.0)
+    decay_fraction: float = _field(
+        0.2, "wsd schedule: fraction of the run (steps or time budget) spent decaying.",
+        gt=0.0, le=1.0,
+    )  # fmt: skip
+    time_budget_s: float = _field(
+        0.0,
+        "Train for this many seconds of wall time, pauses excluded (0 = by steps/epochs). "
+        "The schedule follows the fraction of the budget used and the final evaluation "
+        "fits inside it; max_steps > 0 still caps the steps.",
+        ge=0.0,
+        le=365 * 86400.0,
+    )
 
     # --- evaluation, checkpoints, stopping ---
     eval_interval: int = _field(
@@ -149,6 +163,17 @@ class RunConfig(BaseModel):
     )
     checkpoint_interval: int = _field(
         0, "Also save latest.pt every this many steps (0 = at each evaluation only).", ge=0
+    )
+    eval_interval_s: float = _field(
+        0.0,
+        "Also evaluate every this many seconds of training (0 = by eval_interval steps only).",
+        ge=0.0,
+    )
+    checkpoint_interval_s: float = _field(
+        300.0,
+        "Also save latest.pt every this many seconds, so a kill before the first evaluation "
+        "still leaves a resumable run (0 = by steps and evaluations only).",
+        ge=0.0,
     )
     keep_checkpoints: int = _field(
         0,
@@ -180,9 +205,17 @@ class RunConfig(BaseModel):
         "float32",
         "Compute precision: 'auto' picks the fastest safe one (bf16 autocast where supported).",
     )
-    compile: bool = _field(False, "Compile the model with torch.compile (falls back visibly).")
+    compile: bool = _field(
+        False,
+        "Compile the model with torch.compile when the run is long enough to repay the "
+        "compile time (decided after a few timed eager steps; falls back visibly).",
+    )
     num_threads: int = _field(
-        0, "CPU threads for PyTorch (0 = leave PyTorch's choice).", ge=0, le=1024
+        0,
+        "CPU threads for PyTorch (0 = the fastest of 1..cores, measured on the first training "
+        "steps and again when the speed drifts).",
+        ge=0,
+        le=1024,
     )
 
     # --- samples shown during training ---

@@ -122,9 +122,15 @@ class CompiledModel(nn.Module):
         # Not registered as a submodule: the state_dict stays the plain model's.
         object.__setattr__(self, "_compiled", torch.compile(model, **compile_kwargs))
         self.failure: str | None = None
+        # False: train eagerly until the trainer decides compiling pays (compile_policy).
+        self.active = True
+
+    def decide(self, use_compiled: bool) -> None:
+        """Compile from the next training step (True) or stay eager for good (False)."""
+        self.active = use_compiled
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> Any:
-        if self.failure is None and self.training and torch.is_grad_enabled():
+        if self.failure is None and self.active and self.training and torch.is_grad_enabled():
             try:
                 return self._compiled(idx, targets)
             except Exception as exc:  # any compiler failure: fall back, visibly
@@ -167,6 +173,9 @@ def maybe_compile(
     if reason is not None:
         log.warning("compile requested but unavailable: %s; running eager", reason)
         return model, f"compile: unavailable ({reason}); running eager"
+    from engine.compile_policy import use_persistent_cache
+
+    use_persistent_cache()  # compiled graphs survive reboots: later runs compile faster
     if device.type == "cpu":
         # Dropout masks from ATen's generator rather than inductor's inline Philox code: on
         # this 2-core CPU the inline version made a dropout-0.1 GPT step 1.5x slower than
@@ -175,4 +184,8 @@ def maybe_compile(
         import torch._inductor.config as inductor_config
 
         inductor_config.fallback_random = True
+        if cfg.num_threads == 0:
+            # The thread count is measured and may change mid-run (engine.threads): kernels
+            # that read it at run time, rather than baking it in, need no recompile then.
+            inductor_config.cpp.dynamic_threads = True
     return CompiledModel(model, dynamic=False), "compile: torch.compile (inductor), training only"

@@ -1,10 +1,13 @@
 """Data-parallel training across processes (torchrun): rank facts and the few collectives used.
 
-Started by ``torchrun --nproc_per_node=N -m tui.cli train ...`` (or ``llmv0 train --nproc N``),
-each process reads RANK, WORLD_SIZE and LOCAL_RANK from its environment. ``batch_size`` is per
-rank: the global batch is ``batch_size * world_size`` windows, and rank r trains on its slice
-of the same global batch a single process with that batch size would draw, so the loss curve
-matches a single-process run at the same global batch. Backends: NCCL on CUDA, gloo on CPU.
+Started by ``torchrun --nproc_per_node=N -m tui.cli train ...`` (or ``llmv0 train --nproc N``,
+on one machine or, with ``--nnodes`` and a rendezvous endpoint, on several), each process reads
+RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE from its environment. Rank 0 names the run
+for all; only it writes the run folder, while every rank reads a checkpoint to resume.
+``batch_size`` is per rank: the global batch is ``batch_size * world_size`` windows, and rank
+r trains on its slice of the same global batch a single process with that batch size would
+draw, so the loss curve matches a single-process run at the same global batch. Backends: NCCL
+on CUDA, gloo on CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1  # ranks on this machine: they share its CPU cores
 
     @property
     def enabled(self) -> bool:
@@ -44,6 +48,8 @@ def from_env() -> DistInfo:
         rank=int(os.environ.get("RANK", "0")),
         world_size=world,
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        # torchrun sets it; other launchers may not, and then all ranks count as local
+        local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
     )
 
 
@@ -74,6 +80,42 @@ def broadcast(values: list[float], info: DistInfo, device: torch.device) -> list
         return values
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
     dist.broadcast(tensor, src=0)
+    return tensor.tolist()
+
+
+def broadcast_text(text: str, info: DistInfo) -> str:
+    """Rank 0's ``text`` on every rank (identity when alone): one run id for the whole job,
+    however each machine's launcher named it."""
+    if not info.enabled:
+        return text
+    box: list[object] = [text]
+    dist.broadcast_object_list(box, src=0)
+    return str(box[0])
+
+
+def check_same_step(step: int, info: DistInfo, device: torch.device) -> None:
+    """Raise unless every rank starts from the same step (a resume every rank can see).
+
+    Every rank loads the checkpoint itself, so a run folder that is not on a filesystem all
+    machines share makes ranks start from different states; say so instead of diverging.
+    """
+    if not info.enabled:
+        return
+    [low] = all_reduce_min([float(step)], info, device)
+    [high] = all_reduce_min([-float(step)], info, device)
+    if low != -high:
+        raise RuntimeError(
+            f"the ranks start from different steps ({int(low)} to {int(-high)}): every machine "
+            "must see the same run folder (put --runs-dir on a shared filesystem)"
+        )
+
+
+def all_reduce_min(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Element-wise minimum of ``values`` over all ranks (identity when alone)."""
+    if not info.enabled:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
     return tensor.tolist()
 
 

@@ -65,6 +65,10 @@ class StepCompleted(Event):
     grad_norm: float
     elapsed_s: float
     total_steps: int
+    # Active seconds left (pauses and compilation excluded; engine.budget), None until known.
+    eta_s: float | None = None
+    # A time-budgeted run's schedule clock (0..1 of the budget used); None when by steps.
+    progress: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,16 @@ class RunWarning(Event):
 
 
 @dataclass(frozen=True)
+class RunNotice(Event):
+    """Something worth showing that is not a problem: 'compiling', 'compiled', 'threads'."""
+
+    type: ClassVar[str] = "RunNotice"
+    kind: str
+    message: str
+    step: int = 0
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     """Terminal: 'completed', 'stopped', 'early_stopping' or 'max_steps'."""
 
@@ -183,6 +197,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunPaused,
         RunResumed,
         RunWarning,
+        RunNotice,
         RunFinished,
         RunFailed,
     )

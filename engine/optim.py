@@ -205,20 +205,42 @@ def build_optimizer(
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
 
 
-def lr_at(step: int, cfg: RunConfig, total_steps: int, base_lr: float | None = None) -> float:
+def lr_at(
+    step: int,
+    cfg: RunConfig,
+    total_steps: int,
+    base_lr: float | None = None,
+    progress: float | None = None,
+) -> float:
     """Learning rate for 0-based optimizer ``step``: linear warmup, then the schedule.
 
     ``base_lr`` overrides ``cfg.learning_rate`` (a live change keeps the schedule's shape).
+    ``progress`` (0..1, the fraction of a time budget used: engine.budget) replaces the
+    step count as the schedule's clock; warmup stays in steps, because what it protects
+    (the optimizer's first moment estimates) is counted in steps, not seconds.
     """
     peak = cfg.learning_rate if base_lr is None else base_lr
+    if progress is not None and cfg.lr_schedule != "step":  # 'step' counts steps anyway
+        warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+        return warm * _shape(peak, cfg, min(1.0, max(0.0, progress)))
     if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
         return peak * (step + 1) / cfg.warmup_steps
     if cfg.lr_schedule == "constant":
         return peak
     if cfg.lr_schedule == "step":
         return peak * cfg.lr_gamma ** ((step - cfg.warmup_steps) // cfg.lr_step_size)
-    # cosine from peak to peak * min_lr_ratio over the steps after warmup
+    # cosine or wsd from peak to peak * min_lr_ratio over the steps after warmup
     span = max(1, total_steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return _shape(peak, cfg, min(1.0, (step - cfg.warmup_steps) / span))
+
+
+def _shape(peak: float, cfg: RunConfig, progress: float) -> float:
+    """The schedule after warmup at ``progress`` (0..1) of the run."""
     floor = peak * cfg.min_lr_ratio
-    return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * progress))
+    if cfg.lr_schedule == "cosine":
+        return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * progress))
+    if cfg.lr_schedule == "wsd":
+        # Hold the peak, then decay linearly to the floor over the last decay_fraction.
+        into_decay = (progress - (1.0 - cfg.decay_fraction)) / cfg.decay_fraction
+        return peak - (peak - floor) * min(1.0, max(0.0, into_decay))
+    return peak

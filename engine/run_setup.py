@@ -90,9 +90,9 @@ def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
         return str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return (
-            f"The disk is full: llmv0 could not write {exc.filename or 'a file'}. Free some "
-            f"space, then resume with `llmv0 train --resume {run_id}`; the last good "
-            f"checkpoint is kept in {run_dir}."
+            f"The disk is full ({exc.strerror}): llmv0 could not write "
+            f"{exc.filename or 'a file'}. To go on, free some space, then resume with "
+            f"`llmv0 train --resume {run_id}`; the last good checkpoint is kept in {run_dir}."
         )
     if isinstance(exc, OSError):
         return (

@@ -61,6 +61,7 @@ def summarise(events: list[Event], run_dir: Path) -> RunSummary:
             step = max(step, event.start_step)
         elif isinstance(event, StepCompleted):
             step = event.step
+            total = event.total_steps or total  # a time-budgeted run's estimate, kept current
         elif isinstance(event, EvalCompleted):
             best = min(best, event.val_loss)
         elif isinstance(event, RunFinished):

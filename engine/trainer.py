@@ -26,6 +26,8 @@ from torch.nn.parallel import DistributedDataParallel
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine.budget import Clock, RunClock
+from engine.compile_policy import signature as compile_signature
 from engine.config import RunConfig, save_config
 from engine.control import Control
 from engine.data import EpochBatches, Progress
@@ -43,11 +45,15 @@ from engine.run_setup import (
     open_resume,
     prepare_data,
 )
+from engine.run_timing import RunTiming
 from engine.runlog import EVENTS_FILE, RunLog
+from engine.threads import ThreadTuner, usable_cores
 from engine.tokenizer import Tokenizer
 from engine.trainer_actions import TrainerActions, _Stop
 
 log = logging.getLogger(__name__)
+
+COMPILING = "compiling the model (torch.compile, first step; not counted as training time)"
 
 
 class Trainer(TrainerActions):
@@ -60,6 +66,8 @@ class Trainer(TrainerActions):
         resume: run id, run folder or .pt file to continue from (latest.pt of a folder).
         data_dir: corpus cache (default ./data or $LLMV0_DATA_DIR).
         download_progress: callback for the corpus download.
+        clock: seconds from any origin for the run's timing and time budget (default
+            time.perf_counter; tests pass a fake to make budgeted runs deterministic).
     """
 
     def __init__(
@@ -70,7 +78,9 @@ class Trainer(TrainerActions):
         resume: str | Path | None = None,
         data_dir: Path | None = None,
         download_progress: Progress | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock_fn = clock
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self.download_progress = download_progress
@@ -105,6 +115,9 @@ class Trainer(TrainerActions):
     def run(self, sink: Sink | None = None, control: Control | None = None) -> Event:
         """Train until done; return the terminal event (RunFinished or RunFailed)."""
         self._t0 = time.perf_counter()
+        timing_state = (self._resume_payload or {}).get("timing") or {}
+        self.clock = RunClock(self._clock_fn, timing_state.get("clock"))
+        self._timing_state = timing_state
         self.control = control or Control()
         self._user_sink = sink
         self._runlog: RunLog | None = None
@@ -112,6 +125,11 @@ class Trainer(TrainerActions):
         self._run_lock: RunLock | None = None
         self._commands: CommandFile | None = None
         try:
+            if self.dist.enabled:  # join the group first: rank 0 names the run for all ranks
+                self.device = dist.init(self.dist, select_device(self.config.device))
+                if self._resume_payload is None:
+                    self.run_id = dist.broadcast_text(self.run_id, self.dist)
+                    self.run_dir = self.runs_dir / self.run_id
             if self.dist.is_main and not self._open_run_folder():
                 return self._fail(self._lock_error)
             self._setup()
@@ -174,8 +192,10 @@ class Trainer(TrainerActions):
         if self.device.type == "cpu":
             threads = cfg.num_threads
             if threads == 0 and self.dist.enabled:  # ranks on one machine share its cores
-                threads = max(1, (os.cpu_count() or 1) // self.dist.world_size)
+                threads = max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
             cpu_note = configure_cpu(threads)
+            if threads == 0:
+                cpu_note = "cpu threads: chosen by measuring training steps (1 to the cores)"
         torch.manual_seed(cfg.seed)
         payload = self._resume_payload
         saved_tokenizer = payload["tokenizer"] if payload is not None else None
@@ -195,6 +215,7 @@ class Trainer(TrainerActions):
         state = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
         self.optimizer, self.scaler = state.optimizer, state.scaler
         self.step, self.best_val_loss = state.step, state.best_val_loss
+        dist.check_same_step(self.step, self.dist, self.device)
         self.evals_since_best = state.evals_since_best
         self.base_lr = cfg.learning_rate
         notes = [f"precision: {str(self.dtype).removeprefix('torch.')}"]
@@ -217,6 +238,24 @@ class Trainer(TrainerActions):
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
             save_config(cfg, self.run_dir / "config.json")
+        windows = (len(data.val) - 1) // cfg.seq_length
+        windows = min(windows, cfg.eval_max_windows or windows)
+        self.timing = RunTiming(
+            cfg, self.clock, self._timing_state, compiled=compiled is not model,
+            eval_windows=2 * windows,  # validation, then as many training windows
+        )  # fmt: skip
+
+        if self.timing.budget is not None:
+            self.total_steps = cfg.max_steps  # 0: the deadline decides
+        # A CompiledModel compiles only if the run is long enough to repay it (ranks of a
+        # data-parallel run could decide differently, so they compile at once as before).
+        if hasattr(compiled, "decide") and not self.dist.enabled:
+            dtype_name = str(self.dtype).removeprefix("torch.")
+            signature = compile_signature(cfg, dtype_name, self.device.type)
+            self.timing.defer_compile(compiled.decide, signature, dtype_name)
+            compiled.decide(False)
+        if self.device.type == "cpu" and cfg.num_threads == 0 and not self.dist.enabled:
+            self.timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
         self._publish(
             ev.RunStarted(
                 run_id=self.run_id,
@@ -250,12 +289,17 @@ class Trainer(TrainerActions):
     def _loop(self) -> Event:
         spe = self.batches.steps_per_epoch
         epoch_losses: list[float] = []
-        rate = 0.0
-        last = time.perf_counter()
+        timing = self.timing
         reason = "completed"
         try:
-            while self.step < self.total_steps:
+            done = self._time_decisions()[0]
+            if done and timing.budget is not None and self.step > 0:
+                self._evaluate_and_save()  # resumed past its deadline: the final evaluation
+            while not done:
                 self._sync_commands()
+                if timing.compile_pending:
+                    self._publish(ev.RunNotice("compiling", COMPILING, self.step))
+                began = timing.clock.now()
                 loss, grad_norm, lr = self._train_step()
                 if not math.isfinite(loss):
                     return self._fail(
@@ -265,36 +309,43 @@ class Trainer(TrainerActions):
                         "warmup_steps, then start again or resume."
                     )
                 self.step += 1
-                now = time.perf_counter()
                 cfg = self.config  # live fields may have changed between steps
                 tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps
-                instant = tokens * self.dist.world_size / max(now - last, 1e-9)
-                rate = instant if rate == 0.0 else 0.9 * rate + 0.1 * instant
-                last = now
+                tokens *= self.dist.world_size
+                seconds = timing.clock.now() - began
+                for kind, note in timing.step_done(seconds, tokens, self.step, self.total_steps):
+                    self._publish(ev.RunNotice(kind, note, self.step))
                 epoch_losses.append(loss)
+                if timing.calibration_due():  # the final evaluation must fit in the budget
+                    timing.calibrate(self._time_eval)
                 self._publish(
                     ev.StepCompleted(
                         step=self.step,
                         epoch=(self.step - 1) // spe,
                         loss=loss,
                         lr=lr,
-                        tokens_per_s=rate,
+                        tokens_per_s=timing.pace.tokens_per_s,
                         grad_norm=grad_norm,
                         elapsed_s=self._elapsed(),
-                        total_steps=self.total_steps,
+                        total_steps=timing.total_steps_estimate(self.step, self.total_steps),
+                        eta_s=timing.eta_s(self.step, self.total_steps),
+                        progress=timing.progress(self.step),
                     )
                 )
                 if self.step % spe == 0:
                     mean = sum(epoch_losses) / max(len(epoch_losses), 1)
                     self._publish(ev.EpochCompleted(self.step // spe, self.step, mean))
                     epoch_losses = []
-                done = self.step >= self.total_steps
-                if self.step % cfg.eval_interval == 0 or done:
+                done, by_time, save_by_time = self._time_decisions()
+                if self.step % cfg.eval_interval == 0 or by_time or done:
+                    began = timing.clock.now()
                     if self._evaluate_and_save():
                         reason = "early_stopping"
                         break
-                    last = time.perf_counter()  # evaluation time is not training speed
-                elif cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0:
+                    timing.evaluated(timing.clock.now() - began)
+                elif (
+                    cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0
+                ) or save_by_time:
                     self._save("latest")
         except _Stop:
             self._save("latest")
@@ -308,10 +359,19 @@ class Trainer(TrainerActions):
         self._publish(event)
         return event
 
+    def _time_decisions(self) -> tuple[bool, bool, bool]:
+        def agree(values: list[float]) -> list[float]:  # rank 0's answers on every rank
+            return dist.broadcast(values, self.dist, self.device)
+
+        return self.timing.decisions(self.step, self.total_steps, agree)
+
     def _train_step(self) -> tuple[float, float, float]:
         """One optimizer step over this rank's slice of the global batch."""
         cfg = self.config
-        lr = lr_at(self.step, cfg, self.total_steps, self.base_lr)
+        progress = self.timing.progress(self.step)
+        if progress is not None:  # every rank follows rank 0's clock
+            [progress] = dist.broadcast([progress], self.dist, self.device)
+        lr = lr_at(self.step, cfg, self.total_steps, self.base_lr, progress)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model = self._model

@@ -12,9 +12,10 @@ from typing import Any
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine.analysis import timeline
 from engine.config import ConfigError, live_update
 from engine.control import Command
-from engine.evaluate import evaluate_sharded
+from engine.evaluate import evaluate, evaluate_sharded
 from engine.sampling import SampleSettings, generate
 
 
@@ -64,9 +65,11 @@ class TrainerActions:
                 return
             if command.kind == "pause" and not paused:
                 paused = True
+                self.clock.pause()  # a pause uses no time budget and no schedule
                 self._publish(ev.RunPaused(step=self.step))
             elif command.kind == "resume" and paused:
                 paused = False
+                self.clock.resume()
                 self._publish(ev.RunResumed(step=self.step))
             else:
                 self._apply(command)
@@ -128,6 +131,11 @@ class TrainerActions:
                 is_best=is_best,
             )
         )
+        if self.dist.is_main:  # one short passage's bits: the Inspect timeline (~1 ms)
+            with self._lock:
+                timeline.record(
+                    self._raw_model, self.tokenizer, self.val_tokens, self.step, self.run_dir
+                )
         self._sample()
         self._save("latest")
         if is_best:
@@ -137,6 +145,14 @@ class TrainerActions:
             self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind="step"))
         patience = cfg.early_stopping_patience
         return patience > 0 and self.evals_since_best >= patience
+
+    def _time_eval(self, windows: int) -> float:
+        """Seconds to score ``windows`` validation windows as an evaluation does."""
+        began = self.clock.now()
+        with self._lock:
+            evaluate(self._model, self.val_tokens, self.config.seq_length, max_windows=windows,
+                     dtype=self.dtype)  # fmt: skip
+        return self.clock.now() - began
 
     def _sample(self) -> None:
         cfg = self.config
@@ -174,6 +190,7 @@ class TrainerActions:
             run_id=self.run_id,
             scaler_state=self.scaler.state_dict() if self.scaler.is_enabled() else None,
         )
+        payload["timing"] = self.timing.state_dict()  # a resumed run keeps its budget
         path = self.run_dir / f"{kind}.pt"
         ckpt.atomic_torch_save(payload, path)
         self._publish(ev.CheckpointSaved(step=self.step, path=str(path), kind=kind))

@@ -143,6 +143,14 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         self._update_buttons()
         if self.attached is not None:
             self.action_start()  # follow the run: its whole history, then live events
+        # The first frame is drawn without torch (1.3 s to import); load it now, off the UI
+        # thread, so the first training or generation does not wait for it.
+        self.call_after_refresh(self._preload_engine)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="preload")
+    def _preload_engine(self) -> None:
+        import engine.sampling
+        import engine.trainer  # noqa: F401
 
     # --- timer: the only place charts and status redraw ----------------------------------
     def tick(self) -> None:
@@ -304,6 +312,12 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
     def action_edit(self) -> None:
         self.tabs.active = "config"
         self.editor.focus_first_field()
+
+    def action_inspect(self) -> None:
+        """The Inspect screen over the live weights, else the opened run."""
+        from tui.screens.inspect import open_inspect
+
+        open_inspect(self)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,18 +15,39 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
+from tui import cli_multinode
+from tui.cli_common import (
+    CONTEXT_SETTINGS,
+    FlagCommand,
+    FlagGroup,
+    RunsDir,
+    VersionOption,
+    err,
+    out,
+    runs_dir_or_default,
+    user_errors,
+)
+from tui.cli_experiments import register as register_experiments
 from tui.cli_generate import generate as generate_cmd
+from tui.cli_inspect import inspect as inspect_cmd
 from tui.cli_remote import control as remote_control
+from tui.cli_serve import ATTACH_ENV
+from tui.cli_sweep import register as register_sweep
 
 app = typer.Typer(
     name="llmv0",
     help="Train, sample and inspect a character-level language model. "
     "`llmv0-tui` opens the dashboard.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings=CONTEXT_SETTINGS,
+    cls=FlagGroup,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(version: VersionOption = False) -> None:
+    """Options before the command: --version, shell completion."""
 
 
 def build_config(config: str | None, overrides: list[str] | None) -> Any:
@@ -62,11 +82,20 @@ def train(
         ),
     ] = None,
     resume: Annotated[
-        str | None, typer.Option("--resume", help="Run id or folder to continue exactly.")
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Run id or folder to continue exactly; 'auto' (with --run-id): continue "
+            "that run if it has a checkpoint, else start it.",
+        ),
     ] = None,
     max_steps: Annotated[
         int | None,
         typer.Option("--max-steps", help="Total optimizer steps (overrides epochs).", min=1),
+    ] = None,
+    time_budget: Annotated[
+        str | None,
+        typer.Option("--time", help="Train for this long (90s, 5m, 1h30m); sets time_budget_s."),
     ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the run folder.")] = None,
     no_samples: Annotated[
@@ -89,9 +118,13 @@ def train(
             min=1,
         ),
     ] = 1,
+    nnodes: cli_multinode.NNodes = 1,
+    node_rank: cli_multinode.NodeRank = None,
+    rdzv_endpoint: cli_multinode.RdzvEndpoint = None,
+    max_restarts: cli_multinode.MaxRestarts = 0,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Train a model with live progress. Ctrl-C saves a checkpoint and exits cleanly."""
+    """Train a model with live progress. Ctrl-C saves a checkpoint, then exits with 130."""
     from engine.config import RunConfig
     from engine.control import Control
     from engine.events import RunFailed
@@ -99,7 +132,19 @@ def train(
     from tui.console import TrainingDisplay
 
     with user_errors():
+        launched_resume = resume  # `auto` is decided again by each (re)started rank
+        if resume == cli_multinode.AUTO:
+            resume = cli_multinode.auto_resume(run_id, runs_dir_or_default(runs_dir))
         overrides = list(set_ or [])
+        if time_budget is not None:
+            from engine.budget import parse_duration
+
+            try:
+                seconds = parse_duration(time_budget)
+            except ValueError as exc:
+                raise ValueError(f"--time: {exc}") from None
+            set_ = [*(set_ or []), f"time_budget_s={seconds}"]
+            overrides = list(set_)
         if max_steps is not None:
             overrides.append(f"max_steps={max_steps}")
         cfg: RunConfig | None
@@ -120,17 +165,23 @@ def train(
             cfg = validate_config(apply_overrides(base, overrides), source="resume config")
         else:
             cfg = build_config(config, overrides)
-        if detach or nproc > 1:
+        if detach or cli_multinode.needs_launcher(nproc, nnodes):
             from tui import cli_remote
 
             folder = runs_dir_or_default(runs_dir)
             name = cli_remote.resolve_run_id(cfg, resume, run_id, folder)
-            args = cli_remote.train_args(config, list(set_ or []), resume, max_steps, name, folder)
-            command = cli_remote.train_command(args, nproc)
+            args = cli_remote.train_args(
+                config, list(set_ or []), launched_resume, max_steps, name, folder
+            )
+            command = cli_remote.train_command(args, 1)
+            if cli_multinode.needs_launcher(nproc, nnodes):
+                command = cli_multinode.torchrun_command(
+                    args, nproc, nnodes, node_rank, rdzv_endpoint, max_restarts
+                )
             if detach:
                 cli_remote.detach_training(command, name, folder, out)
                 return
-            raise typer.Exit(subprocess.call(command))
+            raise typer.Exit(cli_multinode.run_launcher(command))
         progress = _download_progress()
         trainer = Trainer(
             cfg,
@@ -144,6 +195,7 @@ def train(
 
     def on_sigint(signum: int, frame: Any) -> None:
         interrupted["count"] += 1
+        interrupted["signal"] = signum
         if interrupted["count"] > 1:
             raise KeyboardInterrupt
         out.print(
@@ -154,6 +206,7 @@ def train(
 
     def on_hangup_or_term(signum: int, frame: Any) -> None:
         # A closed SSH session (SIGHUP) or a polite kill (SIGTERM): save, then stop.
+        interrupted["signal"] = signum
         control.stop()
 
     handlers = {
@@ -173,7 +226,12 @@ def train(
             signal.signal(sig, handler)
     out.print()
     code = 1 if isinstance(result, RunFailed) else 0
-    if code == 0 and trainer.dist.is_main:
+    if code == 0 and getattr(result, "reason", "") == "stopped" and "signal" in interrupted:
+        # Saved, but not done: 128 + the signal, as shells report (130 for Ctrl-C), so a
+        # script's `llmv0 train && llmv0 eval` stops here. A stop asked for by
+        # `llmv0 control RUN stop` or the dashboard returns 0.
+        code = 128 + interrupted["signal"]
+    if not isinstance(result, RunFailed) and trainer.dist.is_main:
         out.print(
             f"Resume with: llmv0 train --resume {trainer.run_id}    "
             f"Sample with: llmv0 generate --run {trainer.run_id}"
@@ -261,6 +319,7 @@ def plot(
 ) -> None:
     """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
     from engine.runs import curves, require_history
+    from tui.overlay_plot import use_colour
     from tui.plotting import png_plot, terminal_plot
 
     with user_errors():
@@ -268,8 +327,13 @@ def plot(
         data = curves(history)
         if not data.train_steps:
             raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
+        if png is not None:
+            from tui.extras import require
+
+            require("matplotlib", "png", "llmv0 plot --png")
     if png is None or sys.stdout.isatty():
-        sys.stdout.write(terminal_plot(data, folder.name) + "\n")
+        colour = use_colour(sys.stdout)  # NO_COLOR or a pipe: plain text, no escape codes
+        sys.stdout.write(terminal_plot(data, folder.name, colour=colour) + "\n")
     if png is not None:
         png_plot(data, folder.name, png)
         out.print(f"Wrote {png}", markup=False)
@@ -293,39 +357,13 @@ def report(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(build_report(folder, history, target), encoding="utf-8")
     out.print(f"Wrote {target}", markup=False)
+    from rich.markup import escape
 
+    from tui.extras import available
+    from tui.report import NO_CHART
 
-@app.command()
-def runs(runs_dir: RunsDir = None) -> None:
-    """The runs in the runs folder with their state and best validation loss."""
-    from engine.runs import list_runs
-
-    folder = runs_dir_or_default(runs_dir)
-    summaries = list_runs(folder)
-    if not summaries:
-        out.print(
-            f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.", markup=False
-        )
-        return
-    table = Table(title=f"Runs in {folder}")
-    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint"):
-        table.add_column(
-            column,
-            justify="right" if column in {"steps", "best val loss"} else "left",
-            no_wrap=column == "run",  # run ids are copied into other commands whole
-        )
-    colours = {"finished": "green", "running": "cyan", "failed": "red", "stopped": "yellow"}
-    for s in summaries:
-        best = f"{s.best_val_loss:.4f}" if s.best_val_loss != float("inf") else "-"
-        table.add_row(
-            s.run_id,
-            s.model,
-            f"[{colours.get(s.state, 'white')}]{s.state}[/]",
-            f"{s.step:,}/{s.total_steps:,}",
-            best,
-            "yes" if s.has_checkpoint else "no",
-        )
-    out.print(table)
+    if not available("matplotlib"):
+        err.print(f"[yellow]Note:[/] {escape(NO_CHART)}")
 
 
 @app.command()
@@ -335,9 +373,21 @@ def config(
     ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value")] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Write the result here.")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's config table (defaults).")
+    ] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON schema of a config file.")
+    ] = False,
 ) -> None:
     """Every config field with its value, allowed range and description; validate or save."""
     from engine.config import LIVE_FIELDS, RunConfig, field_range, list_presets, save_config
+
+    if markdown or schema:
+        from tui.config_reference import json_schema, markdown_table
+
+        sys.stdout.write(json_schema() if schema else markdown_table())
+        return
 
     with user_errors():
         cfg = build_config(config_file, set_)
@@ -360,17 +410,20 @@ def config(
 
 app.command("generate")(generate_cmd)
 app.command("control")(remote_control)
+app.command("inspect")(inspect_cmd)
+register_experiments(app)
+register_sweep(app)
 
 
 def main() -> None:
     """Entry point of ``llmv0``."""
-    app()
+    app(prog_name="llmv0")  # also names its shell completion, however it was started
 
 
-tui_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+tui_app = typer.Typer(context_settings=CONTEXT_SETTINGS, pretty_exceptions_enable=False)
 
 
-@tui_app.command()
+@tui_app.command(cls=FlagCommand)
 def dashboard(
     config: Annotated[
         str | None, typer.Option("--config", "-c", help="Config file or preset to load.")
@@ -384,6 +437,8 @@ def dashboard(
             "--attach",
             "-a",
             help="Follow and steer a run another process trains (its whole history, then live).",
+            envvar=ATTACH_ENV,  # how `--serve --attach` reaches each browser tab
+            show_envvar=False,
         ),
     ] = None,
     serve: Annotated[
@@ -395,20 +450,22 @@ def dashboard(
     port: Annotated[
         int, typer.Option("--port", help="With --serve: port.", min=1, max=65535)
     ] = 8000,
+    runs_dir: RunsDir = None,
+    version: VersionOption = False,
 ) -> None:
     """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
     if serve:
-        from tui.serve import serve as serve_dashboard
+        from tui.cli_serve import serve_dashboard
 
-        raise typer.Exit(serve_dashboard(host, port, config, run))
+        raise typer.Exit(serve_dashboard(host, port, config, run, attach, runs_dir))
     from tui.launch import run_dashboard
 
-    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach))
+    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach, runs_dir=runs_dir))
 
 
 def tui_main() -> None:
     """Entry point of ``llmv0-tui``."""
-    tui_app()
+    tui_app(prog_name="llmv0-tui")
 
 
 if __name__ == "__main__":

@@ -65,9 +65,13 @@ def generate(
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="A .pt checkpoint file.")
     ] = None,
-    seed: Annotated[
-        str, typer.Option("--seed", "--prompt", "-p", help="Text to continue (the prompt).")
+    prompt_text: Annotated[
+        str, typer.Option("--prompt", "-p", help="Text to continue (the prompt).")
     ] = "\n",
+    old_seed: Annotated[
+        str | None,
+        typer.Option("--seed", hidden=True, help="Deprecated alias of --prompt."),
+    ] = None,
     prompt_file: Annotated[
         Path | None,
         typer.Option("--prompt-file", help="Read the prompt from this UTF-8 file instead."),
@@ -154,7 +158,9 @@ def generate(
 
     with user_errors():
         target = _one_target(run, checkpoint)
-        prompt = _read_prompt(seed, prompt_file)
+        if old_seed is not None:
+            prompt_text = _deprecated_seed(old_seed, prompt_text)
+        prompt = _read_prompt(prompt_text, prompt_file)
         strategy = strategy.lower()
         if num_samples < 1:
             raise ValueError(f"--num-samples must be at least 1 (got {num_samples}).")
@@ -210,6 +216,22 @@ def _with_seed(settings: SampleSettings, seed: int) -> SampleSettings:
 
 MAX_PROMPT_BYTES = 1024 * 1024
 """A prompt longer than this is a mistake (or a device that never ends)."""
+
+
+def _deprecated_seed(old_seed: str, prompt_text: str) -> str:
+    """``--seed TEXT``, the prompt's old name: still the prompt, with a notice on stderr.
+
+    ``--seed`` means the random seed in nanoGPT and most tools. For now the random seed stays
+    ``--sample-seed``; once ``--seed`` as the prompt is gone, ``--seed`` becomes an alias of
+    ``--sample-seed``.
+    """
+    if prompt_text != "\n":
+        raise ValueError("Give the prompt once, with --prompt (--seed is its deprecated name).")
+    err.print(
+        "[yellow]Note:[/] --seed as the prompt is deprecated; use --prompt (-p). "
+        "The random seed is --sample-seed."
+    )
+    return old_seed
 
 
 def _read_prompt(seed: str, prompt_file: Path | None) -> str:

@@ -26,7 +26,10 @@ def train_args(
 ) -> list[str]:
     """Arguments for ``llmv0 train`` in a child process (a detached or torchrun launch)."""
     args = ["--runs-dir", str(runs_dir), "--no-samples"]
-    args += ["--resume", str(runs_dir / run_id)] if resume else ["--run-id", run_id]
+    if resume == "auto":  # each (re)started process decides: resume if saved, else start
+        args += ["--resume", "auto", "--run-id", run_id]
+    else:
+        args += ["--resume", str(runs_dir / run_id)] if resume else ["--run-id", run_id]
     if config:
         args += ["--config", config]
     for item in overrides:

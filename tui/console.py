@@ -20,6 +20,7 @@ from engine.events import (
     Event,
     RunFailed,
     RunFinished,
+    RunNotice,
     RunPaused,
     RunResumed,
     RunStarted,
@@ -72,9 +73,13 @@ class TrainingDisplay:
         self.steps_per_epoch = e.steps_per_epoch
         self.progress.update(self.task, total=e.total_steps, completed=e.start_step)
         verb = "Resuming" if e.resumed else "Training"
+        budget = e.config.get("time_budget_s") or 0
+        length = f"{e.total_steps:,} steps"
+        if budget:
+            length = f"time budget {format_duration(budget)} (final evaluation included)"
         self.console.print(
             f"[bold]{verb}[/] run [cyan]{escape(e.run_id)}[/]: {e.config['model']} with "
-            f"{e.n_params:,} parameters on {e.device} ({e.dtype}); {e.total_steps:,} steps, "
+            f"{e.n_params:,} parameters on {e.device} ({e.dtype}); {length}, "
             f"{e.steps_per_epoch:,} per epoch; vocabulary {e.vocab_size}; "
             f"{e.train_tokens:,} train / {e.val_tokens:,} val characters."
         )
@@ -87,22 +92,24 @@ class TrainingDisplay:
         if now - self._last_draw < 0.1 and e.step < e.total_steps:
             return
         self._last_draw = now
-        done = e.step - self.start_step
-        remaining = e.total_steps - e.step
-        eta = e.elapsed_s / done * remaining if done else float("nan")
+        eta = e.eta_s if e.eta_s is not None else float("nan")  # pauses and compile excluded
+        total = f"{e.total_steps:,}" if e.progress is None else f"~{e.total_steps:,}"
         parts = [
-            f"step {e.step:,}/{e.total_steps:,}",
+            f"step {e.step:,}/{total}",
             f"epoch {e.epoch + 1}",
             f"loss {e.loss:.4f}",
         ]
         if self.val:
             parts += [f"val {self.val['loss']:.4f}", f"ppl {self.val['ppl']:.2f}"]
         parts += [
-            f"{e.tokens_per_s:,.0f} tok/s",
+            f"{e.tokens_per_s:,.0f} tok/s" if e.tokens_per_s else "— tok/s",
             f"lr {e.lr:.2e}",
             f"ETA {format_duration(eta)}",
         ]
-        self.progress.update(self.task, completed=e.step)
+        if e.progress is not None:  # a time budget: the bar is the share of it used
+            self.progress.update(self.task, total=1.0, completed=e.progress)
+        else:
+            self.progress.update(self.task, completed=e.step)
         self.stats.plain = "  ".join(parts)
 
     def _on_EvalCompleted(self, e: EvalCompleted) -> None:
@@ -137,6 +144,11 @@ class TrainingDisplay:
 
     def _on_RunResumed(self, e: RunResumed) -> None:
         self.console.print(f"[yellow]resumed at step {e.step}[/]")
+
+    def _on_RunNotice(self, e: RunNotice) -> None:
+        if e.kind == "compiling":
+            self.stats.plain = "compiling..."
+        self.console.print(f"  [dim]{e.message}[/]", highlight=False)
 
     def _on_RunWarning(self, e: RunWarning) -> None:
         self.console.print(f"[yellow]warning:[/] {escape(e.message)}", markup=True, highlight=False)

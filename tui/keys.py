@@ -35,6 +35,7 @@ KEYS: list[tuple[str, str, str, str, bool]] = [
     ("c", "candidates", "Next?", "Top 5 next characters after the text, with probabilities", False),
     ("comma", "page(-1)", "Prev sample", "Previous training sample", False),
     ("full_stop", "page(1)", "Next sample", "Next training sample", False),
+    ("i", "inspect", "Inspect", "Inspect what the model knows (five views)", False),
     ("r", "runs", "Runs", "Run browser: open, attach, resume, compare runs", True),
     ("o", "clear_overlay", "Clear overlay", "Remove compared runs from the loss chart", False),
     ("l", "log_scale", "Log", "Charts: log / linear y axis", False),

@@ -90,13 +90,18 @@ def _exit_when_orphaned(on_hangup: Callable[[int, object], None]) -> None:
     threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
-def run_dashboard(config: str | None, run: str | None, attach: str | None = None) -> int:
+def run_dashboard(
+    config: str | None,
+    run: str | None,
+    attach: str | None = None,
+    runs_dir: Path | None = None,
+) -> int:
     """Entry point of ``llmv0-tui``: 0 on a clean exit, 2 when the inputs cannot be opened."""
     from engine.checkpoint import CheckpointError
     from engine.runs import RunNotFoundError
 
     try:
-        app = make_app(config, run, attach=attach)
+        app = make_app(config, run, attach=attach, runs_dir=runs_dir)
     except (ConfigError, CheckpointError, RunNotFoundError) as exc:
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2

@@ -20,10 +20,15 @@ def smooth(values: list[float], window: int) -> list[float]:
     return out
 
 
-def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
-    """Two stacked plotext charts (loss; perplexity) as a string with ANSI colours."""
+def terminal_plot(curves: Curves, title: str, width: int | None = None, colour: bool = True) -> str:
+    """Two stacked plotext charts (loss; perplexity); ANSI colours only when ``colour``."""
     import plotext as plt
 
+    from tui.overlay_plot import int_ticks
+
+    # plotext's clear_figure clears only the active subplot: select the whole figure first,
+    # or the previous call's subplots survive and a second chart in one process can crash.
+    plt.main()
     plt.clear_figure()
     plt.theme("clear")  # the terminal's own background, readable on dark and light
     plt.subplots(2, 1)
@@ -46,17 +51,29 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None) -> str:
         )
     for step in curves.epoch_steps:
         plt.vline(step, "gray")
+    steps = curves.train_steps + curves.val_steps
+    ticks = int_ticks(min(steps), max(steps)) if steps else []
+    plt.xticks(ticks, [str(t) for t in ticks])  # steps are whole numbers, never 12.5
     plt.xlabel("step")
     plt.subplot(2, 1)
     plt.title("validation perplexity")
     if curves.val_steps:
         plt.plot(curves.val_steps, curves.perplexity, color="green", marker="braille")
+    plt.xticks(ticks, [str(t) for t in ticks])
     plt.xlabel("step")
-    return plt.build()
+    text = plt.build()
+    return text if colour else plt.uncolorize(text)
 
 
 def png_plot(curves: Curves, title: str, path: Path) -> None:
-    """Write the same two charts to a PNG file with matplotlib (no display needed)."""
+    """Write the same two charts to a PNG file with matplotlib (no display needed).
+
+    Raises:
+        MissingExtraError: matplotlib is not installed (the ``png`` extra).
+    """
+    from tui.extras import require
+
+    require("matplotlib", "png", "llmv0 plot --png")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -8,8 +8,12 @@ from pathlib import Path
 from engine.config import RunConfig, diff_from_defaults, validate_config
 from engine.events import EvalCompleted, Event, RunFailed, RunFinished, RunStarted, SampleGenerated
 from engine.runs import curves
+from tui.extras import available
 from tui.formatting import format_duration, format_metric
 from tui.plotting import png_plot
+
+# The report without matplotlib: everything but the picture, and how to get it.
+NO_CHART = "the loss chart needs matplotlib: pip install 'llmv0[png]'"
 
 
 def _fmt(value: float) -> str:
@@ -61,10 +65,12 @@ def build_report(run_dir: Path, history: list[Event], out: Path) -> str:
     else:
         lines.append("No evaluation yet.")
     data = curves(history)
-    if data.train_steps:
+    if data.train_steps and available("matplotlib"):
         chart = out.with_name(f"{out.stem}-loss.png")
         png_plot(data, run_dir.name, chart)
         lines += ["", "## Loss", "", f"![loss and perplexity]({chart.name})"]
+    elif data.train_steps:  # the text is the report; the picture is optional
+        lines += ["", "## Loss", "", f"No chart: {NO_CHART}."]
     lines += ["", "## Samples", ""]
     picks = []
     if evals:

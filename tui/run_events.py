@@ -44,8 +44,10 @@ class RunEventsMixin(_Base):
         stats = self.stats
         stats.step, stats.epoch, stats.lr = last.step, last.epoch, last.lr
         stats.total_steps = last.total_steps or stats.total_steps
-        stats.tokens_per_s = last.tokens_per_s
+        stats.tokens_per_s = last.tokens_per_s or None  # 0: not measured yet
         stats.elapsed_s, stats.elapsed_at = last.elapsed_s, time.monotonic()
+        stats.reported_eta_s, stats.eta_at = last.eta_s, time.monotonic()
+        stats.compiling = False
 
     def on_engine_event(self, message: EngineEvent) -> None:
         if not self.loss_chart.is_attached:  # closing; on_unmount told the trainer to stop
@@ -84,11 +86,17 @@ class RunEventsMixin(_Base):
             self.loss_chart.add_change(event.step)
             if not replay:
                 self.notify(f"{event.name}: {event.old} → {event.new} from step {event.step}")
+        elif isinstance(event, ev.RunNotice):
+            stats.compiling = event.kind == "compiling" and not replay
+            if not replay:
+                self.notify(event.message, timeout=6)
         elif isinstance(event, ev.RunPaused) and not replay:
+            stats.reported_eta_s, stats.eta_at = stats.eta_s(), None  # frozen while paused
             stats.state = "paused"
             stats.elapsed_s, stats.elapsed_at = stats.live_elapsed(), None
         elif isinstance(event, ev.RunResumed) and not replay:
             stats.state, stats.elapsed_at = "running", time.monotonic()
+            stats.eta_at = time.monotonic()
         elif isinstance(event, ev.RunWarning) and not replay:
             self.notify(event.message, severity="warning", timeout=8)
         elif isinstance(event, ev.TERMINAL_EVENTS) and not replay:

@@ -119,6 +119,24 @@ class CausalSelfAttention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         return self.resid_drop(self.proj(y))
 
+    def forward_with_weights(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """forward() from position 0 without a cache, also returning the attention weights
+        (B, nh, T, T): the explicit softmax, for analysis (engine.analysis.attention), never
+        for training."""
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)  # 3 x (B, T, C)
+        hs = C // self.n_head
+        q = q.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
+        if self.rope is not None:
+            q, k = self.rope(q, 0), self.rope(k, 0)
+        att = (q @ k.transpose(-2, -1)).float() * (1.0 / math.sqrt(hs))  # (B, nh, T, T)
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        att = torch.softmax(att.masked_fill(~causal, float("-inf")), dim=-1)
+        y = (att.to(v.dtype) @ v).transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
+        return self.resid_drop(self.proj(y)), att
+
     def _attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
@@ -304,6 +322,26 @@ class GPT(nn.Module):
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
         return logits, loss
+
+    @torch.no_grad()
+    def forward_with_attention(self, idx: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits (B, T, V) and every layer's attention weights, a list of n_layer tensors
+        (B, n_head, T, T) where row i is query i's distribution over keys 0..i.
+
+        The same arithmetic as :meth:`forward` with the softmax written out, for analysis
+        (engine.analysis): training keeps the fused path.
+        """
+        T = idx.size(1)
+        if self.block_size < T:
+            raise ValueError(f"sequence of {T} tokens is longer than block_size {self.block_size}")
+        x = self._embed(idx, 0)  # (B, T, C)
+        weights = []
+        for block in self.blocks:
+            y, att = block.attn.forward_with_weights(block.ln_1(x))
+            x = x + y
+            x = x + block.mlp(block.ln_2(x))  # (B, T, C)
+            weights.append(att)
+        return self.lm_head(self.ln_f(x)), weights
 
     # --- generation ---
 

@@ -80,6 +80,40 @@ class CharLSTM(nn.Module):
         finally:
             torch._C._set_mkldnn_enabled(was_enabled)
 
+    @torch.no_grad()
+    def forward_with_states(
+        self, idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits (B, T, V) and every layer's hidden and cell states after each token,
+        ``h_seq`` and ``c_seq`` (B, T, num_layers, H), for analysis (engine.analysis.cells).
+
+        nn.LSTM returns only the last layer's hidden states over time, so this runs the
+        gate equations itself (PyTorch's gate order i, f, g, o) one step at a time: slow,
+        never used for training, and the same numbers as :meth:`forward` in eval mode.
+        """
+        x = self.embedding(idx)  # (B, T, E)
+        B, T, _ = x.shape
+        hs, cs = [], []
+        for layer in range(self.num_layers):
+            w_ih = getattr(self.lstm, f"weight_ih_l{layer}")
+            w_hh = getattr(self.lstm, f"weight_hh_l{layer}")
+            bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+            inputs = x @ w_ih.T + bias  # (B, T, 4H): the input half of every step at once
+            h = x.new_zeros(B, self.hidden_dim)
+            c = x.new_zeros(B, self.hidden_dim)
+            h_steps, c_steps = [], []
+            for t in range(T):
+                i, f, g, o = (inputs[:, t] + h @ w_hh.T).chunk(4, dim=-1)  # 4 x (B, H)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                h_steps.append(h)
+                c_steps.append(c)
+            x = torch.stack(h_steps, dim=1)  # (B, T, H): the next layer's input
+            hs.append(x)
+            cs.append(torch.stack(c_steps, dim=1))
+        logits = self.head(x)  # (B, T, V); dropout is off in eval mode
+        return logits, torch.stack(hs, dim=2), torch.stack(cs, dim=2)
+
     def init_state(self, batch_size: int) -> LSTMState:
         """No tokens seen yet: nn.LSTM starts from zeros when given None."""
         return None

@@ -88,7 +88,7 @@ def test_train_resume_continues(trained: Path, runs_dir: Path) -> None:
 @pytest.mark.parametrize("how", ["run", "checkpoint"])
 def test_generate(trained: Path, runs_dir: Path, how: str) -> None:
     target = ["--run", "r1"] if how == "run" else ["--checkpoint", str(trained / "latest.pt")]
-    args = ["generate", *target, "--seed", "ROMEO:", "--length", "50", "--runs-dir", str(runs_dir)]
+    args = ["generate", *target, "-p", "ROMEO:", "--length", "50", "--runs-dir", str(runs_dir)]
     result = invoke(args)
     assert result.exit_code == 0, result.output
     text = result.stdout
@@ -103,7 +103,7 @@ def test_generate(trained: Path, runs_dir: Path, how: str) -> None:
 
 def test_generate_with_unknown_characters_exits_2(trained: Path, runs_dir: Path) -> None:
     result = runner.invoke(
-        app, ["generate", "--run", "r1", "--seed", "Zebra#", "--runs-dir", str(runs_dir)]
+        app, ["generate", "--run", "r1", "--prompt", "Zebra#", "--runs-dir", str(runs_dir)]
     )
     assert result.exit_code == 2
     assert result.stdout == ""  # nothing printed before the refusal

@@ -20,13 +20,16 @@ from engine.trainer import Trainer
 def main() -> None:
     config_path, out_prefix, runs_dir = sys.argv[1:4]
     resume = len(sys.argv) > 4 and sys.argv[4] == "--resume"
+    # Each rank proposes its own run id; the trainer must settle on rank 0's.
+    per_rank_id = len(sys.argv) > 4 and sys.argv[4] == "--run-id-per-rank"
     with open(config_path, encoding="utf-8") as fh:
         cfg = validate_config(json.load(fh))
     rank = os.environ.get("RANK", "0")
     if resume:
         trainer = Trainer(cfg, runs_dir=runs_dir, resume="ddp")
     else:
-        trainer = Trainer(cfg, runs_dir=runs_dir, run_id="ddp")
+        run_id = f"rank{os.environ.get('RANK', '0')}" if per_rank_id else "ddp"
+        trainer = Trainer(cfg, runs_dir=runs_dir, run_id=run_id)
     with open(f"{out_prefix}.rank{rank}", "w", encoding="utf-8") as out:
 
         def sink(event: Event) -> None:
@@ -37,7 +40,7 @@ def main() -> None:
             elif isinstance(event, EvalCompleted):
                 record = {"eval": event.step, "val_loss": event.val_loss}
             elif isinstance(event, RunFinished):
-                record = {"finished": event.reason, "step": event.step}
+                record = {"finished": event.reason, "step": event.step, "run_id": trainer.run_id}
             else:
                 return
             out.write(json.dumps(record) + "\n")

@@ -29,6 +29,8 @@ TEXT_BOX_KEYS = [
         "Enter / a / r / space / o / c",
         "Run browser: open / attach / resume / mark / overlay the marked runs / clear",
     ),
+    ("1-5 / ← → / ↑ ↓", "Inspect: view / cursor (shift: 10) / head or unit"),
+    ("n / slash / k", "Inspect: new passage / type a text / cell or hidden state"),
     ("Tab / shift+Tab", "Move between panes, fields and buttons"),
     ("Enter", "In the prompt: generate. In a ● config field during a run: apply it"),
 ]

@@ -3,7 +3,8 @@
 The screen only lists and chooses: it reads the runs folder in a thread worker and dismisses
 with a :class:`BrowserChoice` that the app carries out (tui/browser.py). Keys: Enter opens the
 run under the cursor, a attaches to it, r resumes it, space marks runs, o overlays the marked
-runs on the loss chart, c clears the overlay, Esc closes.
+runs on the loss chart, c clears the overlay, Esc closes. The experiment keys (C compare,
+t tag, n note, D delete, s sort, f filter, w sweeps) live in tui/screens/run_browser_tidy.py.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from engine.runs import RunSummary
+from tui.screens.run_browser_tidy import SORTS, TidyKeys, arrange
 
 STATE_STYLES = {
     "running": "bold green",
@@ -34,7 +36,10 @@ STATE_STYLES = {
     "unknown": "dim",
 }
 RESUMABLE = frozenset({"interrupted", "stopped", "failed"})
-HINT = "Enter open · a attach · r resume · space mark · o overlay marked · c clear overlay · Esc"
+HINT = (
+    "Enter open · a attach · r resume · space mark · o overlay · c clear · C compare · "
+    "t tag · n note · D delete · s sort · f filter · w sweeps · Esc"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class RunRow:
 
     summary: RunSummary
     detail: str  # the config in a few words: model shape, learning rate
+    tags: tuple[str, ...] = ()
+    note: str = ""
+    sweep_state: str = ""  # a sweep trial's verdict: pruned reads better than stopped
 
     @property
     def run_id(self) -> str:
@@ -76,6 +84,7 @@ def read_rows(runs_dir: Path) -> list[RunRow]:
     """Every run under ``runs_dir``, newest first, with its config in a few words."""
     import json
 
+    from engine.experiments import read_meta
     from engine.runs import list_runs
 
     rows = []
@@ -84,7 +93,12 @@ def read_rows(runs_dir: Path) -> list[RunRow]:
             config = json.loads((summary.path / "config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             config = {}
-        rows.append(RunRow(summary, config_detail(config if isinstance(config, dict) else {})))
+        meta = read_meta(summary.path)
+        tags = tuple(str(t) for t in meta.get("tags", []) if isinstance(t, str))
+        detail = config_detail(config if isinstance(config, dict) else {})
+        sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else {}
+        note = str(meta.get("note", ""))
+        rows.append(RunRow(summary, detail, tags, note, str(sweep.get("state", ""))))
     return rows
 
 
@@ -97,7 +111,7 @@ class RunsListed(Message):
         self.error = error
 
 
-class RunBrowser(ModalScreen[BrowserChoice | None]):
+class RunBrowser(TidyKeys, ModalScreen[BrowserChoice | None]):
     """A table of runs; the keys choose what the dashboard does with them."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own idiom)
@@ -107,12 +121,23 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
         Binding("space", "mark", "Mark", show=True),
         Binding("o", "overlay", "Overlay", show=True),
         Binding("c", "choose('clear')", "Clear overlay", show=True),
+        Binding("C", "compare", "Compare", show=True),
+        Binding("t", "tag", "Tag", show=False),
+        Binding("n", "note", "Note", show=False),
+        Binding("D", "delete", "Delete", show=False),
+        Binding("s", "sort", "Sort", show=False),
+        Binding("f", "filter", "Filter", show=False),
+        Binding("w", "sweeps", "Sweeps", show=False),
     ]
 
     def __init__(self, runs_dir: Path) -> None:
         super().__init__()
         self.runs_dir = runs_dir
-        self.rows: list[RunRow] = []
+        self.rows: list[RunRow] = []  # shown: filtered and sorted
+        self.all_rows: list[RunRow] = []
+        self.sort = SORTS[0]
+        self.filter = ""
+        self.error = ""
         self.marked: set[str] = set()
         self.loaded = False
 
@@ -127,7 +152,7 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
             self.table = self.query_one(DataTable)
         except NoMatches:  # dismissed before its children mounted (keys and resizes racing)
             return
-        self.table.add_columns("", "run", "model", "config", "steps", "best val", "state")
+        self.table.add_columns("", "run", "model", "config", "steps", "best val", "state", "tags")
         self.table.focus()
         self._read()
 
@@ -139,15 +164,24 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
             self.post_message(RunsListed([], f"{type(exc).__name__}: {exc}"))
 
     def on_runs_listed(self, message: RunsListed) -> None:
-        self.rows = message.rows
+        self.all_rows = message.rows
+        self.error = message.error
         self.loaded = True
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        """Fill the table with the runs that pass the filter, in the chosen order."""
+        self.rows = arrange(self.all_rows, self.sort, self.filter)
         title = self.query_one("#browser-title", Label)
-        if message.error:
-            title.update(Text(f"Cannot read {self.runs_dir}: {message.error}"))
-        elif not self.rows:
+        order = f"sorted by {self.sort.lstrip('-')}" + (" (desc)" if self.sort[0] == "-" else "")
+        shown = f"{len(self.rows)} of {len(self.all_rows)}" if self.filter else len(self.rows)
+        if self.error:
+            title.update(Text(f"Cannot read {self.runs_dir}: {self.error}"))
+        elif not self.all_rows:
             title.update(Text(f"No runs in {self.runs_dir} yet: press Esc, then s to train one."))
         else:
-            title.update(Text(f"{len(self.rows)} runs in {self.runs_dir}, newest first"))
+            where = f", filter {self.filter}" if self.filter else ""
+            title.update(Text(f"{shown} runs in {self.runs_dir}, {order}{where}"))
         self.table.clear()
         for row in self.rows:
             self.table.add_row(*self._cells(row), key=row.run_id)
@@ -156,6 +190,7 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
         s = row.summary
         best = f"{s.best_val_loss:.4f}" if math.isfinite(s.best_val_loss) else "—"
         total = f"/{s.total_steps}" if s.total_steps else ""
+        state = "pruned" if s.state == "stopped" and row.sweep_state == "pruned" else s.state
         return [
             "●" if row.run_id in self.marked else " ",
             row.run_id,
@@ -163,7 +198,8 @@ class RunBrowser(ModalScreen[BrowserChoice | None]):
             row.detail,
             f"{s.step}{total}",
             best,
-            Text(s.state, style=STATE_STYLES.get(s.state, "")),
+            Text(state, style=STATE_STYLES.get(s.state, "")),
+            Text(" ".join(row.tags)),  # user text: Text, never markup
         ]
 
     def current(self) -> RunRow | None:

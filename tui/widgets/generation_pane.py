@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
@@ -26,14 +26,13 @@ from textual.content import Content
 from textual.widgets import Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine.sampling import (
-    STRATEGIES,
-    SampleSettings,
-    generate_stream_with_probs,
-    next_char_candidates,
-)
 from tui.messages import CandidatesReady, GenerationChunk, GenerationEnded
 from tui.widgets.prob_log import ProbLog
+
+if TYPE_CHECKING:
+    # engine.sampling imports torch (1.3 s): imported where generation starts, so the
+    # dashboard's first frame does not wait for it (tui.app loads it in the background).
+    from engine.sampling import SampleSettings
 
 FLUSH_S = 0.03
 TEMPERATURE_STEP = 0.1
@@ -114,6 +113,8 @@ class GenerationPane(Vertical):
 
     # --- settings ----------------------------------------------------------------------
     def settings(self) -> SampleSettings:
+        from engine.sampling import SampleSettings
+
         return SampleSettings(
             length=self.length,
             temperature=round(self.temperature, 2),
@@ -162,6 +163,8 @@ class GenerationPane(Vertical):
 
     def cycle_strategy(self) -> None:
         """sample → greedy → beam → sample (the next generation uses it)."""
+        from engine.sampling import STRATEGIES
+
         self.strategy = STRATEGIES[(STRATEGIES.index(self.strategy) + 1) % len(STRATEGIES)]
         self._show_settings()
 
@@ -225,6 +228,8 @@ class GenerationPane(Vertical):
             chars: list[str] = []
             probs: list[float] = []
             last = time.monotonic()
+            from engine.sampling import generate_stream_with_probs
+
             for item in generate_stream_with_probs(model, tokenizer, prompt, settings):
                 if worker.is_cancelled:
                     self.post_message(GenerationChunk(generation_id, "".join(chars), probs=probs))
@@ -315,6 +320,8 @@ class GenerationPane(Vertical):
                 self.post_message(CandidatesReady([], "next: no model yet (s trains one)"))
                 return
             model, tokenizer, _ = found
+            from engine.sampling import next_char_candidates
+
             candidates = next_char_candidates(model, tokenizer, text, k=CANDIDATES)
             self.post_message(CandidatesReady(candidates))
         except Exception as exc:  # an unknown prompt character: say so, keep the UI

@@ -53,6 +53,9 @@ class RunStats:
     best_val_loss: float | None = None
     last_checkpoint: str = ""
     message: str = ""
+    compiling: bool = False  # the first step compiles: no speed or ETA to show yet
+    reported_eta_s: float | None = None  # the engine's (pauses and compile excluded)
+    eta_at: float | None = None  # monotonic time of that report; None while paused
 
     def live_elapsed(self) -> float:
         """Elapsed seconds, still ticking while running."""
@@ -61,7 +64,14 @@ class RunStats:
         return self.elapsed_s
 
     def eta_s(self) -> float | None:
-        """Seconds left at the average pace so far (None until it can be estimated)."""
+        """Seconds left: the engine's estimate, counting down between reports; else the
+        average pace so far (None until it can be estimated)."""
+        if self.state in {"running", "paused"} and self.reported_eta_s is not None:
+            if self.eta_at is None or self.state == "paused":
+                return self.reported_eta_s
+            return max(0.0, self.reported_eta_s - (time.monotonic() - self.eta_at))
+        if self.compiling:
+            return None
         done = self.step - self.start_step
         if self.state not in {"running", "paused"} or done <= 0 or not self.total_steps:
             return None
@@ -93,6 +103,8 @@ def _cells(stats: RunStats) -> list[list[tuple[str, str, str]]]:
     total = f"/{stats.total_steps}" if stats.total_steps else ""
     lr = f"{stats.lr:.3g}" if stats.lr is not None else "—"
     tps = f"{stats.tokens_per_s:,.0f}" if stats.tokens_per_s is not None else "—"
+    if stats.compiling:
+        tps = "compiling…"
     best = f"{stats.best_val_loss:.4f}" if stats.best_val_loss is not None else "—"
     params = format_count(stats.n_params) if stats.n_params is not None else "—"
     return [

@@ -1,0 +1,91 @@
+"""Seconds from typing ``llmv0-tui`` to its first frame, in a real terminal (tmux).
+
+Each launch starts a fresh tmux session running the dashboard, then polls the terminal
+(every 5 ms) until the first frame shows the status bar, the config editor and the key
+footer; the launch is then killed. Prints each launch and the median (target: < 0.8 s).
+The dashboard draws that frame before torch is imported (it loads in the background).
+
+    python bench/first_frame.py               # median of 5 launches
+    python bench/first_frame.py --launches 9 --config gpt-cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Every one of these must be on screen: the status bar, the editor and the key footer.
+MARKERS = ("tok/s", "batch_size", "Quit")
+TIMEOUT_S = 30.0
+# A tmux server of our own: a shared one may impose its window size on new sessions.
+TMUX = ["tmux", "-L", "llmv0-first-frame"]
+
+
+def screen(session: str) -> str:
+    result = subprocess.run(
+        [*TMUX, "capture-pane", "-p", "-t", session], capture_output=True, text=True
+    )
+    return result.stdout
+
+
+def launch_once(command: str, runs_dir: Path) -> float:
+    """Seconds from starting the command to a screen that shows every marker."""
+    session = f"llmv0-ff-{uuid.uuid4().hex[:8]}"
+    env = f"PYTHONPATH={shlex.quote(str(ROOT))} LLMV0_RUNS_DIR={shlex.quote(str(runs_dir))}"
+    shell = f"cd {shlex.quote(str(ROOT))} && exec env {env} {command}"
+    start = time.perf_counter()
+    subprocess.run(
+        [*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", shell], check=True
+    )
+    try:
+        while True:
+            text = screen(session)
+            if all(marker in text for marker in MARKERS):
+                return time.perf_counter() - start
+            if time.perf_counter() - start > TIMEOUT_S:
+                raise TimeoutError(f"no first frame within {TIMEOUT_S:.0f} s:\n{text}")
+            time.sleep(0.005)
+    finally:
+        subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--config", help="preset or config file to open")
+    args = parser.parse_args(argv)
+    if shutil.which("tmux") is None:
+        print("tmux is not installed: this benchmark needs a real terminal")
+        return 1
+    exe = Path(sys.executable).with_name("llmv0-tui")
+    command = shlex.quote(str(exe)) if exe.exists() else f"{sys.executable} -m tui"
+    if args.config:
+        command += f" --config {shlex.quote(args.config)}"
+    times = []
+    with tempfile.TemporaryDirectory() as runs:
+        for n in range(args.launches):
+            seconds = launch_once(command, Path(runs))
+            times.append(seconds)
+            print(f"launch {n + 1}: {seconds:.3f} s")
+    median = statistics.median(times)
+    verdict = "meets" if median < 0.8 else "misses"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"first frame: median {median:.3f} s over {len(times)} launches ({verdict} the 0.8 s "
+        f"target); min {min(times):.3f} s, max {max(times):.3f} s; load average {load:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

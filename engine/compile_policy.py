@@ -1,0 +1,86 @@
+"""Compile only when it pays for itself, and keep inductor's on-disk caches across runs.
+
+``torch.compile`` costs 20-32 s on a 2-core CPU for ``gpt-cpu`` and makes its bf16 steps
+about 1.4x faster (README, Results): a 300-step run loses more than it gains, a 3000-step
+run gains. So a run with ``compile = true`` trains its first steps eagerly, times them,
+and compiles only when the time the rest of the run would save exceeds the compile cost
+(with a margin). The cost is the last one measured for the same model, precision and
+batch shape on this machine (recorded next to inductor's cache), else a default. Inductor
+caches compiled graphs on disk; its default folder is under /tmp, which many systems wipe
+at boot, so llmv0 points it at ``~/.cache/llmv0/inductor`` unless
+``TORCHINDUCTOR_CACHE_DIR`` says otherwise: a second run of the same shape compiles in a
+fraction of the time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
+COSTS_FILE = "llmv0-compile-seconds.json"
+DEFAULT_COMPILE_S = 25.0  # gpt-cpu, cold cache, 2-core Xeon: 20-32 s
+# Compiled step speed over eager, measured for gpt-cpu (bench/train_speed.py): bf16 23.1k vs
+# 16.4k tokens/s, fp32 9.4k vs 7.5k.
+SPEEDUP = {"bfloat16": 1.4, "float16": 1.4, "float32": 1.25}
+MARGIN = 1.25  # compile only when the expected saving beats the cost by a quarter
+DECIDE_AFTER = 4  # eager steps timed before deciding (the first is a warm-up)
+
+
+def use_persistent_cache() -> Path:
+    """Point inductor's caches at a folder that survives reboots (unless already set)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ.setdefault(CACHE_ENV, str(default / "llmv0" / "inductor"))
+    return Path(os.environ[CACHE_ENV])
+
+
+def signature(cfg: Any, dtype: str, device: str) -> str:
+    """What a compiled graph depends on: model shape, batch shape, precision, device."""
+    shape = (
+        f"{cfg.model}-{cfg.n_layer}x{cfg.n_head}x{cfg.n_embd}-{cfg.position_encoding}-"
+        f"{cfg.activation}"
+        if cfg.model == "gpt"
+        else f"{cfg.model}-{cfg.num_layers}x{cfg.hidden_dim}-e{cfg.embedding_dim}"
+    )
+    return f"{shape}-b{cfg.batch_size}x{cfg.seq_length}-d{cfg.dropout:g}-{dtype}-{device}"
+
+
+def recorded_cost(sig: str) -> float | None:
+    """The last measured compile time for ``sig`` on this machine, if any."""
+    try:
+        costs = json.loads((use_persistent_cache() / COSTS_FILE).read_text(encoding="utf-8"))
+        return float(costs[sig])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def record_cost(sig: str, seconds: float) -> None:
+    """Remember a measured compile time (best effort: a read-only home is no error)."""
+    path = use_persistent_cache() / COSTS_FILE
+    try:
+        costs = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        if not isinstance(costs, dict):
+            costs = {}
+        costs[sig] = round(seconds, 2)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(costs, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        pass
+
+
+def worth_compiling(
+    steps_left: float, eager_step_s: float, compile_s: float, dtype: str
+) -> tuple[bool, str]:
+    """Whether compiling now saves more time than it costs; and a note saying why."""
+    speedup = SPEEDUP.get(dtype, 1.25)
+    saving = steps_left * eager_step_s * (1 - 1 / speedup)
+    verdict = saving > MARGIN * compile_s
+    what = "compiling" if verdict else "not compiling (eager is faster end to end)"
+    return verdict, (
+        f"compile: {what}: {steps_left:,.0f} steps left at {eager_step_s * 1000:.0f} ms would "
+        f"save ~{saving:.0f} s against ~{compile_s:.0f} s of compiling"
+    )

@@ -1,0 +1,117 @@
+"""CPU thread count chosen by measuring training steps, and measured again when speed drifts.
+
+On a machine whose cores are shared (a server over SSH, other jobs, the dashboard's own UI
+thread), one thread per core is not the fastest choice: a thread that waits for a busy
+core stalls every other thread at the next barrier, and an LSTM step measured 5-8x slower
+with two threads than with one while one other process competed for two cores. No static
+rule gets both the idle and the busy case right, so :class:`ThreadTuner` times real
+training steps (they are not wasted: they train) at 1..N threads, keeps the fastest (fewer
+threads when within 5%), and repeats that probe when the step time drifts by more than a
+third from what the chosen count gave, at most once a minute.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections import deque
+from collections.abc import Callable
+
+# Steps timed per candidate: the first after a change is discarded (thread pool warm-up).
+PROBE_STEPS = 4
+TIE = 1.05  # fewer threads win when within 5%: they leave a core to the rest of the machine
+ABORT = 2.0  # a candidate whose step (even its first) takes 2x the best so far is dropped
+DRIFT = 1.33  # re-probe when the recent median step time moves by a third, either way
+DRIFT_WINDOW = 10
+MIN_REPROBE_S = 60.0
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity mask), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+class ThreadTuner:
+    """Pick the thread count from measured step times; call around every training step.
+
+    Args:
+        set_threads: applies a thread count (``torch.set_num_threads``).
+        max_threads: the largest count tried (the usable cores).
+        clock: seconds, for the re-probe rate limit (the run's clock).
+    """
+
+    def __init__(
+        self, set_threads: Callable[[int], None], max_threads: int, clock: Callable[[], float]
+    ) -> None:
+        self._set = set_threads
+        self._clock = clock
+        self.candidates = list(range(1, max(1, max_threads) + 1))
+        self.chosen = self.candidates[-1]
+        self._times: dict[int, list[float]] = {}
+        self._probing: list[int] = []
+        self._recent: deque[float] = deque(maxlen=DRIFT_WINDOW)
+        self._reference = 0.0
+        self._last_probe = -MIN_REPROBE_S
+        self.probes = 0
+        if len(self.candidates) > 1:
+            self._start_probe()
+
+    @property
+    def probing(self) -> bool:
+        return bool(self._probing)
+
+    def restart(self) -> None:
+        """Measure afresh (the step itself changed, e.g. it is now compiled)."""
+        if len(self.candidates) > 1:
+            self._start_probe()
+            self.probes = 1
+
+    def _start_probe(self) -> None:
+        self._probing = list(self.candidates)
+        self._times = {n: [] for n in self.candidates}
+        self._last_probe = self._clock()
+        self.probes += 1
+        self._set(self._probing[0])
+
+    def after_step(self, seconds: float) -> str | None:
+        """Record a step's time; returns a notice when a probe ends with a choice."""
+        if self._probing:
+            current = self._probing[0]
+            self._times[current].append(seconds)
+            best = min((self._median(n) for n in self.candidates if n < current), default=0.0)
+            # Under contention one step at too many threads can cost 30 normal ones (every
+            # parallel op waits for a descheduled thread): stop probing such a count at once.
+            hopeless = best > 0 and seconds > ABORT * best
+            if len(self._times[current]) < PROBE_STEPS and not hopeless:
+                return None
+            self._probing.pop(0)
+            if self._probing:
+                self._set(self._probing[0])
+                return None
+            return self._choose()
+        self._recent.append(seconds)
+        if len(self._recent) == DRIFT_WINDOW and self._reference > 0:
+            ratio = statistics.median(self._recent) / self._reference
+            drifted = ratio > DRIFT or ratio < 1 / DRIFT
+            if drifted and self._clock() - self._last_probe >= MIN_REPROBE_S:
+                self._start_probe()
+        return None
+
+    def _median(self, n: int) -> float:
+        times = self._times.get(n) or [math.inf]
+        return statistics.median(times[1:] or times)
+
+    def _choose(self) -> str:
+        medians = {n: self._median(n) for n in self._times}
+        best = min(medians.values())
+        self.chosen = min(n for n, m in medians.items() if m <= best * TIE)
+        self._reference = medians[self.chosen]
+        self._recent.clear()
+        self._set(self.chosen)
+        timings = ", ".join(f"{n}: {m * 1000:.0f} ms" for n, m in medians.items())
+        again = " (re-measured: step time drifted)" if self.probes > 1 else ""
+        return f"cpu threads: {self.chosen}, the fastest measured{again} (per step: {timings})"

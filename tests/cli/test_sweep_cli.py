@@ -1,0 +1,135 @@
+"""``llmv0 sweep`` and ``llmv0 sweep-results`` through the CLI: a tiny grid, the results table,
+the best config as a preset, and bad input as one paragraph with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from engine.sweep_space import load_space
+from tui.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fixed(make_config: Callable[..., Any]) -> Callable[..., dict[str, Any]]:
+    """``fixed(**changes)``: a whole tiny config (the root conftest's) as a space's [set]."""
+    return lambda **changes: make_config(**changes).model_dump()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_sweep_then_results_then_best_preset(
+    fixed: Callable[..., dict[str, Any]],
+    runs_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    space = tmp_path / "space.json"
+    space.write_text(
+        json.dumps({"name": "cli", "method": "grid", "set": fixed(max_steps=10, eval_interval=5),
+                    "fields": {"learning_rate": [0.01, 0.001]}})
+    )  # fmt: skip
+    ran = invoke("sweep", str(space), "--runs-dir", str(runs_dir))
+    assert ran.exit_code == 0, ran.output
+    assert "trial 0 complete" in ran.stdout and "trial 1 complete" in ran.stdout
+    shown = invoke("sweep-results", "cli", "--runs-dir", str(runs_dir))
+    assert shown.exit_code == 0
+    assert "learning_rate=0.01" in shown.stdout and "learning_rate=0.001" in shown.stdout
+    assert shown.stdout.count("complete") == 2 and "cli-t001" in shown.stdout
+    monkeypatch.setenv("LLMV0_CONFIG_DIR", str(tmp_path / "presets"))
+    saved = invoke(
+        "sweep-results", "cli", "--save-best-preset", "best", "--runs-dir", str(runs_dir)
+    )
+    assert saved.exit_code == 0, saved.output
+    preset = json.loads((tmp_path / "presets" / "best.json").read_text())
+    assert preset["learning_rate"] == 0.01  # the larger rate learns faster in 10 steps
+    missing = invoke("sweep-results", "nope", "--runs-dir", str(runs_dir))
+    assert missing.exit_code == 2 and "cli" in missing.stderr
+
+
+def test_bad_space_file_lists_every_problem(tmp_path: Path, runs_dir: Path) -> None:
+    space = tmp_path / "bad.toml"
+    space.write_text('name = "x"\nmethod = "bayes"\n[fields]\nlr = [1]\n', encoding="utf-8")
+    result = invoke("sweep", str(space), "--runs-dir", str(runs_dir))
+    assert result.exit_code == 2
+    assert "method" in result.stderr and "fields.lr" in result.stderr
+    assert "Traceback" not in result.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = ", encoding="utf-8")
+    assert invoke("sweep", str(broken), "--runs-dir", str(runs_dir)).exit_code == 2
+
+
+def test_unreachable_storage_is_one_paragraph_without_the_password(
+    corpus: Path, tmp_path: Path, runs_dir: Path
+) -> None:
+    pytest.importorskip("psycopg2")
+    space = tmp_path / "s.json"
+    space.write_text(
+        json.dumps({"name": "s", "set": {"data_file": str(corpus)}, "n_trials": 1,
+                    "fields": {"hidden_dim": [16]}})
+    )  # fmt: skip
+    url = "postgresql://me:secret@127.0.0.1:1/db"
+    result = invoke("sweep", str(space), "--storage", url, "--runs-dir", str(runs_dir))
+    assert result.exit_code == 2 and "Cannot open storage" in result.stderr
+    assert "secret" not in result.output
+
+
+def test_shipped_sweep_files_are_valid() -> None:
+    folder = Path(__file__).resolve().parents[2] / "configs" / "sweeps"
+    files = sorted(folder.glob("*.toml"))
+    assert files
+    for path in files:
+        assert load_space(path).n_trials >= 1
+
+
+def test_jobs_runs_worker_processes_on_one_study(
+    fixed: Callable[..., dict[str, Any]],
+    runs_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--jobs 2 starts one more worker process; together they run exactly n_trials."""
+    from engine.sweep import default_storage, load_study, results
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("PYTHONPATH", str(root))  # the helper process imports this checkout
+    space = tmp_path / "space.json"
+    space.write_text(
+        json.dumps({"name": "jobs", "method": "random", "n_trials": 4,
+                    "set": fixed(max_steps=10, eval_interval=5),
+                    "pruner": {"kind": "none"},
+                    "fields": {"learning_rate": {"low": 1e-3, "high": 1e-2}}})
+    )  # fmt: skip
+    ran = invoke("sweep", str(space), "--jobs", "2", "--runs-dir", str(runs_dir))
+    assert ran.exit_code == 0, ran.output
+    rows = results(load_study("jobs", default_storage(runs_dir)))
+    assert [r.state for r in rows] == ["complete"] * 4
+    assert len({r.run_id for r in rows}) == 4
+
+
+def test_sweep_names_the_sweep_extra_when_optuna_is_missing(
+    tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name.split(".")[0] == "optuna" else real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    space = tmp_path / "s.json"
+    space.write_text("{}")
+    for args in (["sweep", str(space)], ["sweep-results", "any"]):
+        result = invoke(*args, "--runs-dir", str(runs_dir))
+        assert result.exit_code == 2
+        assert "pip install 'llmv0[sweep]'" in " ".join(result.stderr.split())

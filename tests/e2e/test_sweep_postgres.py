@@ -1,0 +1,129 @@
+"""Two sweep worker processes against one study on a real PostgreSQL server.
+
+The test starts its own server (initdb into a temp folder, postgres on 127.0.0.1 on a free
+port, as the unprivileged ``postgres`` user when run as root) and stops it afterwards. The
+study's trials add up to n_trials, each trial's run folder trains exactly once, and both
+workers took part. Skipped only when the PostgreSQL binaries are absent (.ci/run installs
+them).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.events import RunStarted
+from engine.runlog import read_events
+from engine.sweep import load_study, results
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pg_bin(name: str) -> str | None:
+    """A PostgreSQL server binary from PATH or Debian's versioned folder."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        if os.environ.get("LLMV0_REQUIRE_POSTGRES"):  # set by .ci/run: CI must have them
+            pytest.fail("PostgreSQL server binaries are missing; .ci/run installs them")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    # Not under pytest's tmp_path: its parents are private to root, and the server runs
+    # as the postgres user, who must reach its data folder.
+    top = Path(tempfile.mkdtemp(prefix="llmv0-pg-"))
+    top.chmod(0o755)
+    data = top / "pgdata"
+    data.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root
+        shutil.chown(data, "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    options = f"-h 127.0.0.1 -p {port} -k {data} -F"
+    log = data / "server.log"
+    subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_two_workers_share_one_study_on_postgres(
+    postgres: str, make_config: Callable[..., Any], runs_dir: Path, tmp_path: Path
+) -> None:
+    fixed = make_config(max_steps=30, eval_interval=15).model_dump()
+    space = {
+        "name": "pg",
+        "method": "random",
+        "n_trials": 6,
+        "set": fixed,
+        "fields": {"learning_rate": {"low": 1e-3, "high": 3e-2, "log": True}},
+        "pruner": {"kind": "none"},
+    }
+    space_file = tmp_path / "space.json"
+    space_file.write_text(json.dumps(space))
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [
+        *[sys.executable, "-m", "tui.cli", "sweep", str(space_file)],
+        *["--storage", postgres, "--runs-dir", str(runs_dir), "--quiet"],
+    ]
+    # The study is created first, so the two workers only ever load it.
+    from engine.sweep import open_study
+    from engine.sweep_space import load_space
+
+    open_study(load_space(space_file), postgres)
+    workers = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE) for _ in range(2)]
+    for worker in workers:
+        _, stderr = worker.communicate(timeout=240)
+        assert worker.returncode == 0, stderr.decode()
+
+    study = load_study("pg", postgres)
+    rows = results(study)
+    assert [r.state for r in rows] == ["complete"] * 6
+    assert sorted(r.number for r in rows) == list(range(len(rows)))
+    run_ids = [r.run_id for r in rows]
+    assert len(set(run_ids)) == 6
+    for run_id in run_ids:  # none ran twice: one fresh start in each run folder
+        starts = [
+            e for e in read_events(runs_dir / run_id / "events.jsonl") if isinstance(e, RunStarted)
+        ]
+        assert len(starts) == 1
+    pids = {t.user_attrs["pid"] for t in study.trials if "run_id" in t.user_attrs}
+    assert len(pids) == 2, "both workers ran trials"

@@ -1,0 +1,86 @@
+"""The thread count is chosen by timing real steps, and chosen again when the speed drifts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.events import RunNotice
+from engine.threads import ThreadTuner, usable_cores
+from engine.trainer import Trainer
+
+
+class Machine:
+    """Step time as a function of the thread count in use; a fake clock for rate limits."""
+
+    def __init__(self, step_s: dict[int, float]) -> None:
+        self.step_s = step_s
+        self.threads = max(step_s)  # torch starts with one thread per core
+        self.now = 0.0
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+
+    def run(self, tuner: ThreadTuner, steps: int) -> list[str]:
+        notes = []
+        for _ in range(steps):
+            self.now += self.step_s[self.threads]
+            note = tuner.after_step(self.step_s[self.threads])
+            if note:
+                notes.append(note)
+        return notes
+
+
+def test_idle_machine_gets_every_core() -> None:
+    machine = Machine({1: 0.10, 2: 0.06})
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    [note] = machine.run(tuner, 8)
+    assert tuner.chosen == 2 and machine.threads == 2
+    assert "cpu threads: 2" in note and "1: 100 ms, 2: 60 ms" in note
+
+
+def test_contended_machine_gets_fewer_threads_and_a_tie_goes_to_fewer() -> None:
+    machine = Machine({1: 0.10, 2: 3.0})  # one competitor on two cores: barriers stall
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    notes = machine.run(tuner, 5)  # 4 steps at 1 thread, then one is enough to drop 2
+    assert notes and tuner.chosen == 1 and machine.threads == 1
+    machine = Machine({1: 0.100, 2: 0.098})
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    machine.run(tuner, 8)
+    assert tuner.chosen == 1  # 2% faster is not worth a core taken from the machine
+
+
+def test_drift_triggers_a_new_measurement_at_most_once_a_minute() -> None:
+    machine = Machine({1: 0.10, 2: 0.06})
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    machine.run(tuner, 8)
+    assert tuner.chosen == 2
+    machine.step_s = {1: 0.11, 2: 0.45}  # another process starts competing
+    machine.run(tuner, 20)  # the drift is seen, but the last probe was under 60 s ago
+    assert tuner.probes == 1 and machine.threads == 2
+    machine.run(tuner, 150)  # > 60 s later: measured again, and one thread wins
+    assert tuner.probes == 2 and tuner.chosen == 1 and machine.threads == 1
+
+
+def test_single_core_never_probes() -> None:
+    machine = Machine({1: 0.1})
+    tuner = ThreadTuner(machine.set_threads, 1, lambda: machine.now)
+    assert machine.run(tuner, 10) == [] and tuner.chosen == 1
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="needs two usable cores")
+def test_trainer_measures_threads_when_num_threads_is_0(
+    make_config, runs_dir, new_recorder, restore_threads
+) -> None:
+    seen = new_recorder()
+    Trainer(make_config(num_threads=0, max_steps=30), runs_dir=runs_dir).run(seen)
+    [note] = [e for e in seen.of(RunNotice) if e.kind == "threads"]
+    chosen = int(note.message.split(":")[1].split(",")[0])
+    assert 1 <= chosen <= usable_cores() and torch.get_num_threads() == chosen
