@@ -80,12 +80,15 @@ def assert_promise(result: Any, allowed: tuple[int, ...] = (0, 2)) -> None:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny run with a checkpoint: the target of generate, plot, report and corruption."""
-    from conftest import TINY_FIELDS, TINY_TEXT
-
+    # Not `from conftest import ...`: run beside tests/tui, that name is tui's conftest.
+    tiny_text = "ROMEO: But soft, what light through yonder window breaks?\n" * 60
+    tiny_fields = {"seq_length": 16, "batch_size": 8, "embedding_dim": 16, "hidden_dim": 32,
+                   "learning_rate": 0.01, "eval_interval": 5, "sample_length": 10,
+                   "device": "cpu", "num_threads": 1, "seed": 7}  # fmt: skip
     root = tmp_path_factory.mktemp("props")
     corpus = root / "corpus.txt"
-    corpus.write_text(TINY_TEXT, encoding="utf-8")
-    cfg = RunConfig(**{**TINY_FIELDS, "data_file": str(corpus), "max_steps": 10})
+    corpus.write_text(tiny_text, encoding="utf-8")
+    cfg = RunConfig(**{**tiny_fields, "data_file": str(corpus), "max_steps": 10})
     Trainer(cfg, runs_dir=root / "runs", run_id="tiny").run()
     return root / "runs"
 
