@@ -8,9 +8,10 @@ from pathlib import Path
 
 import torch
 
-from engine.config import RunConfig, apply_overrides, read_config_dict, resolve_preset_path
+from engine.config import RunConfig
+from engine.config_merge import merge
 from engine.data import read_corpus, resolve_corpus, split_tokens
-from engine.tokenizer import CharTokenizer
+from engine.tokenizer import Tokenizer, build_tokenizer
 
 PRESETS = ("lstm-seed", "gpt-cpu", "gpt-cpu-long", "gpt-gpu")
 
@@ -27,17 +28,16 @@ QUICK_OVERRIDES = [
 
 
 def load_preset(name: str, overrides: list[str] | None = None) -> RunConfig:
-    """A preset by name (configs/<name>.json) or path, with ``key=value`` overrides."""
-    from engine.config import validate_config
-
-    data = read_config_dict(resolve_preset_path(name))
-    return validate_config(apply_overrides(data, overrides or []), source=f"preset {name}")
+    """A preset by name (configs/<name>.json) or path, with ``key=value`` overrides, on top
+    of the defaults (as ``llmv0 train --config`` reads it)."""
+    return merge(None, name, overrides, source="preset")
 
 
-def load_splits(cfg: RunConfig) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
-    """Tokenizer, training tokens and validation tokens of ``cfg``'s corpus."""
+def load_splits(cfg: RunConfig) -> tuple[Tokenizer, torch.Tensor, torch.Tensor]:
+    """Tokenizer (the config's kind: char or BPE), training and validation tokens of
+    ``cfg``'s corpus."""
     text = read_corpus(resolve_corpus(cfg.data_file))
-    tokenizer = CharTokenizer.from_text(text)
+    tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size)
     tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
     return tokenizer, splits.train, splits.val

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - started
         model = unwrap(trainer._raw_model)
         dtype = select_dtype(cfg, device)
-        metrics = evaluate(model, trainer.val_tokens, cfg.seq_length, dtype=dtype)
+        metrics = evaluate(model, trainer.evaluator.val_tokens, cfg.seq_length, dtype=dtype)
     last = info.get("last_step")
     steps = last.step if isinstance(last, StepCompleted) else 0
     reason = getattr(final, "reason", "")

@@ -36,7 +36,7 @@ from engine import events as ev
 from engine.config import RunConfig
 from engine.trainer import Trainer
 from tui.launch import make_app
-from tui.runs import default_trainer_factory
+from tui.trainer_factory import default_trainer_factory
 
 WARMUP_STEPS = 20
 

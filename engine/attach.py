@@ -12,13 +12,18 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.control import Control
 from engine.events import Event, RunFailed, RunFinished, RunStarted, Sink
 from engine.lock import lock_is_live
 from engine.remote import send_command
-from engine.runlog import EVENTS_FILE, follow_events
+from engine.run_folder import RunFolder
+from engine.runlog import follow_events
+
+if TYPE_CHECKING:  # torch loads only when a checkpoint is read
+    from engine.models import LanguageModel
+    from engine.tokenizer import Tokenizer
 
 # After this long with no new event and no live trainer, the run is reported interrupted.
 GONE_AFTER_S = 3.0
@@ -29,6 +34,7 @@ class RemoteRun:
 
     def __init__(self, run_dir: Path, poll_s: float = 0.1) -> None:
         self.run_dir = run_dir
+        self.folder = RunFolder(run_dir)
         self.run_id = run_dir.name
         self.poll_s = poll_s
         self._stop = threading.Event()
@@ -39,13 +45,14 @@ class RemoteRun:
         """Stop following; the training process carries on."""
         self._stop.set()
 
-    def snapshot(self) -> tuple[Any, Any] | None:
+    def snapshot(self) -> tuple[LanguageModel, Tokenizer] | None:
         """The newest checkpoint's model and tokenizer (another process holds the live
         weights), or None before the first checkpoint."""
-        from engine.checkpoint import CheckpointError, load_for_inference
+        from engine.checkpoint import CheckpointError
+        from engine.run_folder import load_for_inference
 
         try:
-            model, tokenizer, _ = load_for_inference(self.run_dir / "latest.pt")
+            model, tokenizer, _ = load_for_inference(self.folder.latest_path)
         except CheckpointError:
             return None
         return model, tokenizer
@@ -55,7 +62,7 @@ class RemoteRun:
         trainer's process is gone, or :meth:`detach`. Returns the terminal event, or None
         when detached first."""
         control = control or Control()
-        events = follow_events(self.run_dir / EVENTS_FILE, self._stop, poll_s=self.poll_s)
+        events = follow_events(self.folder.events_path, self._stop, poll_s=self.poll_s)
         forwarder = threading.Thread(target=self._forward, args=(control,), daemon=True)
         forwarder.start()
         watchdog = threading.Thread(target=self._watch_liveness, daemon=True)

@@ -19,16 +19,14 @@ With ``beams = 1`` it is greedy decoding.
 from __future__ import annotations
 
 import codecs
-import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from engine.sampling import (
+from engine.decoding import (
     SampleSettings,
     TokenStep,
     apply_repetition_penalty,
@@ -36,6 +34,7 @@ from engine.sampling import (
     prompt_ids,
     recent,
 )
+from engine.models import LanguageModel
 from engine.tokenizer import Tokenizer
 
 
@@ -63,37 +62,13 @@ class BeamResult:
     tokens: int
 
 
-def reorder_state(model: nn.Module, state: Any, rows: Sequence[int]) -> Any:
+def reorder_state(model: LanguageModel, state: Any, rows: Sequence[int]) -> Any:
     """The generation state of the batch rows ``rows`` (in that order, repeats allowed).
 
-    A model may define ``reorder_state(state, index)``; otherwise the two states of this
-    codebase are understood: the LSTM's ``(h, c)`` of shape (layers, B, H), and the GPT's
-    KV cache (a dataclass of (B, ...) tensors and lists of them).
+    Each model knows its own state's layout (``model.reorder_state``); beam search does not.
     """
-    if state is None:
-        return None
-    custom = getattr(model, "reorder_state", None)
-    device = next(model.parameters()).device
-    index = torch.tensor(list(rows), dtype=torch.long, device=device)
-    if custom is not None:
-        return custom(state, index)
-    if isinstance(state, tuple) and all(
-        isinstance(t, torch.Tensor) and t.dim() == 3 for t in state
-    ):
-        return tuple(t.index_select(1, index) for t in state)
-    if dataclasses.is_dataclass(state) and not isinstance(state, type):
-        changes: dict[str, Any] = {}
-        for f in dataclasses.fields(state):
-            value = getattr(state, f.name)
-            if isinstance(value, torch.Tensor):
-                changes[f.name] = value.index_select(0, index)
-            elif isinstance(value, list) and all(isinstance(v, torch.Tensor) for v in value):
-                changes[f.name] = [v.index_select(0, index) for v in value]
-        return dataclasses.replace(state, **changes)
-    raise TypeError(
-        f"beam search cannot reorder a {type(state).__name__} generation state; give the model "
-        "a reorder_state(state, index) method"
-    )
+    index = torch.tensor(list(rows), dtype=torch.long, device=next(model.parameters()).device)
+    return model.reorder_state(state, index)
 
 
 def _visible_text(raw: bytes) -> str:
@@ -105,7 +80,7 @@ class BeamSearch:
     """One beam search from prompt ids; iterate :meth:`stream` or call :meth:`run`."""
 
     def __init__(
-        self, model: nn.Module, tokenizer: Tokenizer, ids: list[int], settings: SampleSettings
+        self, model: LanguageModel, tokenizer: Tokenizer, ids: list[int], settings: SampleSettings
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -220,7 +195,7 @@ def _common_prefix(seqs: list[tuple[int, ...]]) -> int:
 
 
 def beam_search(
-    model: nn.Module, tokenizer: Tokenizer, prompt: str, settings: SampleSettings
+    model: LanguageModel, tokenizer: Tokenizer, prompt: str, settings: SampleSettings
 ) -> list[BeamResult]:
     """Up to ``settings.beams`` finished continuations of ``prompt``, best first."""
     was_training = model.training

@@ -15,16 +15,15 @@ import pickle
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from engine.config import ConfigError, RunConfig, validate_config
+from engine.errors import UserError
 from engine.models import build_model
-from engine.run_ids import check_run_id
 from engine.safe_files import special_file_problem
 from engine.tokenizer import Tokenizer, tokenizer_from_dict
 
@@ -32,7 +31,7 @@ FORMAT = "llmv0-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint is missing, truncated, foreign or from an incompatible version."""
 
 
@@ -123,8 +122,8 @@ def _unreadable(path: Path, exc: Exception) -> str:
         first = type(exc).__name__
     return (
         f"The checkpoint {path} cannot be read: it is truncated, corrupt or not a PyTorch "
-        f"file ({first[:200]}). If the run folder has another checkpoint (latest.pt or "
-        "best.pt), use that one; otherwise retrain."
+        f"file ({first[:200]}). If the run folder has another checkpoint, use that one; "
+        "otherwise retrain."
     )
 
 
@@ -182,12 +181,27 @@ def config_of(payload: dict[str, Any], path: Path | str = "checkpoint") -> RunCo
         raise CheckpointError(str(exc)) from None
 
 
+class LoadedModel(NamedTuple):
+    """A model ready for generation (eval mode), its tokenizer and the config it was
+    trained with; unpacks as ``model, tokenizer, config``."""
+
+    model: nn.Module
+    tokenizer: Tokenizer
+    config: RunConfig
+
+
 def model_from_payload(
     payload: dict[str, Any], device: str | torch.device = "cpu", path: Path | str = "checkpoint"
-) -> tuple[nn.Module, Tokenizer, RunConfig]:
+) -> LoadedModel:
     """Rebuild the model (eval mode), tokenizer and config a checkpoint describes."""
     cfg = config_of(payload, path)
-    tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    try:
+        tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(
+            f"The tokenizer stored in {path} is unreadable ({exc}). The file was probably "
+            "edited or written by another program."
+        ) from None
     model = build_model(cfg, tokenizer.vocab_size)
     try:
         model.load_state_dict(payload["model"])
@@ -198,66 +212,4 @@ def model_from_payload(
         ) from None
     model.to(device)
     model.eval()
-    return model, tokenizer, cfg
-
-
-@dataclass(frozen=True)
-class ResolvedCheckpoint:
-    """Where a checkpoint lives and which run folder it belongs to."""
-
-    path: Path
-    run_dir: Path
-
-
-def resolve_checkpoint(target: str | os.PathLike[str], runs_dir: Path) -> ResolvedCheckpoint:
-    """A .pt file, a run folder or a run id -> the checkpoint to use (best.pt, else latest.pt).
-
-    Raises:
-        CheckpointError: nothing loadable there.
-    """
-    candidate = Path(target)
-    if candidate.is_file():
-        return ResolvedCheckpoint(candidate, candidate.parent)
-    if candidate.exists() and not candidate.is_dir():
-        raise CheckpointError(f"{target!s} {special_file_problem(candidate) or 'is not a file'}.")
-    folder = candidate if candidate.is_dir() else runs_dir / check_run_id(str(target))
-    if not folder.is_dir():
-        raise CheckpointError(
-            f"No run or checkpoint named {target!s}: not a file, not a folder, and no "
-            f"{runs_dir / str(target)}. `llmv0 runs` lists the runs in {runs_dir}."
-        )
-    for name in ("best.pt", "latest.pt"):
-        if (folder / name).is_file():
-            return ResolvedCheckpoint(folder / name, folder)
-    raise CheckpointError(
-        f"The run folder {folder} has no checkpoint yet (no best.pt or latest.pt): the run "
-        "stopped before its first evaluation. Train longer or pick another run."
-    )
-
-
-def load_for_inference(
-    target: str | os.PathLike[str],
-    runs_dir: Path | str = "checkpoints",
-    device: str | torch.device = "cpu",
-) -> tuple[nn.Module, Tokenizer, RunConfig]:
-    """Model (eval mode), tokenizer and config from a .pt file, run folder or run id."""
-    resolved = resolve_checkpoint(target, Path(runs_dir))
-    payload = load_checkpoint(resolved.path)
-    return model_from_payload(payload, device, resolved.path)
-
-
-def keep_step_copy(run_dir: Path, step: int, keep: int) -> Path:
-    """Keep latest.pt as step-NNNNNNN.pt and prune to the newest ``keep`` such files.
-
-    A hard link shares latest.pt's bytes (no second write); latest.pt is later replaced by
-    rename, so the link keeps this step's contents.
-    """
-    path = run_dir / f"step-{step:07d}.pt"
-    path.unlink(missing_ok=True)
-    try:
-        os.link(run_dir / "latest.pt", path)
-    except OSError:  # no hard links on this filesystem
-        shutil.copyfile(run_dir / "latest.pt", path)
-    for old in sorted(run_dir.glob("step-*.pt"))[:-keep]:
-        old.unlink(missing_ok=True)
-    return path
+    return LoadedModel(model, tokenizer, cfg)

@@ -16,16 +16,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from engine.errors import UserError
 from engine.safe_files import read_bytes_limited
 
 CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
 MAX_CONFIG_BYTES = 1024 * 1024
+"""A config is a few KB; more is a mistake (or a device that never ends)."""
 MIN_TEMPERATURE = 1e-3
 """Below this, dividing logits by the temperature overflows; 0 means greedy instead."""
-"""A config is a few KB; more is a mistake (or a device that never ends)."""
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that failed validation. ``problems`` maps each field name to what is wrong."""
 
     def __init__(self, problems: dict[str, str], source: str = "config") -> None:
@@ -41,8 +42,13 @@ class ConfigError(ValueError):
         )
 
 
-def _field(default: Any, description: str, *, live: bool = False, **kwargs: Any) -> Any:
-    return Field(default, description=description, json_schema_extra={"live": live}, **kwargs)
+def _field(
+    default: Any, description: str, *, live: bool = False, fixed: bool = False, **kwargs: Any
+) -> Any:
+    """A schema field. ``live``: may change while the run goes. ``fixed``: fixes the model,
+    the data or their order, so a resumed run must keep it."""
+    extra = {"live": live, "fixed": fixed}
+    return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
 class RunConfig(BaseModel):
@@ -56,19 +62,29 @@ class RunConfig(BaseModel):
         "Corpus: 'shakespeare.txt' (downloaded and cached under data/) or a path to any "
         "UTF-8 text file.",
         min_length=1,
+        fixed=True,
     )
     seq_length: int = _field(
-        64, "Characters of context per training window (the GPT's block size).", ge=2, le=4096
+        64,
+        "Characters of context per training window (the GPT's block size).",
+        ge=2,
+        le=4096,
+        fixed=True,
     )
-    batch_size: int = _field(32, "Windows per optimizer step.", ge=1, le=4096)
+    batch_size: int = _field(32, "Windows per optimizer step.", ge=1, le=4096, fixed=True)
     val_fraction: float = _field(
-        0.1, "Fraction of the corpus, taken from its end, held out for validation.", gt=0, lt=0.5
+        0.1,
+        "Fraction of the corpus, taken from its end, held out for validation.",
+        gt=0,
+        lt=0.5,
+        fixed=True,
     )
     tokenizer: Literal["char", "bpe"] = _field(
         "char",
         "How text becomes tokens: 'char' (one token per character) or 'bpe' (byte-level "
         "byte-pair encoding trained on the corpus; several characters per token, any UTF-8 "
         "prompt). seq_length counts tokens.",
+        fixed=True,
     )
     bpe_vocab_size: int = _field(
         1024,
@@ -76,25 +92,33 @@ class RunConfig(BaseModel):
         "out of repeated pairs); ignored by the char tokenizer.",
         ge=256,
         le=65_536,
+        fixed=True,
     )
 
     # --- model ---
     model: Literal["lstm", "gpt"] = _field(
-        "lstm", "Architecture: 'lstm' (the seed's) or 'gpt' (decoder-only Transformer)."
+        "lstm", "Architecture: 'lstm' (the seed's) or 'gpt' (decoder-only Transformer).", fixed=True
     )
-    embedding_dim: int = _field(64, "LSTM: size of each character's embedding.", ge=1, le=4096)
-    hidden_dim: int = _field(128, "LSTM: hidden state size.", ge=1, le=8192)
-    num_layers: int = _field(1, "LSTM: stacked layers (dropout applies between them).", ge=1, le=16)
-    n_layer: int = _field(4, "GPT: Transformer blocks.", ge=1, le=48)
-    n_head: int = _field(4, "GPT: attention heads (must divide n_embd).", ge=1, le=64)
-    n_embd: int = _field(128, "GPT: width of the residual stream.", ge=8, le=8192)
+    embedding_dim: int = _field(
+        64, "LSTM: size of each character's embedding.", ge=1, le=4096, fixed=True
+    )
+    hidden_dim: int = _field(128, "LSTM: hidden state size.", ge=1, le=8192, fixed=True)
+    num_layers: int = _field(
+        1, "LSTM: stacked layers (dropout applies between them).", ge=1, le=16, fixed=True
+    )
+    n_layer: int = _field(4, "GPT: Transformer blocks.", ge=1, le=48, fixed=True)
+    n_head: int = _field(4, "GPT: attention heads (must divide n_embd).", ge=1, le=64, fixed=True)
+    n_embd: int = _field(128, "GPT: width of the residual stream.", ge=8, le=8192, fixed=True)
     position_encoding: Literal["learned", "rope"] = _field(
         "learned",
         "GPT: 'learned' absolute position embeddings, or 'rope' (rotary: each head's queries "
         "and keys are rotated by position, so attention sees relative offsets).",
+        fixed=True,
     )
     activation: Literal["gelu", "relu2"] = _field(
-        "gelu", "GPT: MLP non-linearity, 'gelu' or 'relu2' (ReLU squared, cheaper on CPU)."
+        "gelu",
+        "GPT: MLP non-linearity, 'gelu' or 'relu2' (ReLU squared, cheaper on CPU).",
+        fixed=True,
     )
     dropout: float = _field(0.0, "Dropout probability (0 disables it).", ge=0.0, lt=1.0)
 
@@ -117,6 +141,7 @@ class RunConfig(BaseModel):
         "adam",
         "Optimizer: 'adam', 'adamw' (decoupled weight decay), 'rmsprop', or 'muon' "
         "(orthogonalised steps for weight matrices, AdamW for the rest).",
+        fixed=True,
     )
     weight_decay: float = _field(0.0, "Weight decay (L2 for adam/rmsprop).", ge=0.0, le=1.0)
     beta2: float = _field(0.99, "Adam/AdamW second-moment decay.", gt=0.0, lt=1.0)
@@ -124,7 +149,7 @@ class RunConfig(BaseModel):
         1.0, "Clip the global gradient norm to this value (0 disables clipping).", ge=0.0, le=1e6
     )
     grad_accum_steps: int = _field(
-        1, "Micro-batches accumulated per optimizer step.", ge=1, le=1024
+        1, "Micro-batches accumulated per optimizer step.", ge=1, le=1024, fixed=True
     )
     lr_schedule: Literal["constant", "cosine", "step", "wsd"] = _field(
         "constant",
@@ -194,7 +219,11 @@ class RunConfig(BaseModel):
         "`pip install 'llmv0[tensorboard]'`).",
     )
     seed: int = _field(
-        1337, "Seeds data order, initialisation, dropout and sampling.", ge=0, le=2**63 - 1
+        1337,
+        "Seeds data order, initialisation, dropout and sampling.",
+        ge=0,
+        le=2**63 - 1,
+        fixed=True,
     )
 
     # --- hardware ---
@@ -271,11 +300,16 @@ def cross_field_problems(cfg: RunConfig) -> dict[str, str]:
     return problems
 
 
-LIVE_FIELDS: frozenset[str] = frozenset(
-    name
-    for name, info in RunConfig.model_fields.items()
-    if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("live")
-)
+def _flagged(flag: str) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, info in RunConfig.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get(flag)
+    )
+
+
+LIVE_FIELDS = _flagged("live")
+FIXED_ON_RESUME = _flagged("fixed")
 
 
 def _describe_error(err: dict[str, Any]) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from engine.errors import UserError
 from engine.safe_files import read_bytes_limited, special_file_problem
 
 MAX_CORPUS_BYTES = 8 * 1024**3
@@ -45,7 +46,7 @@ Progress = Callable[[int, int | None], None]
 """Download progress callback: (bytes so far, total bytes or None when unknown)."""
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError, ValueError):
     """The corpus could not be found, fetched or read; the message says how to fix it."""
 
 

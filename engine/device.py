@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from engine.config import RunConfig
+from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class DeviceError(RuntimeError):
+class DeviceError(UserError, RuntimeError):
     """The requested device is not available on this machine."""
 
 

@@ -9,6 +9,7 @@ and from a JSON-ready dict with a ``type`` tag, which is how ``events.jsonl`` st
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +28,13 @@ class Event:
     time: float = field(default_factory=_now, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with the event's ``type`` tag."""
-        return {"type": self.type, **dataclasses.asdict(self)}
+        """A strict-JSON-ready dict with the event's ``type`` tag.
+
+        JSON has no Infinity or NaN, so a non-finite float becomes null;
+        :func:`event_from_dict` reads null in a float field back as infinity (what a
+        "no best loss yet" means).
+        """
+        return {"type": self.type, **_finite_or_none(dataclasses.asdict(self))}
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,17 @@ TERMINAL_EVENTS: tuple[type[Event], ...] = (RunFinished, RunFailed)
 Sink = Callable[[Event], None]
 
 
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with every non-finite float (in dicts, lists, tuples) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_finite_or_none(v) for v in value)
+    return value
+
+
 def event_from_dict(data: dict[str, Any]) -> Event:
     """Rebuild an event from :meth:`Event.to_dict` output.
 
@@ -218,8 +235,11 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
     if cls is None:
         raise ValueError(f"unknown event type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {k: v for k, v in data.items() if k in names}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in fields}
+    for name, value in kwargs.items():
+        if value is None and fields[name].type == "float":
+            kwargs[name] = math.inf
     if "notes" in kwargs and isinstance(kwargs["notes"], list):
         kwargs["notes"] = tuple(kwargs["notes"])
     try:

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.errors import UserError
 from engine.events import ConfigChanged, EvalCompleted, Event, RunStarted, StepCompleted
 from engine.lock import lock_is_live
+from engine.run_folder import RunFolder
 from engine.runs import RunSummary, summarise
 
 META_FILE = "meta.json"
@@ -36,7 +38,11 @@ METRICS: dict[str, tuple[type[Event], str]] = {
 """Metric name -> (event type, event field) for overlays and exports."""
 
 
-class RunBusyError(ValueError):
+class ExperimentError(UserError, ValueError):
+    """A compare, tag, export or tidy request that cannot be done (the message says why)."""
+
+
+class RunBusyError(ExperimentError):
     """A live process trains the run, so it may not be deleted, archived or pruned."""
 
 
@@ -67,7 +73,7 @@ def tags_of(folder: Path) -> list[str]:
 def _check_tag(tag: str) -> str:
     tag = tag.strip()
     if not tag or any(c in tag for c in ",= \t\n"):
-        raise ValueError(
+        raise ExperimentError(
             f"Tag {tag!r} is not usable: a tag is one word without spaces, commas or '=' "
             "(they separate filters in `llmv0 runs --filter tag=...`)."
         )
@@ -128,7 +134,7 @@ def parse_filter(spec: str) -> list[tuple[str, str]]:
                 key = key.strip() + ("" if op == "=" else op)
                 break
         if not sep or key not in FILTER_KEYS or not value.strip():
-            raise ValueError(
+            raise ExperimentError(
                 f"Filter {part!r} is not understood: use key=value pairs separated by commas, "
                 f"with keys state, tag, model (and best_val<X or best_val>X), for example "
                 "--filter state=finished,tag=baseline."
@@ -151,7 +157,7 @@ def matches(summary: RunSummary, tags: list[str], pairs: list[tuple[str, str]]) 
             try:
                 limit = float(value)
             except ValueError:
-                raise ValueError(f"best_val needs a number, not {value!r}.") from None
+                raise ExperimentError(f"best_val needs a number, not {value!r}.") from None
             best = summary.best_val_loss
             if not math.isfinite(best) or (best >= limit if key == "best_val<" else best <= limit):
                 return False
@@ -170,7 +176,7 @@ def sort_key(field_name: str) -> Any:
     }
     name = field_name.lstrip("-")
     if name not in keys:
-        raise ValueError(
+        raise ExperimentError(
             f"Cannot sort by {field_name!r}: choose one of {', '.join(SORT_FIELDS)} "
             "(a leading '-' reverses the order)."
         )
@@ -216,7 +222,7 @@ def run_record(folder: Path, history: list[Event]) -> RunRecord:
             break
     if not config:
         try:
-            loaded = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            loaded = json.loads(RunFolder(folder).config_path.read_text(encoding="utf-8"))
             config = loaded if isinstance(loaded, dict) else {}
         except (OSError, ValueError):
             config = {}
@@ -274,7 +280,7 @@ def metric_summary(records: list[RunRecord]) -> list[tuple[str, list[str]]]:
 def metric_series(history: list[Event], metric: str) -> tuple[list[int], list[float]]:
     """(steps, values) of ``metric`` (a key of :data:`METRICS`); non-finite values dropped."""
     if metric not in METRICS:
-        raise ValueError(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
+        raise ExperimentError(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
     kind, attr = METRICS[metric]
     steps, values = [], []
     for event in history:
@@ -306,7 +312,7 @@ def archive_run(folder: Path, runs_dir: Path) -> Path:
     _refuse_if_live(folder, "archive")
     target = runs_dir / ARCHIVE_DIR / folder.name
     if target.exists():
-        raise ValueError(f"{target} already exists: rename or delete it first.")
+        raise ExperimentError(f"{target} already exists: rename or delete it first.")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(folder), target)
     return target
@@ -378,7 +384,7 @@ def write_export(rows: list[dict[str, Any]], fmt: str, stream: Any) -> None:
             }
             stream.write(json.dumps(clean) + "\n")
     else:
-        raise ValueError(f"Unknown export format {fmt!r}: choose csv or jsonl.")
+        raise ExperimentError(f"Unknown export format {fmt!r}: choose csv or jsonl.")
 
 
 def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
@@ -387,7 +393,7 @@ def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise ValueError(
+        raise ExperimentError(
             "Parquet export needs pyarrow, which is not installed: "
             "`pip install pyarrow`, or use --format csv or jsonl."
         ) from None

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.control import COMMAND_KINDS, Command, Control
+from engine.errors import UserError
 
 log = logging.getLogger(__name__)
 
 COMMANDS_FILE = "commands.jsonl"
 
 
-class RemoteCommandError(ValueError):
+class RemoteCommandError(UserError, ValueError):
     """A command could not be sent to a run."""
 
 

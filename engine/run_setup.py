@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,26 +18,20 @@ import torch
 from torch import nn
 
 from engine import checkpoint as ckpt
-from engine.config import ConfigError, RunConfig
+from engine.config import FIXED_ON_RESUME, ConfigError, RunConfig
 from engine.data import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
-from engine.device import DeviceError
+from engine.errors import UserError
+from engine.lock import lock_is_live
 from engine.memory_check import check_fits
 from engine.models import build_model
 from engine.optim import build_optimizer
+from engine.run_folder import RunFolder, existing_run
 from engine.tokenizer import (
     Tokenizer,
-    UnknownCharactersError,
     build_tokenizer,
     tokenizer_from_dict,
 )
-
-# Fields that fix the model, the data or the data order: a resumed run must keep them.
-RESUME_FIXED = (
-    "data_file", "seq_length", "batch_size", "val_fraction", "tokenizer", "bpe_vocab_size",
-    "model",
-    "embedding_dim", "hidden_dim", "num_layers", "n_layer", "n_head", "n_embd",
-    "position_encoding", "activation", "seed", "optimizer", "grad_accum_steps",
-)  # fmt: skip
+from engine.train_state import TrainState
 
 
 def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
@@ -51,28 +44,40 @@ def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
     return run_id
 
 
+class RunExistsError(UserError, ValueError):
+    """A new run was given the id of a folder that already holds a run."""
+
+
+def refuse_used_folder(folder: RunFolder) -> None:
+    """Refuse to start a new run in a folder another run already wrote (its checkpoints
+    would be overwritten). A folder a live trainer holds is left to the lock's message.
+
+    Raises:
+        RunExistsError: the folder has events or checkpoints of an earlier run.
+    """
+    if folder.is_used() and not lock_is_live(folder.path):
+        raise RunExistsError(
+            f"The run folder {folder.path} already holds a run; a new run there would "
+            f"overwrite its checkpoints. Continue it with `llmv0 train --resume "
+            f"{folder.run_id}`, or give a new name with --run-id."
+        )
+
+
 def open_resume(
     resume: str | Path, config: RunConfig | None, runs_dir: Path
 ) -> tuple[RunConfig, dict[str, Any], Path]:
     """The config, checkpoint payload and run folder a resume continues from.
 
     ``resume`` is a run id, a run folder or a .pt file (a folder resumes from latest.pt).
-    A given ``config`` may change anything but the fields in :data:`RESUME_FIXED`.
+    A given ``config`` may change anything but the schema's fixed-on-resume fields.
     """
-    target = Path(resume)
-    folder = target if target.is_dir() else runs_dir / str(resume)
-    path = target if target.is_file() else folder / "latest.pt"
-    if not path.is_file() and not folder.is_dir():
-        raise ckpt.CheckpointError(
-            f"Cannot resume {resume!s}: no such run folder or checkpoint file. "
-            f"`llmv0 runs` lists the runs in {runs_dir}."
-        )
+    path = existing_run(resume, runs_dir).checkpoint_for_resume()
     payload = ckpt.load_checkpoint(path)
     saved = ckpt.config_of(payload, path)
     if config is not None:
         changed = {
             name: f"the run was trained with {getattr(saved, name)!r}; a resumed run must keep it"
-            for name in RESUME_FIXED
+            for name in sorted(FIXED_ON_RESUME)
             if getattr(config, name) != getattr(saved, name)
         }
         if changed:
@@ -80,13 +85,9 @@ def open_resume(
     return config or saved, payload, path.parent
 
 
-USER_ERRORS = (CorpusError, ConfigError, DeviceError, UnknownCharactersError,
-               ckpt.CheckpointError)  # fmt: skip
-
-
 def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
     """The one-paragraph RunFailed text for an exception that ended a run."""
-    if isinstance(exc, USER_ERRORS):
+    if isinstance(exc, UserError):
         return str(exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return (
@@ -104,6 +105,15 @@ def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
     return (
         f"Training stopped on an unexpected error: {type(exc).__name__}: {exc}. The last "
         f"good checkpoint is kept in {run_dir}."
+    )
+
+
+def diverged_message(loss: float, step: int, cfg: RunConfig, run_dir: Path) -> str:
+    """The RunFailed text for a loss that became NaN or infinite at 0-based ``step``."""
+    return (
+        f"The loss became {loss} at step {step + 1}: training diverged. The last good "
+        f"checkpoint in {run_dir} is kept. Lower learning_rate (now {cfg.learning_rate:g}), "
+        "keep grad_clip > 0 or add warmup_steps, then start again or resume."
     )
 
 
@@ -157,9 +167,7 @@ class ModelState:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
-    step: int = 0
-    best_val_loss: float = math.inf
-    evals_since_best: int = 0
+    progress: TrainState
 
 
 def build_state(
@@ -179,7 +187,7 @@ def build_state(
     model = build_model(cfg, vocab_size).to(device)
     optimizer = build_optimizer(model, cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and dtype == torch.float16)
-    state = ModelState(model, optimizer, scaler)
+    state = ModelState(model, optimizer, scaler, TrainState())
     if payload is None:
         return state
     model.load_state_dict(payload["model"])
@@ -189,7 +197,5 @@ def build_state(
     torch.set_rng_state(payload["rng_cpu"])
     if torch.cuda.is_available() and payload.get("rng_cuda"):
         torch.cuda.set_rng_state_all(payload["rng_cuda"])
-    state.step = int(payload["step"])
-    state.best_val_loss = float(payload["best_val_loss"])
-    state.evals_since_best = int(payload["evals_since_best"])
+    state.progress = TrainState.from_payload(payload)
     return state

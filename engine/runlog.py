@@ -23,8 +23,6 @@ from engine.events import Event, RunStarted, event_from_dict
 
 log = logging.getLogger(__name__)
 
-EVENTS_FILE = "events.jsonl"
-
 
 def _ends_with_newline(path: Path) -> bool:
     with path.open("rb") as fh:
@@ -46,7 +44,7 @@ class RunLog:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        line = json.dumps(event.to_dict(), default=str)
+        line = json.dumps(event.to_dict(), default=str, allow_nan=False)  # strict JSON
         with self._lock:
             if self._fh is None:
                 return

@@ -1,13 +1,14 @@
-"""The runs under a runs folder, summarised from their ``events.jsonl`` and checkpoints."""
+"""The runs under a runs folder, summarised from their event logs and checkpoints."""
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.events import (
+    ConfigChanged,
     EpochCompleted,
     EvalCompleted,
     Event,
@@ -17,8 +18,8 @@ from engine.events import (
     StepCompleted,
 )
 from engine.lock import lock_is_live
-from engine.run_ids import check_run_id
-from engine.runlog import EVENTS_FILE, effective_history, read_events
+from engine.run_folder import RunFolder
+from engine.run_state import RunState, history_state
 
 RUNS_DIR_ENV = "LLMV0_RUNS_DIR"
 
@@ -35,42 +36,44 @@ class RunSummary:
     run_id: str
     path: Path
     model: str
-    state: str  # running, interrupted, finished, stopped, failed, unknown
+    state: RunState
     step: int
     total_steps: int
     best_val_loss: float
     started: float
     error: str = ""
+    changes: tuple[ConfigChanged, ...] = ()  # live changes, in order, with their steps
 
     @property
     def has_checkpoint(self) -> bool:
-        return (self.path / "latest.pt").exists() or (self.path / "best.pt").exists()
+        return RunFolder(self.path).has_checkpoint()
 
 
 def summarise(events: list[Event], run_dir: Path) -> RunSummary:
     """A summary from a run's events (empty events give state 'unknown')."""
     model, total, started, step = "?", 0, 0.0, 0
     best = math.inf
-    state, error = "unknown", ""
+    error = ""
+    changes: list[ConfigChanged] = []
     for event in events:
         if isinstance(event, RunStarted):
             model = str(event.config.get("model", "?"))
             total = event.total_steps
             started = started or event.time
-            state = "running"
             step = max(step, event.start_step)
         elif isinstance(event, StepCompleted):
             step = event.step
             total = event.total_steps or total  # a time-budgeted run's estimate, kept current
         elif isinstance(event, EvalCompleted):
             best = min(best, event.val_loss)
+        elif isinstance(event, ConfigChanged):
+            changes.append(event)
         elif isinstance(event, RunFinished):
-            state = "stopped" if event.reason == "stopped" else "finished"
             step = event.step
         elif isinstance(event, RunFailed):
-            state, error = "failed", event.error
-    if state == "running" and not lock_is_live(run_dir):
-        state = "interrupted"  # its process died without a terminal event
+            error = event.error
+    # A live state without the lock's holder: the process died without a terminal event.
+    state = history_state(events, alive=lock_is_live(run_dir))
     return RunSummary(
         run_id=run_dir.name,
         path=run_dir,
@@ -81,37 +84,13 @@ def summarise(events: list[Event], run_dir: Path) -> RunSummary:
         best_val_loss=best,
         started=started,
         error=error,
+        changes=tuple(changes),
     )
 
 
 def load_history(run_dir: Path) -> list[Event]:
     """A run's effective event history (resumes replace what they repeat)."""
-    path = run_dir / EVENTS_FILE
-    if not path.exists():
-        return []
-    return effective_history(read_events(path))
-
-
-class RunNotFoundError(ValueError):
-    """No run folder with events under that name."""
-
-
-def run_folder(run: str | Path, runs_dir: Path) -> Path:
-    """A run id (under ``runs_dir``) or a path to a run folder, as the folder's path."""
-    path = Path(run)
-    return path if path.is_dir() else runs_dir / check_run_id(str(run))
-
-
-def require_history(run: str | Path, runs_dir: Path) -> tuple[Path, list[Event]]:
-    """The run's folder and effective history; RunNotFoundError when it has no events."""
-    folder = run_folder(run, runs_dir)
-    history = load_history(folder)
-    if not history:
-        raise RunNotFoundError(
-            f"No events for run {str(run)!r} in {folder}: check the id with `llmv0 runs` "
-            f"(runs folder {runs_dir})."
-        )
-    return folder, history
+    return RunFolder(run_dir).history()
 
 
 def list_runs(runs_dir: Path) -> list[RunSummary]:
@@ -119,9 +98,9 @@ def list_runs(runs_dir: Path) -> list[RunSummary]:
     if not runs_dir.is_dir():
         return []
     summaries = [
-        summarise(load_history(folder), folder)
+        summarise(RunFolder(folder).history(), folder)
         for folder in sorted(runs_dir.iterdir())
-        if (folder / EVENTS_FILE).exists()
+        if RunFolder(folder).has_events()
     ]
     return sorted(summaries, key=lambda s: (s.started, s.run_id))
 
@@ -138,10 +117,12 @@ class Curves:
     perplexity: list[float]
     bits_per_char: list[float]
     epoch_steps: list[int]
+    changes: list[ConfigChanged] = field(default_factory=list)  # live changes, with steps
 
 
 def curves(events: list[Event]) -> Curves:
-    """Training loss per step, validation metrics per evaluation, and epoch boundaries."""
+    """Training loss per step, validation metrics per evaluation, epoch boundaries and
+    live changes."""
     out = Curves([], [], [], [], [], [], [], [])
     for event in events:
         if isinstance(event, StepCompleted):
@@ -155,4 +136,6 @@ def curves(events: list[Event]) -> Curves:
             out.bits_per_char.append(event.bits_per_char)
         elif isinstance(event, EpochCompleted):
             out.epoch_steps.append(event.step)
+        elif isinstance(event, ConfigChanged):
+            out.changes.append(event)
     return out

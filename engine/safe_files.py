@@ -26,7 +26,7 @@ def special_file_problem(path: str | os.PathLike[str]) -> str | None:
     (or does not exist: the caller says that in its own words)."""
     try:
         info = os.stat(path)  # follows symlinks: a link to /dev/zero is /dev/zero
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):  # ValueError: a NUL byte; no such file can exist
         return None
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"

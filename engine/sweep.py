@@ -33,7 +33,7 @@ from engine.config import ConfigError, RunConfig, config_dir, save_config, valid
 from engine.control import Control
 from engine.experiments import read_meta, write_meta
 from engine.lock import pid_alive
-from engine.sweep_space import SweepSpace
+from engine.sweep_space import SweepError, SweepSpace
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def load_study(name: str, storage: str) -> optuna.Study:
         return optuna.load_study(study_name=name, storage=storage_of(storage))
     except KeyError:
         names = ", ".join(list_sweeps(storage)) or "none yet"
-        raise ValueError(f"No sweep named {name!r} in {storage} (sweeps there: {names}).") from None
+        raise SweepError(f"No sweep named {name!r} in {storage} (sweeps there: {names}).") from None
 
 
 def list_sweeps(storage: str) -> list[str]:
@@ -224,11 +224,11 @@ def save_best_preset(study: optuna.Study, preset: str) -> Path:
     """Write the best complete trial's config as ``configs/<preset>.json``; returns its path."""
     complete = [t for t in study.get_trials(states=(TrialState.COMPLETE,))]
     if not complete:
-        raise ValueError(f"Sweep {study.study_name!r} has no complete trial yet: no best config.")
+        raise SweepError(f"Sweep {study.study_name!r} has no complete trial yet: no best config.")
     best = min(complete, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
     config = validate_config(dict(best.user_attrs["config"]), source="best trial's config")
     if not preset or "/" in preset or preset.startswith("."):
-        raise ValueError(f"Preset name {preset!r} must be a plain name like 'lr-best'.")
+        raise SweepError(f"Preset name {preset!r} must be a plain name like 'lr-best'.")
     path = config_dir() / f"{preset}.json"
     save_config(config, path)
     return path

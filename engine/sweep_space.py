@@ -43,10 +43,15 @@ from engine.config import (
     resolve_preset_path,
     validate_config,
 )
+from engine.errors import UserError
 
 METHODS = ("grid", "random", "tpe")
 PRUNERS = ("median", "successive_halving", "none")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class SweepError(UserError, ValueError):
+    """A sweep file, storage or request that cannot work (the message says what to fix)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class Dimension:
         if self.integer:
             return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
         if self.step is None:
-            raise ValueError(
+            raise SweepError(
                 f"fields.{self.name}: a grid needs values; give a list, or a step for the range"
             )
         count = math.floor((self.high - self.low) / self.step + 1e-9) + 1
@@ -117,19 +122,19 @@ def _dimension(name: str, spec: Any) -> Dimension:
     if isinstance(spec, list):
         spec = {"values": spec}
     if not isinstance(spec, dict):
-        raise ValueError(f"fields.{name}: give a list of values or a table with low and high")
+        raise SweepError(f"fields.{name}: give a list of values or a table with low and high")
     if "values" in spec:
         values = spec["values"]
         if not isinstance(values, list) or not values:
-            raise ValueError(f"fields.{name}: values must be a non-empty list")
+            raise SweepError(f"fields.{name}: values must be a non-empty list")
         return Dimension(name, choices=tuple(values))
     low, high = spec.get("low"), spec.get("high")
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
     if not numbers or low >= high:
-        raise ValueError(f"fields.{name}: a range needs numbers low < high, got {low!r}..{high!r}")
+        raise SweepError(f"fields.{name}: a range needs numbers low < high, got {low!r}..{high!r}")
     log = bool(spec.get("log", False))
     if log and low <= 0:
-        raise ValueError(f"fields.{name}: a log range needs low > 0")
+        raise SweepError(f"fields.{name}: a log range needs low > 0")
     integer = isinstance(low, int) and isinstance(high, int) and not spec.get("float", False)
     step = spec.get("step")
     return Dimension(name, low=low, high=high, log=log, step=step, integer=integer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.errors import UserError
 from engine.events import (
     EvalCompleted,
     Event,
@@ -20,7 +21,7 @@ from engine.events import (
 TENSORBOARD_DIR = "tensorboard"
 
 
-class TensorBoardMissing(RuntimeError):
+class TensorBoardMissing(UserError, RuntimeError):
     """log_tensorboard is on but the tensorboard package is not installed."""
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from typing import Any, Literal, Protocol
 
 from engine.bpe import BPETokenizer, train_bpe
+from engine.errors import UserError
 
 
-class UnknownCharactersError(ValueError):
+class UnknownCharactersError(UserError, ValueError):
     """Text contains characters the model never saw; ``chars`` lists them once each."""
 
     def __init__(self, chars: list[str], vocab_preview: str) -> None:

@@ -1,23 +1,26 @@
 """Trainer: owns the model, optimizer and schedule of one run and publishes its events.
 
 ``Trainer(config).run(sink, control)`` loops until the run completes, is stopped, stops early
-or fails, and returns the terminal event. Commands from ``control`` are applied between
-optimizer steps. User errors (a bad corpus, an unusable device, a diverging loss, a full
-disk) end the run with ``RunFailed`` and a one-paragraph explanation; ``run`` never raises
-for them. Every event also goes to the run folder's ``events.jsonl``.
+or fails, and returns the terminal event. It is built from parts it owns: a
+:class:`~engine.command_handler.CommandHandler` (commands between optimizer steps), an
+:class:`~engine.evaluator.Evaluator` (metrics and early stopping), a
+:class:`~engine.checkpointer.Checkpointer` (checkpoints in the run folder) and one
+:class:`~engine.train_state.TrainState` (checkpointed as such). User errors (a bad corpus, an
+unusable device, a diverging loss, a full disk) end the run with ``RunFailed`` and a
+one-paragraph explanation; ``run`` never raises for them. Every event also goes to the run
+folder's event log.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -26,46 +29,71 @@ from torch.nn.parallel import DistributedDataParallel
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine.analysis import timeline
 from engine.budget import Clock, RunClock
+from engine.checkpointer import Checkpointer
+from engine.command_handler import CommandHandler, StopRequested
 from engine.compile_policy import signature as compile_signature
-from engine.config import RunConfig, save_config
+from engine.config import RunConfig
 from engine.control import Control
 from engine.data import EpochBatches, Progress
-from engine.device import autocast, configure_cpu, maybe_compile, select_device, select_dtype
+from engine.device import configure_cpu, maybe_compile, select_device, select_dtype
+from engine.evaluate import evaluate
+from engine.evaluator import Evaluator, sample_now
 from engine.events import Event, Sink
-from engine.lock import RunLock, RunLockedError
+from engine.lock import RunLock
 from engine.models import count_parameters
 from engine.optim import lr_at
 from engine.remote import CommandFile
-from engine.run_ids import check_run_id
+from engine.run_folder import RunFolder, folder_for_id
 from engine.run_setup import (
+    ModelState,
+    RunData,
     build_state,
+    diverged_message,
     failure_message,
     new_run_id,
     open_resume,
     prepare_data,
+    refuse_used_folder,
 )
 from engine.run_timing import RunTiming
-from engine.runlog import EVENTS_FILE, RunLog
+from engine.runlog import RunLog
 from engine.threads import ThreadTuner, usable_cores
 from engine.tokenizer import Tokenizer
-from engine.trainer_actions import TrainerActions, _Stop
+from engine.train_state import TrainState
+from engine.train_step import train_step
 
 log = logging.getLogger(__name__)
 
 COMPILING = "compiling the model (torch.compile, first step; not counted as training time)"
 
+Schedule = Callable[[TrainState, int, RunConfig, "float | None"], float]
+"""(state, total steps, config, fraction of the time budget used or None) -> the learning
+rate of the next optimizer step."""
 
-class Trainer(TrainerActions):
+
+def default_schedule(
+    state: TrainState, total_steps: int, cfg: RunConfig, progress: float | None
+) -> float:
+    """Warmup then the config's schedule, peaking at the (live) ``learning_rate``; with a
+    time budget, the schedule follows the budget's fraction used (engine.optim.lr_at)."""
+    return lr_at(state.step, cfg, total_steps, progress=progress)
+
+
+class Trainer:
     """One training run. Create it, then call :meth:`run` once (from any thread).
 
     Args:
         config: the run's hyperparameters; with ``resume``, None means the checkpoint's.
         runs_dir: parent of run folders.
-        run_id: folder name for a new run (default: timestamp and model).
+        run_id: folder name for a new run (default: timestamp and model); refused when that
+            folder already holds a run.
         resume: run id, run folder or .pt file to continue from (latest.pt of a folder).
         data_dir: corpus cache (default ./data or $LLMV0_DATA_DIR).
         download_progress: callback for the corpus download.
+        schedule: the learning rate for the trainer's progress (default: warmup, then the
+            config's schedule).
         clock: seconds from any origin for the run's timing and time budget (default
             time.perf_counter; tests pass a fake to make budgeted runs deterministic).
     """
@@ -78,26 +106,59 @@ class Trainer(TrainerActions):
         resume: str | Path | None = None,
         data_dir: Path | None = None,
         download_progress: Progress | None = None,
+        schedule: Schedule = default_schedule,
         clock: Clock | None = None,
     ) -> None:
         self._clock_fn = clock
         self.runs_dir = Path(runs_dir)
         self.data_dir = data_dir
         self.download_progress = download_progress
-        self._resume_payload: dict[str, Any] | None = None
+        self.schedule = schedule
+        self._resume_payload: dict | None = None
         if resume is not None:
-            self.config, payload, self.run_dir = open_resume(resume, config, self.runs_dir)
-            self._resume_payload = payload
-            self.run_id = str(payload.get("run_id") or self.run_dir.name)
+            self.config, self._resume_payload, self.run_dir = open_resume(
+                resume, config, self.runs_dir
+            )
+            self.run_id = str(self._resume_payload.get("run_id") or self.run_dir.name)
         else:
             self.config = config or RunConfig()
-            self.run_id = check_run_id(run_id) if run_id else new_run_id(self.config, self.runs_dir)
-            self.run_dir = self.runs_dir / self.run_id
+            self.run_id = run_id or new_run_id(self.config, self.runs_dir)
+            # Always an id, never a path: the run must not write outside the runs folder.
+            self.run_dir = folder_for_id(self.run_id, self.runs_dir).path
+        self.folder = RunFolder(self.run_dir)
         self.dist = dist.from_env()
-        self._lock = threading.Lock()
-        self._model: nn.Module | None = None
+        if resume is None and self.dist.is_main:
+            refuse_used_folder(self.folder)
+        self.error: BaseException | None = None  # what ended the run, when it failed
+        self.state = TrainState()
+        self.total_steps = 0
         self.tokenizer: Tokenizer | None = None
-        self.step = 0
+        # Set up by run(): the parts, the device, the model and its optimizer.
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+        self.parts: ModelState | None = None
+        self.batches: EpochBatches | None = None
+        self.evaluator: Evaluator | None = None
+        self.checkpointer = Checkpointer(self.folder, self.run_id, self.dist, self._publish)
+        self.commands: CommandHandler | None = None
+        self._model: nn.Module | None = None  # what trains (maybe compiled or DDP-wrapped)
+        self._raw_model: nn.Module | None = None  # the plain module that checkpoints save
+        self._lock = threading.Lock()  # held while the weights change (snapshot waits)
+        self._t0 = time.perf_counter()
+        self._user_sink: Sink | None = None
+        self._runlog: RunLog | None = None
+        self._extra_sinks: list[Sink] = []
+        self._run_lock: RunLock | None = None
+        self._epoch_losses: list[float] = []
+        # The run's clock (paused while the run is) and its timing: pace, ETA, time budget.
+        self._timing_state: dict = (self._resume_payload or {}).get("timing") or {}
+        self.clock = RunClock(self._clock_fn, self._timing_state.get("clock"))
+        self.timing: RunTiming | None = None
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps completed."""
+        return self.state.step
 
     # ----- public API for consumers on other threads -----
 
@@ -115,76 +176,76 @@ class Trainer(TrainerActions):
     def run(self, sink: Sink | None = None, control: Control | None = None) -> Event:
         """Train until done; return the terminal event (RunFinished or RunFailed)."""
         self._t0 = time.perf_counter()
-        timing_state = (self._resume_payload or {}).get("timing") or {}
-        self.clock = RunClock(self._clock_fn, timing_state.get("clock"))
-        self._timing_state = timing_state
-        self.control = control or Control()
+        self.clock = RunClock(self._clock_fn, self._timing_state.get("clock"))
         self._user_sink = sink
-        self._runlog: RunLog | None = None
-        self._extra_sinks: list[Sink] = []
-        self._run_lock: RunLock | None = None
-        self._commands: CommandFile | None = None
         try:
             if self.dist.enabled:  # join the group first: rank 0 names the run for all ranks
-                self.device = dist.init(self.dist, select_device(self.config.device))
-                if self._resume_payload is None:
-                    self.run_id = dist.broadcast_text(self.run_id, self.dist)
-                    self.run_dir = self.runs_dir / self.run_id
-            if self.dist.is_main and not self._open_run_folder():
-                return self._fail(self._lock_error)
-            self._setup()
-            return self._loop()
+                self._join_group()
+            # Inputs first (device, corpus): a run that cannot start leaves no run folder.
+            data, cpu_note = self._prepare()
+            if self.dist.is_main:
+                self._open_run_folder()
+            self._setup(data, cpu_note, control or Control())
+            return self._train()
         except Exception as exc:
+            self.error = exc
             return self._fail(failure_message(exc, self.run_dir, self.run_id))
         finally:
-            for extra in self._extra_sinks:
-                close = getattr(extra, "close", None)
-                if close is not None:
-                    close()
-            if self._runlog is not None:
-                self._runlog.close()
-            if self._run_lock is not None:
-                self._run_lock.release()
-            dist.shutdown(self.dist)
+            self._close()
 
-    def _open_run_folder(self) -> bool:
-        """Take the run folder's lock and open its log; False when another trainer has it."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(self.run_dir)
+    def _train(self) -> Event:
+        """The loop: apply commands, take a step, report it, evaluate and save when due."""
+        cfg = self.config
+        reason = "completed"
         try:
-            lock.acquire()
-        except RunLockedError as exc:
-            # Reported to the caller only: events.jsonl belongs to the other trainer.
-            self._lock_error = str(exc)
-            return False
-        self._run_lock = lock
-        for leftover in self.run_dir.glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
-        self._runlog = RunLog(self.run_dir / EVENTS_FILE)
-        self._commands = CommandFile(self.run_dir)
-        return True
+            done = self._time_decisions()[0]
+            if done and self.timing.budget is not None and self.state.step > 0:
+                self._evaluate_and_save(cfg)  # resumed past its deadline: the final evaluation
+            while not done:
+                cfg = self.config = self.commands.apply(cfg, self.state.step)
+                loss, grad_norm, lr, seconds = self._step(cfg)
+                if not math.isfinite(loss):
+                    return self._fail(diverged_message(loss, self.state.step, cfg, self.run_dir))
+                self.state.step += 1
+                self._report_step(cfg, loss, grad_norm, lr, seconds)
+                done, by_time, save_by_time = self._time_decisions()
+                if self.state.step % cfg.eval_interval == 0 or by_time or done:
+                    began = self.clock.now()
+                    if self._evaluate_and_save(cfg):
+                        reason = "early_stopping"
+                        break
+                    self.timing.evaluated(self.clock.now() - began)
+                elif save_by_time or (
+                    cfg.checkpoint_interval and self.state.step % cfg.checkpoint_interval == 0
+                ):
+                    self._save("latest", cfg)
+        except StopRequested:
+            self._save("latest", self.config)
+            reason = "stopped"
+        return self._finish(reason)
 
-    def _publish(self, event: Event) -> None:
-        """To the run log and extra sinks (main rank only), then to the caller's sink."""
-        if self._runlog is not None:
-            self._runlog(event)
-        for extra in self._extra_sinks:
-            extra(event)
-        if self._user_sink is not None:
-            try:
-                self._user_sink(event)
-            except Exception:  # a broken consumer must not kill training
-                log.exception("event sink raised on %s", event.type)
+    def _time_decisions(self) -> tuple[bool, bool, bool]:
+        """(done, evaluate now for the budget, save now for the budget), rank 0's on all."""
 
-    def _fail(self, message: str) -> ev.RunFailed:
-        event = ev.RunFailed(error=message, step=self.step, elapsed_s=self._elapsed())
-        self._publish(event)
-        return event
+        def agree(values: list[float]) -> list[float]:
+            return dist.broadcast(values, self.dist, self.device)
 
-    def _elapsed(self) -> float:
-        return time.perf_counter() - self._t0
+        return self.timing.decisions(self.state.step, self.total_steps, agree)
 
-    def _setup(self) -> None:
+    # ----- before the first step -----
+
+    def _join_group(self) -> None:
+        """Join the data-parallel group; a new run takes rank 0's run id on every rank."""
+        self.device = dist.init(self.dist, select_device(self.config.device))
+        if self._resume_payload is None:
+            self.run_id = dist.broadcast_text(self.run_id, self.dist)
+            self.run_dir = folder_for_id(self.run_id, self.runs_dir).path
+            self.folder = RunFolder(self.run_dir)
+            self.checkpointer = Checkpointer(self.folder, self.run_id, self.dist, self._publish)
+
+    def _prepare(self) -> tuple[RunData, str | None]:
+        """Device, CPU threads, seed and the corpus: everything that can fail on the user's
+        inputs, done before the run folder is touched."""
         cfg = self.config
         self.device = dist.init(self.dist, select_device(cfg.device))
         self.dtype = select_dtype(cfg, self.device)
@@ -204,26 +265,51 @@ class Trainer(TrainerActions):
         dist.barrier(self.dist)
         if not self.dist.is_main:
             data = prepare_data(cfg, self.data_dir, None, saved_tokenizer)
-        self.char_lengths = data.char_lengths
-        self.train_tokens = data.train.to(self.device)
-        self.val_tokens = data.val.to(self.device)
+        return data, cpu_note
+
+    def _open_run_folder(self) -> None:
+        """Take the run folder's lock and open its log.
+
+        Raises:
+            RunLockedError: another trainer has it (reported to the caller only: the
+                folder's log belongs to that trainer).
+        """
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(self.run_dir)
+        lock.acquire()
+        self._run_lock = lock
+        for leftover in self.run_dir.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
+        self._runlog = RunLog(self.folder.events_path)
+
+    def _setup(self, data: RunData, cpu_note: str | None, control: Control) -> None:
+        """The parts, model and optimizer from the prepared data; publishes RunStarted."""
+        cfg = self.config
+        payload = self._resume_payload
+        train_tokens, val_tokens = data.train.to(self.device), data.val.to(self.device)
         # One global batch per step; each rank trains on its slice of it (engine.distributed).
         global_batch = cfg.batch_size * self.dist.world_size
-        self.batches = EpochBatches(self.train_tokens, cfg.seq_length, global_batch, cfg.seed)
+        self.batches = EpochBatches(train_tokens, cfg.seq_length, global_batch, cfg.seed)
         self.total_steps = cfg.max_steps or cfg.epochs * self.batches.steps_per_epoch
-
-        state = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
-        self.optimizer, self.scaler = state.optimizer, state.scaler
-        self.step, self.best_val_loss = state.step, state.best_val_loss
-        dist.check_same_step(self.step, self.dist, self.device)
-        self.evals_since_best = state.evals_since_best
-        self.base_lr = cfg.learning_rate
+        self.evaluator = Evaluator(
+            val_tokens, train_tokens, data.char_lengths, dtype=self.dtype, dist=self.dist,
+            device=self.device, steps_per_epoch=self.batches.steps_per_epoch,
+        )  # fmt: skip
+        commands_file = CommandFile(self.run_dir) if self.dist.is_main else None
+        self.commands = CommandHandler(
+            control, commands_file, self.dist, self.device, publish=self._publish,
+            save=lambda config: self._save("latest", config), sample=self._sample,
+            pause=self.clock.pause, resume=self.clock.resume,
+        )  # fmt: skip
+        self.parts = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
+        self.state = self.parts.progress
+        dist.check_same_step(self.state.step, self.dist, self.device)
         notes = [f"precision: {str(self.dtype).removeprefix('torch.')}"]
         if cpu_note:
             notes.append(cpu_note)
         if payload is not None:
-            notes.append(f"resumed from step {self.step}")
-        model: nn.Module = state.model
+            notes.append(f"resumed from step {self.state.step}")
+        model: nn.Module = self.parts.model
         if self.dist.enabled:
             model = DistributedDataParallel(model)
             notes.append(
@@ -233,34 +319,17 @@ class Trainer(TrainerActions):
         if note:
             notes.append(note)
         with self._lock:
-            self._raw_model = state.model
+            self._raw_model = self.parts.model
             self._model = compiled
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
-            save_config(cfg, self.run_dir / "config.json")
-        windows = (len(data.val) - 1) // cfg.seq_length
-        windows = min(windows, cfg.eval_max_windows or windows)
-        self.timing = RunTiming(
-            cfg, self.clock, self._timing_state, compiled=compiled is not model,
-            eval_windows=2 * windows,  # validation, then as many training windows
-        )  # fmt: skip
-
-        if self.timing.budget is not None:
-            self.total_steps = cfg.max_steps  # 0: the deadline decides
-        # A CompiledModel compiles only if the run is long enough to repay it (ranks of a
-        # data-parallel run could decide differently, so they compile at once as before).
-        if hasattr(compiled, "decide") and not self.dist.enabled:
-            dtype_name = str(self.dtype).removeprefix("torch.")
-            signature = compile_signature(cfg, dtype_name, self.device.type)
-            self.timing.defer_compile(compiled.decide, signature, dtype_name)
-            compiled.decide(False)
-        if self.device.type == "cpu" and cfg.num_threads == 0 and not self.dist.enabled:
-            self.timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
+            self.folder.save_config(cfg)
+        self._start_timing(cfg, data, compiled is not model, compiled)
         self._publish(
             ev.RunStarted(
                 run_id=self.run_id,
                 config=cfg.model_dump(),
-                n_params=count_parameters(state.model),
+                n_params=count_parameters(self.parts.model),
                 device=str(self.device),
                 dtype=str(self.dtype).removeprefix("torch."),
                 total_steps=self.total_steps,
@@ -268,7 +337,7 @@ class Trainer(TrainerActions):
                 vocab_size=data.tokenizer.vocab_size,
                 train_tokens=len(data.train),
                 val_tokens=len(data.val),
-                start_step=self.step,
+                start_step=self.state.step,
                 resumed=payload is not None,
                 run_dir=str(self.run_dir),
                 notes=tuple(notes),
@@ -278,126 +347,159 @@ class Trainer(TrainerActions):
         if cfg.log_tensorboard and self.dist.is_main:
             self._start_tensorboard()
 
+    def _start_timing(
+        self, cfg: RunConfig, data: RunData, compiled: bool, model: nn.Module
+    ) -> None:
+        """Pace, ETA and time budget; a deferred compile; the CPU thread tuner."""
+        windows = (len(data.val) - 1) // cfg.seq_length
+        windows = min(windows, cfg.eval_max_windows or windows)
+        self.timing = RunTiming(
+            cfg, self.clock, self._timing_state, compiled=compiled,
+            eval_windows=2 * windows,  # validation, then as many training windows
+        )  # fmt: skip
+        if self.timing.budget is not None:
+            self.total_steps = cfg.max_steps  # 0: the deadline decides
+        # A CompiledModel compiles only if the run is long enough to repay it (ranks of a
+        # data-parallel run could decide differently, so they compile at once as before).
+        if hasattr(model, "decide") and not self.dist.enabled:
+            dtype_name = str(self.dtype).removeprefix("torch.")
+            signature = compile_signature(cfg, dtype_name, self.device.type)
+            self.timing.defer_compile(model.decide, signature, dtype_name)
+            model.decide(False)
+        if self.device.type == "cpu" and cfg.num_threads == 0 and not self.dist.enabled:
+            self.timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
+
     def _start_tensorboard(self) -> None:
         from engine.tensorboard import TENSORBOARD_DIR, TensorBoardMissing, TensorBoardSink
 
         try:
             self._extra_sinks.append(TensorBoardSink(self.run_dir / TENSORBOARD_DIR))
         except TensorBoardMissing as exc:
-            self._publish(ev.RunWarning(message=str(exc), step=self.step))
+            self._publish(ev.RunWarning(message=str(exc), step=self.state.step))
 
-    def _loop(self) -> Event:
-        spe = self.batches.steps_per_epoch
-        epoch_losses: list[float] = []
-        timing = self.timing
-        reason = "completed"
-        try:
-            done = self._time_decisions()[0]
-            if done and timing.budget is not None and self.step > 0:
-                self._evaluate_and_save()  # resumed past its deadline: the final evaluation
-            while not done:
-                self._sync_commands()
-                if timing.compile_pending:
-                    self._publish(ev.RunNotice("compiling", COMPILING, self.step))
-                began = timing.clock.now()
-                loss, grad_norm, lr = self._train_step()
-                if not math.isfinite(loss):
-                    return self._fail(
-                        f"The loss became {loss} at step {self.step + 1}: training diverged. "
-                        f"The last good checkpoint in {self.run_dir} is kept. Lower "
-                        f"learning_rate (now {self.base_lr:g}), keep grad_clip > 0 or add "
-                        "warmup_steps, then start again or resume."
-                    )
-                self.step += 1
-                cfg = self.config  # live fields may have changed between steps
-                tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps
-                tokens *= self.dist.world_size
-                seconds = timing.clock.now() - began
-                for kind, note in timing.step_done(seconds, tokens, self.step, self.total_steps):
-                    self._publish(ev.RunNotice(kind, note, self.step))
-                epoch_losses.append(loss)
-                if timing.calibration_due():  # the final evaluation must fit in the budget
-                    timing.calibrate(self._time_eval)
-                self._publish(
-                    ev.StepCompleted(
-                        step=self.step,
-                        epoch=(self.step - 1) // spe,
-                        loss=loss,
-                        lr=lr,
-                        tokens_per_s=timing.pace.tokens_per_s,
-                        grad_norm=grad_norm,
-                        elapsed_s=self._elapsed(),
-                        total_steps=timing.total_steps_estimate(self.step, self.total_steps),
-                        eta_s=timing.eta_s(self.step, self.total_steps),
-                        progress=timing.progress(self.step),
-                    )
-                )
-                if self.step % spe == 0:
-                    mean = sum(epoch_losses) / max(len(epoch_losses), 1)
-                    self._publish(ev.EpochCompleted(self.step // spe, self.step, mean))
-                    epoch_losses = []
-                done, by_time, save_by_time = self._time_decisions()
-                if self.step % cfg.eval_interval == 0 or by_time or done:
-                    began = timing.clock.now()
-                    if self._evaluate_and_save():
-                        reason = "early_stopping"
-                        break
-                    timing.evaluated(timing.clock.now() - began)
-                elif (
-                    cfg.checkpoint_interval and self.step % cfg.checkpoint_interval == 0
-                ) or save_by_time:
-                    self._save("latest")
-        except _Stop:
-            self._save("latest")
-            reason = "stopped"
+    # ----- one step, and what follows it -----
+
+    def _step(self, cfg: RunConfig) -> tuple[float, float, float, float]:
+        """One optimizer step at the schedule's learning rate: loss, grad norm, lr, seconds."""
+        progress = self.timing.progress(self.state.step)
+        if progress is not None:  # every rank follows rank 0's clock
+            [progress] = dist.broadcast([progress], self.dist, self.device)
+        lr = self.schedule(self.state, self.total_steps, cfg, progress)
+        if self.timing.compile_pending:
+            self._publish(ev.RunNotice("compiling", COMPILING, self.state.step))
+        began = self.clock.now()
+        with self._lock:
+            loss, grad_norm = train_step(
+                self._model, self.parts, self.batches, cfg, self.state.step, lr,
+                self.dist, self.device, self.dtype,
+            )  # fmt: skip
+        return loss, grad_norm, lr, self.clock.now() - began
+
+    def _report_step(
+        self, cfg: RunConfig, loss: float, grad_norm: float, lr: float, seconds: float
+    ) -> None:
+        """Timing notices, StepCompleted (and EpochCompleted at an epoch's end)."""
+        timing, step, spe = self.timing, self.state.step, self.batches.steps_per_epoch
+        tokens = cfg.batch_size * cfg.seq_length * cfg.grad_accum_steps * self.dist.world_size
+        for kind, note in timing.step_done(seconds, tokens, step, self.total_steps):
+            self._publish(ev.RunNotice(kind, note, step))
+        self._epoch_losses.append(loss)
+        if timing.calibration_due():  # the final evaluation must fit in the budget
+            timing.calibrate(self._time_eval)
+        self._publish(
+            ev.StepCompleted(
+                step=step, epoch=(step - 1) // spe, loss=loss, lr=lr,
+                tokens_per_s=timing.pace.tokens_per_s, grad_norm=grad_norm,
+                elapsed_s=self._elapsed(),
+                total_steps=timing.total_steps_estimate(step, self.total_steps),
+                eta_s=timing.eta_s(step, self.total_steps), progress=timing.progress(step),
+            )
+        )  # fmt: skip
+        if step % spe == 0:
+            mean = sum(self._epoch_losses) / len(self._epoch_losses)
+            self._publish(ev.EpochCompleted(step // spe, step, mean))
+            self._epoch_losses.clear()
+
+    def _time_eval(self, windows: int) -> float:
+        """Seconds to score ``windows`` validation windows as an evaluation does."""
+        began = self.clock.now()
+        with self._lock:
+            evaluate(self._model, self.evaluator.val_tokens, self.config.seq_length,
+                     max_windows=windows, dtype=self.dtype)  # fmt: skip
+        return self.clock.now() - began
+
+    def _evaluate_and_save(self, cfg: RunConfig) -> bool:
+        """Evaluate, sample, checkpoint; True when early stopping says stop."""
+        with self._lock:
+            result = self.evaluator.evaluate(self._model, cfg, self.state)
+        self._publish(result)
+        if self.dist.is_main:  # one short passage's bits: the Inspect timeline (~1 ms)
+            with self._lock:
+                timeline.record(
+                    self._raw_model, self.tokenizer, self.evaluator.val_tokens,
+                    self.state.step, self.run_dir,
+                )  # fmt: skip
+        self._sample(cfg)
+        self._save("latest", cfg)
+        if result.is_best:
+            self._save("best", cfg)
+        self.checkpointer.keep_step_copy(self.state.step, cfg.keep_checkpoints)
+        return self.evaluator.should_stop(cfg, self.state)
+
+    def _sample(self, cfg: RunConfig) -> None:
+        """A sample from the live model with the config's sample settings (main rank)."""
+        if cfg.sample_length == 0 or self.tokenizer is None or not self.dist.is_main:
+            return
+        with self._lock:
+            event = sample_now(self._raw_model, self.tokenizer, cfg, self.state.step)
+        self._publish(event)
+
+    def _save(self, kind: str, cfg: RunConfig) -> None:
+        self.checkpointer.save(
+            kind, model=self._raw_model, optimizer=self.parts.optimizer,
+            scaler=self.parts.scaler, config=cfg, tokenizer=self.tokenizer, state=self.state,
+            extra={"timing": self.timing.state_dict()},  # a resumed run keeps its budget
+        )  # fmt: skip
+
+    # ----- the end -----
+
+    def _finish(self, reason: str) -> ev.RunFinished:
         event = ev.RunFinished(
             reason=reason,
-            step=self.step,
-            best_val_loss=self.best_val_loss,
+            step=self.state.step,
+            best_val_loss=self.state.best_val_loss,
             elapsed_s=self._elapsed(),
         )
         self._publish(event)
         return event
 
-    def _time_decisions(self) -> tuple[bool, bool, bool]:
-        def agree(values: list[float]) -> list[float]:  # rank 0's answers on every rank
-            return dist.broadcast(values, self.dist, self.device)
+    def _fail(self, message: str) -> ev.RunFailed:
+        event = ev.RunFailed(error=message, step=self.state.step, elapsed_s=self._elapsed())
+        self._publish(event)
+        return event
 
-        return self.timing.decisions(self.step, self.total_steps, agree)
+    def _close(self) -> None:
+        for extra in self._extra_sinks:
+            close = getattr(extra, "close", None)
+            if close is not None:
+                close()
+        if self._runlog is not None:
+            self._runlog.close()
+        if self._run_lock is not None:
+            self._run_lock.release()
+        dist.shutdown(self.dist)
 
-    def _train_step(self) -> tuple[float, float, float]:
-        """One optimizer step over this rank's slice of the global batch."""
-        cfg = self.config
-        progress = self.timing.progress(self.step)
-        if progress is not None:  # every rank follows rank 0's clock
-            [progress] = dist.broadcast([progress], self.dist, self.device)
-        lr = lr_at(self.step, cfg, self.total_steps, self.base_lr, progress)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        model = self._model
-        assert model is not None
-        rank_rows = slice(self.dist.rank * cfg.batch_size, (self.dist.rank + 1) * cfg.batch_size)
-        with self._lock:
-            model.train()
-            total = 0.0
-            for micro in range(cfg.grad_accum_steps):
-                x, y = self.batches.batch(self.step * cfg.grad_accum_steps + micro)
-                last_micro = micro == cfg.grad_accum_steps - 1
-                # DDP averages gradients only on the last micro-batch of the step.
-                skip_sync = self.dist.enabled and not last_micro
-                with model.no_sync() if skip_sync else contextlib.nullcontext():
-                    with autocast(self.device, self.dtype):
-                        _, loss = model(x[rank_rows], y[rank_rows])
-                    self.scaler.scale(loss / cfg.grad_accum_steps).backward()
-                total += float(loss.detach())
-            self.scaler.unscale_(self.optimizer)
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]
-            max_norm = cfg.grad_clip if cfg.grad_clip > 0 else math.inf
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-            [loss_sum] = dist.all_reduce_sum([total / cfg.grad_accum_steps], self.dist, self.device)
-            loss_value = loss_sum / self.dist.world_size
-            if math.isfinite(loss_value):
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
-        return loss_value, grad_norm, lr
+    def _publish(self, event: Event) -> None:
+        """To the run log and extra sinks (main rank only), then to the caller's sink."""
+        if self._runlog is not None:
+            self._runlog(event)
+        for extra in self._extra_sinks:
+            extra(event)
+        if self._user_sink is not None:
+            try:
+                self._user_sink(event)
+            except Exception:  # a broken consumer must not kill training
+                log.exception("event sink raised on %s", event.type)
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._t0

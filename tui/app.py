@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -21,19 +22,21 @@ from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPan
 from engine import events as ev
 from engine.config import RunConfig
 from engine.control import Control
+from engine.run_state import ACTIVE
 from engine.runs import default_runs_dir
-from tui.browser import RunBrowserMixin
 from tui.keys import bindings
 from tui.messages import DrainBuffer, GenerationEnded
+from tui.model_source import GenerationModel
+from tui.run_browser_actions import RunBrowserMixin
 from tui.run_events import RunEventsMixin
-from tui.runs import (
+from tui.sampling_keys import SamplingKeysMixin
+from tui.screens.help import HelpScreen, key_rows
+from tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
+from tui.trainer_factory import (
     TrainerFactory,
     TrainerLike,
     default_trainer_factory,
 )
-from tui.sampling_keys import SamplingKeysMixin
-from tui.screens.help import HelpScreen, key_rows
-from tui.screens.too_small import MIN_HEIGHT, MIN_WIDTH, TooSmallScreen
 from tui.widgets.config_editor import ConfigEditor
 from tui.widgets.generation_pane import GenerationPane
 from tui.widgets.loss_chart import LossChart
@@ -47,7 +50,6 @@ STATUS_REFRESH_S = 0.5  # a status redraw is cheap; elapsed time ticks visibly
 # throughput within a few percent of headless (bench/tui_overhead.py).
 CHART_REFRESH_S = 0.9
 STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
-ACTIVE_STATES = frozenset({"starting", "running", "paused", "stopping"})
 
 
 class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
@@ -69,7 +71,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         *,
         config_path: str = "",
         run: str | None = None,
-        loaded: tuple[Any, Any, str] | None = None,
+        loaded: GenerationModel | None = None,
         history: list[ev.Event] | None = None,
         attached: Path | None = None,
         runs_dir: Path | None = None,
@@ -84,7 +86,11 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             trainer_factory if attached is None else default_trainer_factory(self.runs_dir)
         )
         self.config_path = config_path
-        self.resume = run
+        # Set only by an explicit resume (the run browser's r). A run opened with --run or
+        # the browser's Enter is shown, never written: s trains a new run with its config.
+        self.resume: str | None = None
+        self.opened = run  # the run (id or path) shown from its folder, until one starts here
+        self.explain_new_run = run is not None  # the first s after opening says what s does
         self.loaded = loaded
         self.history = history or []
         self.stats = RunStats()
@@ -182,7 +188,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
     # --- training --------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.stats.state in ACTIVE_STATES
+        return self.stats.state in ACTIVE
 
     def action_start(self) -> None:
         """Start training with the editor's config; refused while a field is invalid."""
@@ -197,6 +203,14 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
                 f"Cannot start: fix {names} first.", title="Invalid config", severity="error"
             )
             return
+        if self.opened and self.resume is None and self.explain_new_run:
+            self.explain_new_run = False
+            self.announce_opened(Path(self.opened).name)
+            return
+        if self.opened and self.resume is None:
+            name = escape(Path(self.opened).name)
+            self.notify(f"Training a new run with {name}'s config; {name} is kept as it was.")
+        self.opened = None
         for chart in (self.loss_chart, self.metric_chart):
             chart.reset()
         self.pager.clear_samples()
@@ -207,6 +221,16 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
         editor.set_running(True)
         self._update_buttons()
         self._train(config, self.resume, self.control)
+
+    def announce_opened(self, name: str) -> None:
+        """Say what s will do with a run opened from its folder, before it does it."""
+        self.notify(
+            f"s trains a NEW run with this run's config; {escape(name)} itself is never "
+            "overwritten. Press s again to start it, or, to continue this run instead, "
+            "r (runs), then r (resume).",
+            title=f"Opened {escape(name)}",
+            timeout=12,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
     def _train(self, config: RunConfig, resume: str | None, control: Control) -> None:
@@ -269,13 +293,14 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, App[int]):
             self.notify(f"{message.name} = {message.value} applies after the current step")
 
     # --- generation ------------------------------------------------------------------
-    def model_source(self) -> tuple[Any, Any, str] | None:
+    def model_source(self) -> GenerationModel | None:
         """Called from the generation worker: live weights if training, else the loaded run."""
         trainer = self.trainer
         if trainer is not None:
             snapshot = trainer.snapshot()
             if snapshot is not None:
-                return snapshot[0], snapshot[1], f"live weights (step {self.stats.step})"
+                model, tokenizer = snapshot
+                return GenerationModel(model, tokenizer, f"live weights (step {self.stats.step})")
         return self.loaded
 
     def action_generate(self) -> None:

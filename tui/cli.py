@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from engine.errors import UserError
 from tui import cli_multinode
 from tui.cli_common import (
     CONTEXT_SETTINGS,
@@ -52,22 +53,9 @@ def _options(version: VersionOption = False) -> None:
 
 def build_config(config: str | None, overrides: list[str] | None) -> Any:
     """The RunConfig from a file or preset plus ``--set`` overrides, validated once."""
-    from engine.config import (
-        RunConfig,
-        apply_overrides,
-        read_config_dict,
-        resolve_preset_path,
-        validate_config,
-    )
+    from engine.config_merge import merge
 
-    base = RunConfig().model_dump()
-    source = "config"
-    if config:
-        path = resolve_preset_path(config)
-        base.update(read_config_dict(path))
-        source = f"config {path}"
-    data = apply_overrides(base, overrides or [])
-    return validate_config(data, source=source + (" with --set overrides" if overrides else ""))
+    return merge(None, config, overrides)
 
 
 @app.command()
@@ -142,7 +130,7 @@ def train(
             try:
                 seconds = parse_duration(time_budget)
             except ValueError as exc:
-                raise ValueError(f"--time: {exc}") from None
+                raise UserError(f"--time: {exc}") from None
             set_ = [*(set_ or []), f"time_budget_s={seconds}"]
             overrides = list(set_)
         if max_steps is not None:
@@ -151,18 +139,13 @@ def train(
         if resume and not (config or overrides):
             cfg = None
         elif resume:
-            from engine.checkpoint import config_of, load_checkpoint, resolve_checkpoint
+            from engine.checkpoint import config_of, load_checkpoint
+            from engine.config_merge import merge
+            from engine.run_folder import existing_run
 
-            target = resolve_checkpoint(resume, runs_dir_or_default(runs_dir))
-            saved = config_of(load_checkpoint(target.run_dir / "latest.pt"))
-            base = saved.model_dump()
-            if config:
-                from engine.config import read_config_dict, resolve_preset_path
-
-                base.update(read_config_dict(resolve_preset_path(config)))
-            from engine.config import apply_overrides, validate_config
-
-            cfg = validate_config(apply_overrides(base, overrides), source="resume config")
+            path = existing_run(resume, runs_dir_or_default(runs_dir)).checkpoint_for_resume()
+            saved = config_of(load_checkpoint(path), path)
+            cfg = merge(saved, config, overrides, source="resume config")
         else:
             cfg = build_config(config, overrides)
         if detach or cli_multinode.needs_launcher(nproc, nnodes):
@@ -225,7 +208,9 @@ def train(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     out.print()
-    code = 1 if isinstance(result, RunFailed) else 0
+    code = 0
+    if isinstance(result, RunFailed):  # the inputs (exit 2) or the run itself (exit 1)
+        code = 2 if isinstance(trainer.error, UserError) else 1
     if code == 0 and getattr(result, "reason", "") == "stopped" and "signal" in interrupted:
         # Saved, but not done: 128 + the signal, as shells report (130 for Ctrl-C), so a
         # script's `llmv0 train && llmv0 eval` stops here. A stop asked for by
@@ -277,15 +262,15 @@ def evaluate_cmd(
     """Loss, perplexity and bits per character over a whole split."""
     import torch
 
-    from engine.checkpoint import load_for_inference
     from engine.data import read_corpus, resolve_corpus, split_tokens
     from engine.evaluate import evaluate
+    from engine.run_folder import load_for_inference
     from tui.console import metrics_table
     from tui.formatting import format_metric
 
     with user_errors():
         if split not in {"val", "train"}:
-            raise ValueError(f"--split must be 'val' or 'train', not {split!r}.")
+            raise UserError(f"--split must be 'val' or 'train', not {split!r}.")
         model, tokenizer, cfg = load_for_inference(run, runs_dir_or_default(runs_dir))
         text = read_corpus(resolve_corpus(cfg.data_file, progress=_download_progress()))
         tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
@@ -318,7 +303,8 @@ def plot(
     runs_dir: RunsDir = None,
 ) -> None:
     """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
-    from engine.runs import curves, require_history
+    from engine.run_folder import require_history
+    from engine.runs import curves
     from tui.overlay_plot import use_colour
     from tui.plotting import png_plot, terminal_plot
 
@@ -326,7 +312,7 @@ def plot(
         folder, history = require_history(run, runs_dir_or_default(runs_dir))
         data = curves(history)
         if not data.train_steps:
-            raise ValueError(f"Run {run!r} has no training steps yet; nothing to plot.")
+            raise UserError(f"Run {run!r} has no training steps yet; nothing to plot.")
         if png is not None:
             from tui.extras import require
 
@@ -348,7 +334,7 @@ def report(
     runs_dir: RunsDir = None,
 ) -> None:
     """A markdown report: config changes, final metrics, loss chart picture, samples."""
-    from engine.runs import require_history
+    from engine.run_folder import require_history
     from tui.report import build_report
 
     with user_errors():

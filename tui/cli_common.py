@@ -32,25 +32,15 @@ def runs_dir_or_default(value: Path | None) -> Path:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the engine's user-facing errors into one red paragraph and exit code 2."""
-    from engine.checkpoint import CheckpointError
-    from engine.config import ConfigError
-    from engine.data import CorpusError
-    from engine.device import DeviceError
-    from engine.tokenizer import UnknownCharactersError
-    from tui.extras import MissingExtraError
+    """Turn any :class:`engine.errors.UserError` into one red paragraph and exit code 2.
+
+    The CLI's one place for user errors; anything else is a bug and keeps its traceback.
+    """
+    from engine.errors import UserError
 
     try:
         yield
-    except (
-        ConfigError,
-        CorpusError,
-        CheckpointError,
-        DeviceError,
-        UnknownCharactersError,
-        MissingExtraError,
-        ValueError,
-    ) as exc:
+    except UserError as exc:
         # Escaped: messages carry user text and extras like 'llmv0[png]' that are not markup.
         err.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, markup=True)
         raise typer.Exit(2) from None

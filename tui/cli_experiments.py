@@ -29,7 +29,7 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")]
 
 def _records(runs: list[str], runs_dir: Path) -> list:
     from engine.experiments import run_record
-    from engine.runs import require_history
+    from engine.run_folder import require_history
 
     records = []
     for run in runs:
@@ -69,14 +69,16 @@ def compare(
     runs_dir: RunsDir = None,
 ) -> None:
     """Runs side by side: config fields that differ, best/final metrics, one metric overlaid."""
-    from engine.experiments import METRICS, metric_series
+    from engine.experiments import METRICS, ExperimentError, metric_series
     from tui.overlay_plot import Series, overlay_plot, use_colour
 
     with user_errors():
         if len(runs) < 2:
-            raise ValueError("Give at least two runs to compare, e.g. `llmv0 compare RUN1 RUN2`.")
+            raise ExperimentError(
+                "Give at least two runs to compare, e.g. `llmv0 compare RUN1 RUN2`."
+            )
         if metric not in METRICS:
-            raise ValueError(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
+            raise ExperimentError(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
         records = _records(runs, runs_dir_or_default(runs_dir))
     diff, metrics = compare_tables(records)
     out.print(diff)
@@ -90,7 +92,7 @@ def compare(
 
 
 def _folder(run: str, runs_dir: Path) -> Path:
-    from engine.runs import require_history
+    from engine.run_folder import require_history
 
     return require_history(run, runs_dir)[0]
 
@@ -214,17 +216,23 @@ def export(
     runs_dir: RunsDir = None,
 ) -> None:
     """A run's metric history, one row per step (evaluation metrics on their step's row)."""
-    from engine.experiments import EXPORT_FORMATS, metric_rows, write_export, write_parquet
-    from engine.runs import require_history
+    from engine.experiments import (
+        EXPORT_FORMATS,
+        ExperimentError,
+        metric_rows,
+        write_export,
+        write_parquet,
+    )
+    from engine.run_folder import require_history
 
     with user_errors():
         if fmt not in EXPORT_FORMATS:
-            raise ValueError(f"Unknown format {fmt!r}: choose csv, jsonl or parquet.")
+            raise ExperimentError(f"Unknown format {fmt!r}: choose csv, jsonl or parquet.")
         _, history = require_history(run, runs_dir_or_default(runs_dir))
         rows = metric_rows(history)
         if fmt == "parquet":
             if output is None:
-                raise ValueError("Parquet is binary: give a file with --output.")
+                raise ExperimentError("Parquet is binary: give a file with --output.")
             write_parquet(rows, output)
         elif output is None:
             write_export(rows, fmt, sys.stdout)
@@ -251,9 +259,11 @@ def runs(
     ] = "",
     runs_dir: RunsDir = None,
 ) -> None:
-    """The runs in the runs folder with their state, best validation loss and tags."""
+    """The runs in the runs folder with their state, best validation loss, tags and live
+    changes."""
     from engine.experiments import select_runs, tags_of
     from engine.runs import list_runs
+    from tui.formatting import format_change
 
     folder = runs_dir_or_default(runs_dir)
     with user_errors():
@@ -266,13 +276,16 @@ def runs(
             out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
         return
     table = Table(title=f"Runs in {folder}")
-    for column in ("run", "model", "state", "steps", "best val loss", "checkpoint", "tags"):
+    columns = ("run", "model", "state", "steps", "best val loss", "checkpoint", "tags",
+               "live changes")  # fmt: skip
+    for column in columns:
         table.add_column(
             column,
             justify="right" if column in {"steps", "best val loss"} else "left",
             no_wrap=column == "run",  # run ids are copied into other commands whole
         )
-    colours = {"finished": "green", "running": "cyan", "failed": "red", "stopped": "yellow"}
+    colours = {"finished": "green", "running": "cyan", "paused": "cyan", "failed": "red",
+               "stopped": "yellow", "interrupted": "magenta"}  # fmt: skip
     for s in summaries:
         best = f"{s.best_val_loss:.4f}" if s.best_val_loss != float("inf") else "-"
         table.add_row(
@@ -283,6 +296,8 @@ def runs(
             best,
             "yes" if s.has_checkpoint else "no",
             escape(", ".join(tags_of(s.path))),
+            escape("; ".join(format_change(c.name, c.old, c.new, c.step) for c in s.changes))
+            or "-",
         )
     out.print(table)
 

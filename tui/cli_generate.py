@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from engine.errors import UserError
 from tui.cli_common import RunsDir, err, runs_dir_or_default, user_errors
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def generate(
 ) -> None:
     """Stream text from a trained model to stdout as it is generated."""
     from engine.beam import beam_search
-    from engine.checkpoint import load_for_inference
+    from engine.run_folder import load_for_inference
     from engine.sampling import SampleSettings, generate_stream_with_probs
 
     with user_errors():
@@ -163,7 +164,7 @@ def generate(
         prompt = _read_prompt(prompt_text, prompt_file)
         strategy = strategy.lower()
         if num_samples < 1:
-            raise ValueError(f"--num-samples must be at least 1 (got {num_samples}).")
+            raise UserError(f"--num-samples must be at least 1 (got {num_samples}).")
         settings = SampleSettings(
             length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=sample_seed,
             strategy=strategy, min_p=min_p, repetition_penalty=repetition_penalty,
@@ -171,12 +172,12 @@ def generate(
             stop=tuple(unescape(s) for s in stop or ()),
         )  # fmt: skip
         if num_samples > 1 and settings.is_greedy:
-            raise ValueError(
+            raise UserError(
                 "Greedy decoding gives the same text every time: --num-samples > 1 needs "
                 "--strategy sample with a temperature above 0, or --strategy beam."
             )
         if strategy == "beam" and num_samples > beams:
-            raise ValueError(f"--num-samples ({num_samples}) cannot exceed --beams ({beams}).")
+            raise UserError(f"--num-samples ({num_samples}) cannot exceed --beams ({beams}).")
         model, tokenizer, cfg = load_for_inference(target, runs_dir_or_default(runs_dir))
         tokenizer.encode(prompt)  # refuse unknown characters before printing anything
         index = _novelty_index(cfg, tokenizer) if novelty else None
@@ -226,7 +227,7 @@ def _deprecated_seed(old_seed: str, prompt_text: str) -> str:
     ``--sample-seed``.
     """
     if prompt_text != "\n":
-        raise ValueError("Give the prompt once, with --prompt (--seed is its deprecated name).")
+        raise UserError("Give the prompt once, with --prompt (--seed is its deprecated name).")
     err.print(
         "[yellow]Note:[/] --seed as the prompt is deprecated; use --prompt (-p). "
         "The random seed is --sample-seed."
@@ -238,20 +239,22 @@ def _read_prompt(seed: str, prompt_file: Path | None) -> str:
     if prompt_file is None:
         return seed
     if seed != "\n":
-        raise ValueError("Give the prompt either as --prompt TEXT or --prompt-file FILE, not both.")
+        raise UserError("Give the prompt either as --prompt TEXT or --prompt-file FILE, not both.")
     from engine.safe_files import read_bytes_limited
 
     try:
         # Bounded, and never from a FIFO or device (a FIFO hung the CLI).
         return read_bytes_limited(prompt_file, MAX_PROMPT_BYTES).decode("utf-8")
     except FileNotFoundError:
-        raise ValueError(f"The prompt file {prompt_file} does not exist.") from None
+        raise UserError(f"The prompt file {prompt_file} does not exist.") from None
     except UnicodeDecodeError as exc:
-        raise ValueError(
+        raise UserError(
             f"The prompt file {prompt_file} is not UTF-8 text (byte offset {exc.start})."
         ) from None
+    except ValueError as exc:  # a FIFO, a device, or more than MAX_PROMPT_BYTES
+        raise UserError(f"The prompt file {exc}") from None
     except OSError as exc:
-        raise ValueError(f"Cannot read the prompt file {prompt_file} ({exc.strerror}).") from None
+        raise UserError(f"Cannot read the prompt file {prompt_file} ({exc.strerror}).") from None
 
 
 def _write(text: str) -> None:
@@ -314,7 +317,7 @@ def _report(
 
 def _one_target(run: str | None, checkpoint: Path | None) -> str:
     if bool(run) == bool(checkpoint):
-        raise ValueError(
+        raise UserError(
             "Give exactly one of --run RUN or --checkpoint FILE (`llmv0 runs` lists the runs)."
         )
     return str(run or checkpoint)

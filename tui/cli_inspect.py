@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
+from engine.analysis import AnalysisError
 from tui.cli_common import RunsDir, err, out, runs_dir_or_default, user_errors
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _text(
         try:
             text = text_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"Cannot read --text {text_file}: {exc}") from None
+            raise AnalysisError(f"Cannot read --text {text_file}: {exc}") from None
     else:
         text = validation_text(cfg, tokenizer)
     length = opts["length"]
@@ -83,7 +84,7 @@ def build_view(
         query = max(0, min(query, len(maps.pieces) - 1))
         layer, head = opts["layer"], opts["head"]
         if not (0 <= layer < maps.n_layer and 0 <= head < maps.n_head):
-            raise ValueError(
+            raise AnalysisError(
                 f"--layer/--head out of range: the model has {maps.n_layer} layers of "
                 f"{maps.n_head} heads (0-based)."
             )
@@ -101,12 +102,12 @@ def build_view(
         features = text_features(text)
         if opts["feature"]:
             if opts["feature"] not in features:
-                raise ValueError(f"--feature must be one of: {', '.join(features)}.")
+                raise AnalysisError(f"--feature must be one of: {', '.join(features)}.")
             features = {opts["feature"]: features[opts["feature"]]}
         ranked = rank_units(cells.states(opts["state"]), features)
         unit = opts["unit"] if opts["unit"] is not None else (ranked[0].unit if ranked else 0)
         if not 0 <= unit < cells.h.size(1):
-            raise ValueError(f"--unit must be in 0..{cells.h.size(1) - 1}.")
+            raise AnalysisError(f"--unit must be in 0..{cells.h.size(1) - 1}.")
         return [
             title,
             Text(f"unit {cells.unit_name(unit)} ({opts['state']}): blue < 0 < red"),
@@ -121,7 +122,7 @@ def build_view(
 
     timeline = read_timeline(run_dir)
     if timeline is None:
-        raise ValueError(
+        raise AnalysisError(
             f"The run {run_dir} has no learning timeline (timeline.jsonl): it is written at "
             "each evaluation by runs trained with this version of llmv0."
         )
@@ -190,7 +191,7 @@ def inspect(
     runs_dir: RunsDir = None,
 ) -> None:
     """See inside a trained model: surprise, attention, cells, embeddings, timeline."""
-    from engine.checkpoint import load_for_inference, resolve_checkpoint
+    from engine.run_folder import existing_run, load_for_inference
 
     opts = {
         "view": view, "position": position, "seed": seed, "length": length, "cursor": cursor,
@@ -200,13 +201,13 @@ def inspect(
     color = out.is_terminal and not out.no_color
     with user_errors():
         if view not in VIEWS:
-            raise ValueError(f"--view must be one of {', '.join(VIEWS)}, not {view!r}.")
+            raise AnalysisError(f"--view must be one of {', '.join(VIEWS)}, not {view!r}.")
         if state not in ("h", "c"):
-            raise ValueError(f"--state must be 'h' or 'c', not {state!r}.")
+            raise AnalysisError(f"--state must be 'h' or 'c', not {state!r}.")
         if length < 2:
-            raise ValueError("--length must be at least 2.")
+            raise AnalysisError("--length must be at least 2.")
         folder = runs_dir_or_default(runs_dir)
-        run_dir = resolve_checkpoint(run, folder).run_dir
+        run_dir = existing_run(run, folder).folder.path
         model, tokenizer, cfg = load_for_inference(run, folder)
         body = (
             "" if view in ("embeddings", "timeline") else _text(model, tokenizer, cfg, text, opts)

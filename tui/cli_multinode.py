@@ -19,6 +19,8 @@ from typing import Annotated
 
 import typer
 
+from engine.errors import UserError
+
 AUTO = "auto"
 
 NNodes = Annotated[
@@ -53,6 +55,10 @@ MaxRestarts = Annotated[
 ]
 
 
+class LaunchError(UserError, ValueError):
+    """The launch options cannot work together (the message says what to change)."""
+
+
 def needs_launcher(nproc: int, nnodes: int) -> bool:
     """Whether training runs under torchrun rather than in this process."""
     return nproc > 1 or nnodes > 1
@@ -62,15 +68,17 @@ def auto_resume(run_id: str | None, runs_dir: Path) -> str | None:
     """``--resume auto``: the run's folder when it has a checkpoint, else None (start it).
 
     Raises:
-        ValueError: no ``--run-id``: a restart could not find the run it started.
+        LaunchError: no ``--run-id``: a restart could not find the run it started.
     """
     if not run_id:
-        raise ValueError(
+        raise LaunchError(
             "--resume auto needs --run-id NAME, so that a restarted or requeued command "
             "finds the run it started."
         )
-    folder = runs_dir / run_id
-    return str(folder) if (folder / "latest.pt").is_file() else None
+    from engine.run_folder import folder_for_id
+
+    folder = folder_for_id(run_id, runs_dir)
+    return str(folder.path) if folder.latest_path.is_file() else None
 
 
 def torchrun_command(
@@ -84,19 +92,19 @@ def torchrun_command(
     """The torchrun command line that runs ``llmv0 train train_args`` on this machine.
 
     Raises:
-        ValueError: several machines without a rendezvous endpoint, or a bad node rank.
+        LaunchError: several machines without a rendezvous endpoint, or a bad node rank.
     """
     launch = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}"]
     if nnodes == 1 and rdzv_endpoint is None:
         launch.append("--standalone")
     else:
         if not rdzv_endpoint or ":" not in rdzv_endpoint:
-            raise ValueError(
+            raise LaunchError(
                 "--nnodes > 1 needs --rdzv-endpoint HOST:PORT, an address and free port of one "
                 "of the machines that all of them can reach (the same on every machine)."
             )
         if node_rank is not None and node_rank >= nnodes:
-            raise ValueError(f"--node-rank must be below --nnodes ({nnodes}), not {node_rank}.")
+            raise LaunchError(f"--node-rank must be below --nnodes ({nnodes}), not {node_rank}.")
         launch += [f"--nnodes={nnodes}", f"--rdzv_endpoint={rdzv_endpoint}"]
         if node_rank is None:
             launch.append("--rdzv_backend=c10d")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tui import remote_answer
+from tui.cli_common import user_errors
 
 err = Console(stderr=True, highlight=False)
 
@@ -58,13 +59,14 @@ def train_command(args: list[str], nproc: int) -> list[str]:
 
 def resolve_run_id(cfg: Any, resume: str | None, run_id: str | None, runs_dir: Path) -> str:
     """The run folder's name, fixed before any child process starts."""
-    from engine.run_setup import new_run_id
+    from engine.run_folder import existing_run, folder_for_id
+    from engine.run_setup import new_run_id, refuse_used_folder
 
     if resume:
-        return (Path(resume) if Path(resume).is_dir() else runs_dir / resume).name
-    from engine.run_ids import check_run_id
-
-    return check_run_id(run_id) if run_id else new_run_id(cfg, runs_dir)
+        return existing_run(resume, runs_dir).folder.run_id
+    if run_id:  # refused here, before any child process or train.log exists
+        refuse_used_folder(folder_for_id(run_id, runs_dir))
+    return run_id or new_run_id(cfg, runs_dir)
 
 
 def detach_training(command: list[str], run_id: str, runs_dir: Path, out: Console) -> None:
@@ -106,21 +108,18 @@ def control(
     ``set`` is checked against the run's config before it is sent, then waits for the trainer
     to say it applied or rejected the change (exit 0 applied, 2 rejected, 1 no answer).
     """
-    from engine.config import ConfigError
     from engine.lock import lock_is_live
-    from engine.remote import RemoteCommandError, send_command
-    from engine.runs import default_runs_dir, run_folder
+    from engine.remote import send_command
+    from engine.run_folder import existing_run
+    from engine.runs import default_runs_dir
 
     name, value = "", None
-    try:
-        folder = run_folder(run, runs_dir or default_runs_dir())
+    with user_errors():
+        folder = existing_run(run, runs_dir or default_runs_dir()).folder.path
         if action == "set":
             name, value = remote_answer.checked_assignment(folder, assignment or "")
         start = remote_answer.events_size(folder)
         send_command(folder, action, name, value)
-    except (RemoteCommandError, ConfigError) as exc:
-        err.print(f"[bold red]Error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
     if not lock_is_live(folder):
         err.print(
             f"[yellow]Note:[/] no live trainer holds {escape(str(folder))}; the command waits "

@@ -23,15 +23,17 @@ def serve_dashboard(
     runs_dir: Path | None,
 ) -> int:
     """Serve the dashboard until Ctrl-C; 2 with one line on stderr when it cannot start."""
-    from engine.runs import RunNotFoundError, default_runs_dir, require_history
-    from tui.extras import MissingExtraError, require
+    from engine.errors import UserError
+    from engine.run_folder import require_history
+    from engine.runs import default_runs_dir
+    from tui.extras import require
 
     try:
         require("textual_serve", "serve", "llmv0-tui --serve")
         if attach:  # refuse a wrong run here, not later in every browser tab
             folder, _ = require_history(attach, runs_dir or default_runs_dir())
             os.environ[ATTACH_ENV] = str(folder.resolve())
-    except (MissingExtraError, RunNotFoundError) as exc:
+    except UserError as exc:  # this front door's one place for user errors
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
     if runs_dir is not None:

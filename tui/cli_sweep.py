@@ -161,14 +161,15 @@ def _safe_url(url: str) -> str:
 
 def _open(space: Any, url: str) -> Any:
     from engine.sweep import open_study
+    from engine.sweep_space import SweepError
 
     try:
         return open_study(space, url)
     except ImportError as exc:  # e.g. postgresql:// without a driver
-        raise ValueError(f"Cannot open storage {_safe_url(url)}: {exc}") from None
+        raise SweepError(f"Cannot open storage {_safe_url(url)}: {exc}") from None
     except Exception as exc:  # sqlalchemy's errors: a server down, a bad URL
         if type(exc).__module__.startswith(("sqlalchemy", "optuna")):
-            raise ValueError(
+            raise SweepError(
                 f"Cannot open storage {_safe_url(url)}: {str(exc).splitlines()[0]}"
             ) from None
         raise

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 
+from engine.errors import UserError
 
-class MissingExtraError(Exception):
+
+class MissingExtraError(UserError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 

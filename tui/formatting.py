@@ -1,8 +1,19 @@
-"""Small text formats shared by the CLI's rich output and the dashboard (no UI imports)."""
+"""Small formats shared by the CLI's output and the dashboard (no UI imports): durations,
+live changes, smoothed series. The dashboard never imports the CLI's output modules."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
+
+
+def format_change(name: str, old: Any, new: Any, step: int) -> str:
+    """A live change as one short phrase: ``learning_rate 0.001 → 0.0005 @120``."""
+
+    def short(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return f"{name} {short(old)} → {short(new)} @{step:,}"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -30,3 +41,16 @@ def format_metric(value: float, decimals: int = 3) -> str:
     if abs(value) >= 1e6:
         return f"{value:.{decimals}e}"
     return f"{value:.{decimals}f}"
+
+
+def smooth(values: list[float], window: int) -> list[float]:
+    """Trailing moving average, so a noisy per-step loss reads as a curve."""
+    if window <= 1:
+        return list(values)
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out

@@ -13,6 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from engine.analysis import AnalysisError
+
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body style="background:{background};color:{foreground}">
@@ -40,4 +42,4 @@ def write_html(path: Path, title: str, blocks: list[Text]) -> None:
     try:
         path.write_text(render_html(title, blocks), encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"Cannot write --html {path}: {exc.strerror or exc}.") from None
+        raise AnalysisError(f"Cannot write --html {path}: {exc.strerror or exc}.") from None

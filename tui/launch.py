@@ -15,10 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine import events as ev
-from engine.config import ConfigError, RunConfig, load_config
+from engine.config import RunConfig, load_config
+from engine.errors import UserError
+from engine.run_folder import resolve_run
+from engine.run_state import shown_state
 from engine.runs import default_runs_dir
 from tui.app import STOP_TIMEOUT_S, Dashboard
-from tui.runs import TrainerFactory, default_trainer_factory, read_history, remote_factory
+from tui.model_source import GenerationModel
+from tui.trainer_factory import (
+    TrainerFactory,
+    default_trainer_factory,
+    read_history,
+    remote_factory,
+)
 
 
 def make_app(
@@ -40,38 +49,44 @@ def make_app(
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     if attach:
         return _attached_app(attach, runs_dir)
-    loaded = None
+    loaded: GenerationModel | None = None
     history: list[ev.Event] = []
     cfg = load_config(config) if config else None
     if run:
-        from engine.checkpoint import load_for_inference
+        from engine.run_folder import load_for_inference
 
         model, tokenizer, run_config = load_for_inference(run, runs_dir=runs_dir)
-        loaded = (model, tokenizer, f"checkpoint {run}")
+        loaded = GenerationModel(model, tokenizer, f"checkpoint {run}")
         cfg = cfg or run_config
         history = read_history(run, runs_dir)
-    return Dashboard(
+    app = Dashboard(
         cfg or RunConfig(),
         trainer_factory or default_trainer_factory(runs_dir),
         config_path=config or "",
-        run=run,
+        run=resolve_run(run, runs_dir).folder.run_id if run else None,
         loaded=loaded,
         history=history,
         runs_dir=runs_dir,
     )
+    if run and history:  # a finished run opened with --run says "finished", not "idle"
+        from engine.runs import summarise
+
+        folder = resolve_run(run, runs_dir).folder.path
+        app.stats.state = shown_state(summarise(history, folder).state)
+    return app
 
 
 def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
     """A dashboard following a run folder through :class:`engine.attach.RemoteRun`."""
-    from engine.runs import require_history
+    from engine.run_folder import RunFolder, require_history
 
-    folder, _ = require_history(attach, runs_dir)
-    saved = folder / "config.json"
-    cfg = load_config(saved) if saved.exists() else RunConfig()
+    folder, history = require_history(attach, runs_dir)
+    run = RunFolder(folder)
+    cfg = run.effective_config(history) or RunConfig()
     return Dashboard(
         cfg,
         remote_factory(folder),
-        config_path=str(saved),
+        config_path=str(run.config_path),
         attached=folder,
         runs_dir=runs_dir,
     )
@@ -97,12 +112,9 @@ def run_dashboard(
     runs_dir: Path | None = None,
 ) -> int:
     """Entry point of ``llmv0-tui``: 0 on a clean exit, 2 when the inputs cannot be opened."""
-    from engine.checkpoint import CheckpointError
-    from engine.runs import RunNotFoundError
-
     try:
         app = make_app(config, run, attach=attach, runs_dir=runs_dir)
-    except (ConfigError, CheckpointError, RunNotFoundError) as exc:
+    except UserError as exc:  # the dashboard's one place for user errors
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
 

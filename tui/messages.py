@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from textual.message import Message
 
 from engine.events import Event
+from tui.model_source import GenerationModel
 
 T = TypeVar("T")
 
@@ -75,7 +76,7 @@ class RunOpened(Message):
         self,
         folder: Path,
         history: list[Event],
-        loaded: tuple[Any, Any, str] | None,
+        loaded: GenerationModel | None,
         config: Any,
         note: str = "",
         state: str = "",

@@ -5,19 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.runs import Curves
-
-
-def smooth(values: list[float], window: int) -> list[float]:
-    """Trailing moving average, so a noisy per-step loss reads as a curve."""
-    if window <= 1:
-        return list(values)
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
+from tui.formatting import format_change, smooth
 
 
 def terminal_plot(curves: Curves, title: str, width: int | None = None, colour: bool = True) -> str:
@@ -51,6 +39,8 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None, colour: 
         )
     for step in curves.epoch_steps:
         plt.vline(step, "gray")
+    for change in curves.changes:  # live changes: where the run's config changed
+        plt.vline(change.step, "red")
     steps = curves.train_steps + curves.val_steps
     ticks = int_ticks(min(steps), max(steps)) if steps else []
     plt.xticks(ticks, [str(t) for t in ticks])  # steps are whole numbers, never 12.5
@@ -104,11 +94,15 @@ def png_plot(curves: Curves, title: str, path: Path) -> None:
         for step in curves.epoch_steps:
             ax_loss.axvline(step, color="0.85", lw=0.8)
             ax_ppl.axvline(step, color="0.85", lw=0.8)
+        for change in curves.changes:  # live changes, labelled, so the curve's bends read
+            label = format_change(change.name, change.old, change.new, change.step)
+            ax_loss.axvline(change.step, color="#d62728", ls="--", lw=0.9, label=label)
+            ax_ppl.axvline(change.step, color="#d62728", ls="--", lw=0.9)
         ax_loss.set_title(f"{title}: loss")
         ax_loss.set_ylabel("nats / char")
         ax_loss.legend()
         ax_ppl.set_ylabel("validation perplexity")
-        ax_ppl.set_xlabel("step (grey lines: epochs)")
+        ax_ppl.set_xlabel("step (grey lines: epochs; red dashes: live changes)")
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)

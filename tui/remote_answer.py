@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import events as ev
-from engine.runlog import EVENTS_FILE
+from engine.run_folder import RunFolder
 
 
 def checked_assignment(folder: Path, assignment: str) -> tuple[str, Any]:
@@ -35,7 +35,7 @@ def checked_assignment(folder: Path, assignment: str) -> tuple[str, Any]:
              + ", ".join(sorted(LIVE_FIELDS))},
             source="set command",
         )  # fmt: skip
-    saved = folder / "config.json"
+    saved = RunFolder(folder).config_path
     config = load_config(saved) if saved.is_file() else RunConfig()
     value = parse_value(key, text)
     live_update(config, key, value)  # raises ConfigError with the field's allowed range
@@ -45,7 +45,7 @@ def checked_assignment(folder: Path, assignment: str) -> tuple[str, Any]:
 def events_size(folder: Path) -> int:
     """Where the trainer's answer will start in the event log."""
     try:
-        return (folder / EVENTS_FILE).stat().st_size
+        return RunFolder(folder).events_path.stat().st_size
     except OSError:
         return 0
 
@@ -54,7 +54,7 @@ def wait_for_answer(
     folder: Path, start: int, name: str, timeout_s: float, poll_s: float = 0.1
 ) -> tuple[str, str]:
     """``("applied" | "rejected" | "ended" | "silent", one line to print)``."""
-    path = folder / EVENTS_FILE
+    path = RunFolder(folder).events_path
     deadline = time.monotonic() + timeout_s
     offset, pending = start, b""
     while True:

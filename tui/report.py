@@ -7,6 +7,7 @@ from pathlib import Path
 
 from engine.config import RunConfig, diff_from_defaults, validate_config
 from engine.events import EvalCompleted, Event, RunFailed, RunFinished, RunStarted, SampleGenerated
+from engine.run_folder import live_changes
 from engine.runs import curves
 from tui.extras import available
 from tui.formatting import format_duration, format_metric
@@ -43,13 +44,20 @@ def build_report(run_dir: Path, history: list[Event], out: Path) -> str:
         lines.append(f"- **failed** at step {end.step:,}: {end.error}")
     else:
         lines.append("- no terminal event: the run is still going or was interrupted")
-    lines += ["", "## Config (changes from the defaults)", ""]
+    lines += ["", "## Config at the start (changes from the defaults)", ""]
     changes = diff_from_defaults(cfg)
     if changes:
         lines += ["| field | default | this run |", "|---|---|---|"]
         lines += [f"| `{k}` | `{d!r}` | `{v!r}` |" for k, (d, v) in changes.items()]
     else:
         lines.append("All defaults.")
+    live = live_changes(history)
+    lines += ["", "## Live changes during the run", ""]
+    if live:
+        lines += ["| from step | field | before | after |", "|---|---|---|---|"]
+        lines += [f"| {c.step:,} | `{c.name}` | `{c.old!r}` | `{c.new!r}` |" for c in live]
+    else:
+        lines.append("None: the run kept its starting config.")
     lines += ["", "## Final metrics", ""]
     if evals:
         last = evals[-1]

@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from engine import events as ev
+from engine.run_state import end_state, next_state
 from tui.messages import EngineEvent, StepsReady
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class RunEventsMixin(_Base):
             # Steps the trainer posted right after this event may already have been drained
             # (a replayed attach delivers them all at once): never move the counter back.
             stats.step = max(stats.step, event.start_step)
-            stats.state = "running" if not replay else stats.state
+            stats.state = next_state(stats.state, event) if not replay else stats.state
             for note in event.notes:
                 self.notify(note, severity="warning", timeout=8)
         elif isinstance(event, ev.EvalCompleted):
@@ -92,10 +93,10 @@ class RunEventsMixin(_Base):
                 self.notify(event.message, timeout=6)
         elif isinstance(event, ev.RunPaused) and not replay:
             stats.reported_eta_s, stats.eta_at = stats.eta_s(), None  # frozen while paused
-            stats.state = "paused"
+            stats.state = next_state(stats.state, event)
             stats.elapsed_s, stats.elapsed_at = stats.live_elapsed(), None
         elif isinstance(event, ev.RunResumed) and not replay:
-            stats.state, stats.elapsed_at = "running", time.monotonic()
+            stats.state, stats.elapsed_at = next_state(stats.state, event), time.monotonic()
             stats.eta_at = time.monotonic()
         elif isinstance(event, ev.RunWarning) and not replay:
             self.notify(event.message, severity="warning", timeout=8)
@@ -110,12 +111,11 @@ class RunEventsMixin(_Base):
             None,
         )
         self.terminal_event = event
+        stats.state = end_state(event)  # "stopped" after x, as the run browser says
         if isinstance(event, ev.RunFailed):
-            stats.state = "failed"
             # Stays until dismissed (click): the explanation is the user's next step.
             self.notify(event.error, title="Run failed", severity="error", timeout=24 * 3600)
         else:
-            stats.state = "finished"
             self.notify(f"Run finished ({event.reason}) at step {event.step}.")
         self.editor.set_running(False)
         self.tick()

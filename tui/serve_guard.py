@@ -27,6 +27,8 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
+from engine.errors import UserError
+
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "LLMV0_SERVE_TOKEN"
@@ -38,7 +40,7 @@ QUIT_GRACE_S = 30.0
 TERM_GRACE_S = 10.0
 
 
-class ServeTokenError(ValueError):
+class ServeTokenError(UserError, ValueError):
     """The token given by environment or file is unusable."""
 
 

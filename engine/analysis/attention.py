@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from engine.analysis import AnalysisError
 from engine.tokenizer import Tokenizer
 
 # A head is named after a pattern when the pattern gets at least this share of its attention.
@@ -42,10 +43,10 @@ class AttentionMaps:
 def attention_maps(model: nn.Module, tokenizer: Tokenizer, text: str) -> AttentionMaps:
     """Attention weights of a GPT over the last block_size tokens of ``text``."""
     if not hasattr(model, "forward_with_attention"):
-        raise ValueError("Attention is a GPT view: this model has no attention.")
+        raise AnalysisError("Attention is a GPT view: this model has no attention.")
     missing = tokenizer.unknown(text)
     if missing:
-        raise ValueError(f"The text has characters this model never saw ({missing[0]!r}).")
+        raise AnalysisError(f"The text has characters this model never saw ({missing[0]!r}).")
     ids = tokenizer.encode(text)[-model.block_size :]
     device = next(model.parameters()).device
     was_training = model.training

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from engine.analysis import AnalysisError
 from engine.tokenizer import Tokenizer
 
 SPEAKER = re.compile(r"^[A-Za-z][A-Za-z .'-]*:$", re.MULTILINE)
@@ -126,10 +127,10 @@ class CellStates:
 def cell_states(model: nn.Module, tokenizer: Tokenizer, text: str) -> CellStates:
     """Run ``text`` through a CharLSTM from an empty state; its states after each character."""
     if not hasattr(model, "forward_with_states"):
-        raise ValueError("Cells are an LSTM view: this model has no recurrent state.")
+        raise AnalysisError("Cells are an LSTM view: this model has no recurrent state.")
     missing = tokenizer.unknown(text)
     if missing:
-        raise ValueError(f"The text has characters this model never saw ({missing[0]!r}).")
+        raise AnalysisError(f"The text has characters this model never saw ({missing[0]!r}).")
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     device = next(model.parameters()).device
     was_training = model.training

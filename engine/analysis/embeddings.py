@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.analysis import AnalysisError
 from engine.tokenizer import Tokenizer
 
 VOWELS = frozenset("aeiouAEIOU")
@@ -62,7 +63,7 @@ def embedding_table(model: nn.Module) -> torch.Tensor:
         layer = getattr(model, name, None)
         if isinstance(layer, nn.Embedding):
             return layer.weight.detach().float().cpu()
-    raise ValueError(f"{type(model).__name__} has no token embedding table")
+    raise AnalysisError(f"{type(model).__name__} has no token embedding table")
 
 
 def char_class(piece: str) -> str:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine.analysis import AnalysisError
 from engine.tokenizer import Tokenizer
 
 TOP_K = 5
@@ -110,13 +111,13 @@ def surprise(model: nn.Module, tokenizer: Tokenizer, text: str, seq_length: int)
     missing = tokenizer.unknown(text)
     if missing:
         shown = "".join(sorted(set(missing)))[:20]
-        raise ValueError(
+        raise AnalysisError(
             f"The text has characters this model never saw ({shown!r}); remove them or "
             "pick another text."
         )
     ids = tokenizer.encode(text)
     if len(ids) < 2:
-        raise ValueError("The text is too short: give at least two characters.")
+        raise AnalysisError("The text is too short: give at least two characters.")
     return surprise_ids(model, tokenizer, ids, seq_length)
 
 

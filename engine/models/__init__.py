@@ -8,11 +8,13 @@ A model is an ``nn.Module`` with:
 - ``step(idx, state) -> (logits, state)``: feed new tokens idx (B, T') after those already in
   ``state``; returns the logits of the last position (B, V). Each new token costs O(1) model
   steps (carried LSTM state, GPT KV cache), so streaming generation stays fast.
+- ``reorder_state(state, index) -> state``: the state of batch rows ``index`` (in that
+  order, repeats allowed); beam search uses it and never looks inside a state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import torch
@@ -22,7 +24,10 @@ from engine.config import RunConfig
 
 
 class LanguageModel(Protocol):
-    """What the trainer and the samplers need from a model."""
+    """What the trainer, the decoders (engine.sampling, engine.beam) and analysis need from a
+    model: an ``nn.Module`` with these methods."""
+
+    training: bool
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
@@ -31,6 +36,14 @@ class LanguageModel(Protocol):
     def init_state(self, batch_size: int) -> Any: ...
 
     def step(self, idx: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]: ...
+
+    def reorder_state(self, state: Any, index: torch.Tensor) -> Any: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def eval(self) -> Any: ...
 
 
 def _build_lstm(cfg: RunConfig, vocab_size: int) -> nn.Module:

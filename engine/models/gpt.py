@@ -230,6 +230,12 @@ class KVCache:
     def length(self) -> int:
         return self.tokens.size(1)
 
+    def select(self, index: torch.Tensor) -> KVCache:
+        """The cache of batch rows ``index``, in that order (repeats allowed)."""
+        pick = [t.index_select(0, index) for t in (self.tokens, *self.keys, *self.values)]
+        n = len(self.keys)
+        return KVCache(pick[0], pick[1 : n + 1], pick[n + 1 :])
+
 
 class GPT(nn.Module):
     """A decoder-only Transformer language model.
@@ -348,6 +354,10 @@ class GPT(nn.Module):
     def init_state(self, batch_size: int) -> KVCache | None:
         """No tokens seen yet; buffers are allocated on the first ``step``."""
         return None
+
+    def reorder_state(self, state: KVCache | None, index: torch.Tensor) -> KVCache | None:
+        """The state of batch rows ``index`` (beam search keeps its best hypotheses)."""
+        return None if state is None else state.select(index)
 
     def _new_cache(self, tokens: torch.Tensor, dtype: torch.dtype) -> KVCache:
         B = tokens.size(0)

@@ -62,23 +62,42 @@ class CharLSTM(nn.Module):
     def _lstm(
         self, x: torch.Tensor, state: LSTMState
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """The LSTM for generation: one token at a time, on PyTorch's native CPU kernel.
+        """The LSTM for generation, on CPU as plain matrix products, one position at a time.
 
         oneDNN (mkldnn) trains this LSTM about twice as fast as the native kernel at a fixed
-        shape, but feeding it one-token shapes between training steps made every later
-        training step take seconds (seen on this project's AVX-512 CPU: 2 s per step, and
-        17 ms per generated character, instead of 8 ms and 0.15 ms). Generation therefore
-        keeps to the native kernel and training keeps oneDNN's fast path.
+        shape, but feeding its RNN kernel one-token shapes between training steps made every
+        later training step take seconds (seen on this project's AVX-512 CPU: 2 s per step
+        instead of 8 ms). Switching oneDNN off around each step is no answer: the switch is
+        process-wide, so a generation thread would slow (or, with two overlapping
+        generations, leave off) the training thread's fast path. The cell written out here
+        uses no RNN kernel and changes no global state. Same weights, same gate order
+        (input, forget, cell, output) as ``nn.LSTM``; eval-mode only (no dropout).
         """
         if x.device.type != "cpu":
             return self.lstm(x, state)
-        # torch.backends.mkldnn.flags() would also reset TF32 and warn each time.
-        was_enabled = torch._C._get_mkldnn_enabled()
-        torch._C._set_mkldnn_enabled(False)
-        try:
-            return self.lstm(x, state)
-        finally:
-            torch._C._set_mkldnn_enabled(was_enabled)
+        batch, length, _ = x.shape  # (B, T, E)
+        if state is None:
+            h0 = x.new_zeros(self.num_layers, batch, self.hidden_dim)
+            state = (h0, torch.zeros_like(h0))
+        hs, cs = [], []
+        inputs = x
+        for layer in range(self.num_layers):
+            w_ih = getattr(self.lstm, f"weight_ih_l{layer}")  # (4H, in)
+            w_hh = getattr(self.lstm, f"weight_hh_l{layer}")  # (4H, H)
+            bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+            projected = F.linear(inputs, w_ih, bias)  # (B, T, 4H): every position at once
+            h, c = state[0][layer], state[1][layer]  # (B, H)
+            outputs = []
+            for t in range(length):
+                gates = projected[:, t] + F.linear(h, w_hh)  # (B, 4H)
+                i, f, g, o = gates.chunk(4, dim=-1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                outputs.append(h)
+            inputs = torch.stack(outputs, dim=1)  # (B, T, H)
+            hs.append(h)
+            cs.append(c)
+        return inputs, (torch.stack(hs), torch.stack(cs))
 
     @torch.no_grad()
     def forward_with_states(
@@ -117,6 +136,13 @@ class CharLSTM(nn.Module):
     def init_state(self, batch_size: int) -> LSTMState:
         """No tokens seen yet: nn.LSTM starts from zeros when given None."""
         return None
+
+    def reorder_state(self, state: LSTMState, index: torch.Tensor) -> LSTMState:
+        """The state of batch rows ``index`` (beam search keeps its best hypotheses)."""
+        if state is None:
+            return None
+        h, c = state  # (layers, B, H) each
+        return h.index_select(1, index), c.index_select(1, index)
 
     def step(self, idx: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
         """Feed new tokens after ``state``; logits of the last position (B, V) and new state."""

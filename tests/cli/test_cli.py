@@ -220,9 +220,25 @@ def test_train_on_a_missing_corpus_fails_cleanly(runs_dir: Path, tmp_path: Path)
             *sets(f"data_file={tmp_path / 'nope.txt'}", *TINY_SETS),
         ],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a missing corpus is the user's input: exit 2"
     assert "does not exist" in flat(result.output)
     assert "Traceback" not in result.output
+    assert not runs_dir.exists() or not list(runs_dir.iterdir()), "no failed 0/0 run folder"
+
+
+def test_train_with_the_id_of_a_finished_run_refuses(
+    trained: Path, runs_dir: Path, corpus: Path
+) -> None:
+    before = (trained / "best.pt").stat().st_mtime_ns, (trained / "latest.pt").stat().st_mtime_ns
+    result = runner.invoke(
+        app,
+        ["train", "--max-steps", "3", "--runs-dir", str(runs_dir), "--run-id", trained.name,
+         *sets(f"data_file={corpus}", *TINY_SETS)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--resume" in flat(result.stderr) and "already holds a run" in flat(result.stderr)
+    after = (trained / "best.pt").stat().st_mtime_ns, (trained / "latest.pt").stat().st_mtime_ns
+    assert after == before, "the finished run's checkpoints are untouched"
 
 
 def test_resume_of_unknown_run_exits_2(runs_dir: Path) -> None:

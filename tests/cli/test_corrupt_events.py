@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.runs import list_runs, require_history
+from engine.run_folder import require_history
+from engine.runs import list_runs
 from engine.trainer import Trainer
 from tui.cli import app
 

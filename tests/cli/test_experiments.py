@@ -9,9 +9,6 @@ import csv
 import io
 import json
 import math
-import os
-import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from typer.testing import CliRunner
 
 from engine import events as ev
 from engine.experiments import config_diff, run_record
+from engine.lock import RunLock
 from engine.runlog import RunLog
 from engine.runs import load_history
 from tui.cli import app
@@ -127,16 +125,18 @@ def test_runs_sort_and_filter(two_runs, runs_dir: Path) -> None:
     assert bad.exit_code == 2 and "state, tag, model" in bad.stderr
 
 
-def _hold_lock(folder: Path) -> None:
-    """Make the run look trained by a live process (this test's own pid)."""
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
-    (folder / "run.lock").write_text(json.dumps(info))
+def _hold_lock(folder: Path) -> RunLock:
+    """Make the run trained by a live process (this one holds its OS lock)."""
+    lock = RunLock(folder)
+    lock.acquire()
+    return lock
 
 
 def test_delete_asks_refuses_running_and_deletes_with_yes(two_runs, runs_dir: Path) -> None:
     a, b = two_runs
-    _hold_lock(b)
+    lock = _hold_lock(b)
     busy = invoke("delete", "run-b", "--yes", "--runs-dir", str(runs_dir))
+    lock.release()
     assert busy.exit_code == 2 and "live process" in busy.stderr and b.exists()
     no_tty = invoke("delete", "run-a", "--runs-dir", str(runs_dir))
     assert no_tty.exit_code == 2 and "--yes" in no_tty.stderr and a.exists()

@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from engine import checkpoint as ckpt
 from engine.config import LIVE_FIELDS, ConfigError, RunConfig, live_update, parse_value
 from engine.control import Control
 from engine.events import EVENT_TYPES
 from engine.remote import COMMANDS_FILE, CommandFile, parse_command
+from engine.run_folder import load_for_inference
 from engine.runlog import read_events
 from engine.runs import curves, list_runs
 from engine.sampling import SampleSettings, generate
@@ -198,7 +198,7 @@ _CACHE: dict[str, Any] = {}
 
 def _loaded(trained: Path) -> Any:
     if "model" not in _CACHE:
-        _CACHE["model"] = ckpt.load_for_inference("tiny", runs_dir=trained)
+        _CACHE["model"] = load_for_inference("tiny", runs_dir=trained)
     return _CACHE["model"]
 
 

@@ -13,8 +13,8 @@ import torch
 from engine import checkpoint as ckpt
 from engine.checkpoint import CheckpointError
 from engine.config import ConfigError, load_config
+from engine.run_folder import RunNotFoundError, existing_run, folder_for_id
 from engine.run_ids import RunIdError, check_run_id
-from engine.runs import run_folder
 from engine.safe_files import read_bytes_limited, special_file_problem
 
 pytestmark = pytest.mark.timeout(30)  # a hang fails the test instead of the suite
@@ -59,8 +59,8 @@ def test_special_files_as_checkpoint_are_refused(specials) -> None:
     for kind in ("fifo", "device", "socket"):
         with pytest.raises(CheckpointError, match="not a regular file"):
             ckpt.load_checkpoint(specials[kind])
-        with pytest.raises(CheckpointError, match="not a regular file"):
-            ckpt.resolve_checkpoint(str(specials[kind]), specials["folder"])
+        with pytest.raises(RunNotFoundError, match="not a regular file"):
+            existing_run(str(specials[kind]), specials["folder"])
 
 
 def test_a_refused_pickle_never_invites_weights_only_false(tmp_path: Path) -> None:
@@ -83,9 +83,9 @@ def test_run_ids_cannot_leave_the_runs_folder(run_id: str, tmp_path: Path) -> No
     runs.mkdir()
     if not Path(run_id).is_dir():  # an existing folder given as a path is the user's choice
         with pytest.raises(RunIdError):
-            run_folder(run_id, runs)
-        with pytest.raises((RunIdError, CheckpointError)):
-            ckpt.resolve_checkpoint(run_id, runs)
+            folder_for_id(run_id, runs)
+        with pytest.raises(RunIdError):
+            existing_run(run_id, runs)
 
 
 def test_a_trainer_refuses_a_run_id_outside_the_runs_folder(tmp_path: Path, make_config) -> None:

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from engine.bpe import MIN_VOCAB, PRETOKEN_PATTERN, BPETokenizer, train_bpe
-from engine.checkpoint import load_for_inference
 from engine.data import eval_windows
 from engine.evaluate import evaluate
 from engine.events import EvalCompleted, RunFinished
+from engine.run_folder import load_for_inference
 from engine.sampling import SampleSettings, generate
 from engine.tokenizer import CharTokenizer, build_tokenizer, tokenizer_from_dict
 from engine.trainer import Trainer

@@ -13,6 +13,7 @@ from engine import checkpoint as ckpt
 from engine.checkpoint import CheckpointError
 from engine.config import RunConfig
 from engine.models import build_model
+from engine.run_folder import load_for_inference
 from engine.tokenizer import CharTokenizer
 from engine.trainer import Trainer
 
@@ -49,7 +50,7 @@ def test_round_trip_gives_identical_logits(tmp_path: Path, cfg: RunConfig) -> No
     payload, model = small_payload(cfg)
     path = tmp_path / "m.pt"
     ckpt.atomic_torch_save(payload, path)
-    loaded, tok, loaded_cfg = ckpt.load_for_inference(path)
+    loaded, tok, loaded_cfg = load_for_inference(path)
     assert loaded_cfg == cfg and tok.chars == CharTokenizer.from_text("abcdefg \n").chars
     assert not loaded.training
     idx = torch.tensor([tok.encode("abc defg"), tok.encode("gfedcba ")])
@@ -64,7 +65,7 @@ def test_trained_run_round_trip(trained: Path) -> None:
     for key in ("model", "optimizer", "rng_cpu", "config", "tokenizer", "best_val_loss"):
         assert key in payload
     model, tok, cfg = ckpt.model_from_payload(payload)
-    again, _, _ = ckpt.load_for_inference("r", runs_dir=trained.parent)  # by run id
+    again, _, _ = load_for_inference("r", runs_dir=trained.parent)  # by run id
     idx = torch.tensor([tok.encode("ROMEO: But soft")])
     with torch.no_grad():
         assert torch.equal(model(idx)[0], again(idx)[0])
@@ -140,21 +141,9 @@ def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
         ckpt.model_from_payload(payload)
 
 
-def test_missing_checkpoint_and_run(tmp_path: Path) -> None:
+def test_missing_checkpoint_file(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="No checkpoint at"):
         ckpt.load_checkpoint(tmp_path / "nope.pt")
-    with pytest.raises(CheckpointError, match="llmv0 runs"):
-        ckpt.resolve_checkpoint("nope", tmp_path)
-    (tmp_path / "empty-run").mkdir()
-    with pytest.raises(CheckpointError, match="no checkpoint yet"):
-        ckpt.resolve_checkpoint("empty-run", tmp_path)
-
-
-def test_resolve_prefers_best(trained: Path) -> None:
-    assert ckpt.resolve_checkpoint("r", trained.parent).path == trained / "best.pt"
-    assert ckpt.resolve_checkpoint(trained, Path("elsewhere")).path == trained / "best.pt"
-    latest = trained / "latest.pt"
-    assert ckpt.resolve_checkpoint(latest, Path("elsewhere")).path == latest
 
 
 def test_atomic_save_keeps_the_old_file_when_saving_fails(
@@ -196,3 +185,10 @@ def test_payload_has_only_plain_data() -> None:
     payload, _ = small_payload()
     pickle.dumps(payload)  # no modules, no open handles
     assert isinstance(payload["config"], dict) and isinstance(payload["tokenizer"], dict)
+
+
+def test_an_unreadable_stored_tokenizer_is_a_checkpoint_error() -> None:
+    payload, _ = small_payload()
+    payload["tokenizer"] = {"kind": "nope"}
+    with pytest.raises(CheckpointError, match="tokenizer stored in"):
+        ckpt.model_from_payload(payload)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.checkpoint import CheckpointError
 from engine.config import ConfigError
 from engine.control import Control
 from engine.events import EvalCompleted, RunStarted, SampleGenerated, StepCompleted
+from engine.run_folder import RunNotFoundError
 from engine.runlog import read_events
 from engine.runs import load_history
 from engine.trainer import Trainer
@@ -113,5 +113,5 @@ def test_resume_refuses_a_config_that_changes_the_model(make_config, runs_dir) -
 
 
 def test_resume_of_a_missing_run_is_a_clear_error(runs_dir) -> None:
-    with pytest.raises(CheckpointError, match="no such run folder"):
+    with pytest.raises(RunNotFoundError, match="No run or checkpoint named"):
         Trainer(runs_dir=runs_dir, resume="nope")

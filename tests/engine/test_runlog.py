@@ -166,3 +166,39 @@ def test_summaries_of_run_folders(tmp_path: Path) -> None:
     )  # fmt: skip
     assert summarise([], runs / "b").state == "unknown"
     assert list_runs(tmp_path / "missing") == []
+
+
+def _strict(line: str) -> dict:
+    """json.loads that refuses Infinity and NaN, as strict JSON parsers do."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_every_logged_line_is_strict_json_and_infinity_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    log = RunLog(path)
+    log(started())
+    log(RunFinished(reason="stopped", step=0, best_val_loss=float("inf"), elapsed_s=0.1))
+    log.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [_strict(line)["type"] for line in lines] == ["RunStarted", "RunFinished"]
+    assert _strict(lines[1])["best_val_loss"] is None
+    [_, finished] = read_events(path)
+    assert finished.best_val_loss == float("inf")  # type: ignore[attr-defined]
+
+
+def test_a_run_stopped_before_its_first_evaluation_logs_strict_json(
+    make_config, runs_dir: Path
+) -> None:
+    from engine.control import Control
+    from engine.trainer import Trainer
+
+    control = Control()
+    control.stop()
+    trainer = Trainer(make_config(max_steps=5), runs_dir=runs_dir, run_id="s")
+    trainer.run(None, control)
+    for line in (runs_dir / "s" / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        _strict(line)

@@ -52,6 +52,9 @@ class Bigram(nn.Module):
         self.steps += 1
         return self.logits[idx[:, -1]], None
 
+    def reorder_state(self, state: None, index: torch.Tensor) -> None:
+        return None
+
 
 # Tokens: 0 = S (start, also "\n"), 1 = a, 2 = b, 3 = c, 4 = d.
 TRAP_TOK = CharTokenizer("\nabcd")
@@ -260,12 +263,19 @@ def test_pending_stop_prefix() -> None:
     assert pending_stop_prefix("abc", ["xyz"]) == 0
 
 
-def test_every_strategy_stops_at_a_stop_string(model_and_tok) -> None:
+@pytest.mark.parametrize("strategy", ["sample", "greedy", "beam"])
+def test_every_strategy_stops_at_a_stop_string(model_and_tok, strategy: str) -> None:
     model, tok = model_and_tok
-    for strategy in ("sample", "greedy", "beam"):
-        s = SampleSettings(length=60, strategy=strategy, temperature=1.5, stop=(" ",), beams=3)
-        out = generate(model, tok, "To", s)
-        assert " " not in out and len(out) <= 60
+    free = SampleSettings(length=60, strategy=strategy, temperature=1.5, beams=3, seed=5)
+    text = generate(model, tok, "To", free)
+    # A stop string this strategy really produces, so a broken stop shows in the output.
+    stop = text[20:22]
+    assert len(text) == 60 and stop in text
+    out = generate(model, tok, "To", SampleSettings(**{**free.__dict__, "stop": (stop,)}))
+    assert stop not in out
+    if strategy != "beam":  # one path: the stopped text is the free text cut at the stop
+        assert out == text[: text.index(stop)]
+    # (A beam search may instead prefer a hypothesis that never reaches the stop string.)
 
 
 def test_same_seed_same_text_for_every_setting(model_and_tok) -> None:

@@ -32,6 +32,7 @@ class ScriptedTrainer:
         fail_with: str = "",
     ) -> None:
         self.config = config
+        self.resume = resume  # what the dashboard asked to continue (None: a new run)
         self.run_id = "fake-run"
         self.step_delay_s = step_delay_s
         self.fail_with = fail_with

@@ -98,7 +98,7 @@ async def test_full_user_story(tiny_config: RunConfig, fake_factory, tmp_path) -
         await pilot.press("w")
         await wait_until(pilot, lambda: app.stats.last_checkpoint != "")
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "finished")
+        await wait_until(pilot, lambda: app.stats.state == "stopped")
         assert isinstance(app.terminal_event, ev.RunFinished)
         assert app.terminal_event.reason == "stopped"
         assert fake_factory.made[0].commands.count("stop") == 1
@@ -141,7 +141,7 @@ async def test_stop_generation_with_escape(tiny_config: RunConfig, fake_factory)
         await wait_until(pilot, lambda: pane.state == "stopped")
         assert len(pane.output) < 100_000
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "finished")
+        await wait_until(pilot, lambda: app.stats.state == "stopped")
 
 
 async def test_quit_during_run_stops_with_checkpoint_first(tiny_config, fake_factory) -> None:

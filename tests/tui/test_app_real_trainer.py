@@ -50,7 +50,7 @@ async def test_real_training_story(tiny_config: RunConfig, tmp_path: Path) -> No
         await pilot.press("p")
         await wait_until(pilot, lambda: app.stats.state == "running", timeout=30)
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "finished", timeout=60)
+        await wait_until(pilot, lambda: app.stats.state == "stopped", timeout=60)
         assert isinstance(app.terminal_event, ev.RunFinished)
         assert app.terminal_event.reason == "stopped"
         run_dir = runs / app.stats.run_id

@@ -7,14 +7,17 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from conftest import wait_until
 from optuna.distributions import CategoricalDistribution
 from rich.text import Text
 from textual.widgets import DataTable, Input
 
 from engine import events as ev
+from engine.lock import RunLock
 from engine.runlog import RunLog
 from tui.launch import make_app
 from tui.screens.compare import CompareScreen
@@ -39,6 +42,17 @@ def write_run(runs: Path, name: str, config: dict, losses: list[float], started:
     return folder
 
 
+_HELD: list[RunLock] = []
+
+
+@pytest.fixture(autouse=True)
+def _release_locks() -> Iterator[None]:
+    """The locks make_runs takes stand for live trainers until the test ends."""
+    yield
+    while _HELD:
+        _HELD.pop().release()
+
+
 def make_runs(tmp_path: Path) -> Path:
     runs = tmp_path / "runs"
     now = time.time()
@@ -46,8 +60,9 @@ def make_runs(tmp_path: Path) -> Path:
     wide = {"hidden_dim": 128, "data_file": "[red]x[/red].txt"}  # user text, not markup
     write_run(runs, "wide", wide, [3.0, 2.0, 1.6, 1.4], now - 20)
     running = write_run(runs, "live", {"model": "gpt"}, [3.0, 2.9], now - 10)
-    info = {"pid": os.getpid(), "host": socket.gethostname(), "started": now}
-    (running / "run.lock").write_text(json.dumps(info))  # a live process holds it
+    lock = RunLock(running)  # a live process (this one) holds its OS lock
+    lock.acquire()
+    _HELD.append(lock)
     lines = (running / "events.jsonl").read_text().splitlines(keepends=True)
     (running / "events.jsonl").write_text("".join(lines[:-1]))  # no terminal event yet
     return runs

@@ -6,8 +6,7 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,11 @@ from textual.widgets import DataTable
 from engine.config import RunConfig
 from engine.control import Control
 from engine.events import RunFinished, StepCompleted
+from engine.lock import RunLock
 from engine.trainer import Trainer
 from tui.launch import make_app
-from tui.runs import default_trainer_factory
-from tui.screens.run_browser import RunBrowser
+from tui.screens.run_browser import RunBrowser, read_rows
+from tui.trainer_factory import default_trainer_factory
 
 
 def tiny(corpus: Path, **changes) -> RunConfig:
@@ -73,24 +73,24 @@ def built_runs(tmp_path_factory) -> Path:
             control.stop()
 
     Trainer(tiny(corpus), runs_dir=runs, run_id="c-stopped").run(stop_at_ten, control)
-    for name, pid in (("d-interrupted", dead_pid()), ("e-running", os.getpid())):
+    for name in ("d-interrupted", "e-running"):
         shutil.copytree(runs / "c-stopped", runs / name)
         strip_terminal_events(runs / name)
-        write_lock(runs / name, pid)
+    # A dead trainer's lock file stays behind; its pid (now this live process's) must not
+    # make the run look alive: liveness is the OS lock, held per test for e-running.
+    write_lock(runs / "d-interrupted", os.getpid())
     return runs
 
 
-def dead_pid() -> int:
-    """The pid of a process that has exited."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)  # fmt: skip
-    return int(child.stdout)
-
-
 @pytest.fixture
-def runs(built_runs: Path, tmp_path: Path) -> Path:
-    """A fresh copy per test: resuming and attaching write into run folders."""
-    return Path(shutil.copytree(built_runs, tmp_path / "runs"))
+def runs(built_runs: Path, tmp_path: Path) -> Iterator[Path]:
+    """A fresh copy per test: resuming and attaching write into run folders. e-running's
+    lock is held (as its live trainer would) for the test's length."""
+    copy = Path(shutil.copytree(built_runs, tmp_path / "runs"))
+    lock = RunLock(copy / "e-running")
+    lock.acquire()
+    yield copy
+    lock.release()
 
 
 async def open_browser(pilot) -> RunBrowser:
@@ -250,3 +250,47 @@ async def test_open_run_without_checkpoint_shows_charts_and_says_why(
         await cursor_to(pilot, browser, "c-stopped")
         await pilot.press("r")
         assert app.screen is browser and not fake_factory.made
+
+
+@pytest.mark.parametrize(
+    ("run_id", "state"), [("a-lstm-done", "finished"), ("c-stopped", "stopped")]
+)
+async def test_run_option_shows_the_runs_state_not_idle(
+    runs: Path, fake_factory, run_id: str, state: str
+) -> None:
+    app = make_app(run=run_id, trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.stats.state == state  # the same word the run browser uses
+        assert {r.run_id: r.summary.state for r in read_rows(runs)}[run_id] == state
+
+
+async def _s_after_opening(pilot, app, fake_factory, name: str) -> None:
+    """s after a run was opened: the first s says what s does, the second starts a NEW run
+    with that run's config."""
+    await pilot.press("s")
+    await pilot.pause()
+    assert any("s trains a NEW run" in n.message for n in app._notifications), "said first"
+    assert not fake_factory.made and not app.running, "nothing starts on the first s"
+    await pilot.press("s")
+    await wait_until(pilot, lambda: bool(fake_factory.made), timeout=30)
+    [trainer] = fake_factory.made
+    assert trainer.resume is None, f"s must not write into {name}"
+    assert trainer.config.max_steps == 30, "with the opened run's config"
+
+
+async def test_s_after_run_option_starts_a_new_run(runs: Path, fake_factory) -> None:
+    app = make_app(run="c-stopped", trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await _s_after_opening(pilot, app, fake_factory, "c-stopped")
+
+
+async def test_s_after_opening_from_the_browser_starts_a_new_run(runs: Path, fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "c-stopped")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.loss_chart.val_steps == [10], timeout=30)
+        await _s_after_opening(pilot, app, fake_factory, "c-stopped")

@@ -266,11 +266,11 @@ def open_inspect(app: Any) -> None:
     trainer = app.trainer
     config = getattr(trainer, "config", None) or app.initial_config
     run_dir = getattr(trainer, "run_dir", None)
-    if run_dir is None and app.resume:
-        from engine.runs import run_folder
+    shown = app.resume or app.opened  # a run being resumed, or one opened to look at
+    if run_dir is None and shown:
+        from engine.run_folder import resolve_run
 
-        target = Path(app.resume)
-        run_dir = target.parent if target.is_file() else run_folder(app.resume, app.runs_dir)
+        run_dir = resolve_run(shown, app.runs_dir).folder.path
     app.push_screen(
         InspectScreen(
             app.model_source,

@@ -1,10 +1,11 @@
 """RunBrowser: every run of the runs folder in a table; open, attach, resume or compare runs.
 
 The screen only lists and chooses: it reads the runs folder in a thread worker and dismisses
-with a :class:`BrowserChoice` that the app carries out (tui/browser.py). Keys: Enter opens the
-run under the cursor, a attaches to it, r resumes it, space marks runs, o overlays the marked
-runs on the loss chart, c clears the overlay, Esc closes. The experiment keys (C compare,
-t tag, n note, D delete, s sort, f filter, w sweeps) live in tui/screens/run_browser_tidy.py.
+with a :class:`BrowserChoice` that the app carries out (tui/run_browser_actions.py). Keys:
+Enter opens the run under the cursor, a attaches to it, r resumes it, space marks runs, o
+overlays the marked runs on the loss chart, c clears the overlay, Esc closes. The experiment
+keys (C compare, t tag, n note, D delete, s sort, f filter, w sweeps) live in
+tui/screens/run_browser_tidy.py.
 """
 
 from __future__ import annotations
@@ -24,18 +25,20 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
+from engine.run_folder import RunFolder, apply_live_changes
+from engine.run_state import LIVE, RESUMABLE
 from engine.runs import RunSummary
 from tui.screens.run_browser_tidy import SORTS, TidyKeys, arrange
 
 STATE_STYLES = {
     "running": "bold green",
+    "paused": "bold yellow",
     "finished": "blue",
     "stopped": "yellow",
     "interrupted": "bold magenta",
     "failed": "bold red",
     "unknown": "dim",
 }
-RESUMABLE = frozenset({"interrupted", "stopped", "failed"})
 HINT = (
     "Enter open · a attach · r resume · space mark · o overlay · c clear · C compare · "
     "t tag · n note · D delete · s sort · f filter · w sweeps · Esc"
@@ -81,21 +84,23 @@ def config_detail(config: dict) -> str:
 
 
 def read_rows(runs_dir: Path) -> list[RunRow]:
-    """Every run under ``runs_dir``, newest first, with its config in a few words."""
-    import json
-
+    """Every run under ``runs_dir``, newest first, with its config (live changes included)
+    in a few words."""
     from engine.experiments import read_meta
     from engine.runs import list_runs
 
     rows = []
     for summary in reversed(list_runs(runs_dir)):
         try:
-            config = json.loads((summary.path / "config.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            config = {}
+            # The summary already holds the live changes: no second read of the log.
+            config = RunFolder(summary.path).saved_config()
+            if config is not None:
+                config = apply_live_changes(config, list(summary.changes))
+        except OSError:
+            config = None
         meta = read_meta(summary.path)
         tags = tuple(str(t) for t in meta.get("tags", []) if isinstance(t, str))
-        detail = config_detail(config if isinstance(config, dict) else {})
+        detail = config_detail(config.model_dump() if config else {})
         sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else {}
         note = str(meta.get("note", ""))
         rows.append(RunRow(summary, detail, tags, note, str(sweep.get("state", ""))))
@@ -224,15 +229,15 @@ class RunBrowser(TidyKeys, ModalScreen[BrowserChoice | None]):
             self.notify("No run here yet.", severity="warning")
             return
         state = row.summary.state
-        if action == "attach" and state != "running":
+        if action == "attach" and state not in LIVE:
             self.notify(f"{row.run_id} is {state}, not running: Enter opens it.")
             return
         if action == "resume" and state not in RESUMABLE:
-            hint = "a attaches to it" if state == "running" else "Enter opens it"
+            hint = "a attaches to it" if state in LIVE else "Enter opens it"
             self.notify(f"{row.run_id} is {state}: nothing to resume ({hint}).")
             return
-        if action == "resume" and not (row.summary.path / "latest.pt").is_file():
-            self.notify(f"{row.run_id} has no latest.pt to resume from.", severity="warning")
+        if action == "resume" and not RunFolder(row.summary.path).latest_path.is_file():
+            self.notify(f"{row.run_id} has no checkpoint to resume from.", severity="warning")
             return
         self.dismiss(BrowserChoice(action, (row,)))
 

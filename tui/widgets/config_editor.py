@@ -29,6 +29,7 @@ from engine.config import (
     save_config,
     validate_config,
 )
+from engine.run_folder import CONFIG_FILE
 
 
 def _choices(name: str) -> list[str] | None:
@@ -77,7 +78,7 @@ class ConfigEditor(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="editor-toolbar"):
             yield Input(
-                self._config_path or "config.json",
+                self._config_path or CONFIG_FILE,
                 placeholder="config file or preset",
                 id="config-path",
             )

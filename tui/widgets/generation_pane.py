@@ -14,8 +14,7 @@ text still appears one character at a time to the eye, but a fast model cannot f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
@@ -27,6 +26,7 @@ from textual.widgets import Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.messages import CandidatesReady, GenerationChunk, GenerationEnded
+from tui.model_source import ModelSource
 from tui.widgets.prob_log import ProbLog
 
 if TYPE_CHECKING:
@@ -67,7 +67,6 @@ def format_candidates(candidates: list[tuple[str, float]]) -> str:
     return "next: " + " · ".join(shown)
 
 
-ModelSource = Callable[[], "tuple[Any, Any, str] | None"]
 """Returns (model, tokenizer, description) from any thread, or None when no model exists."""
 
 

@@ -21,6 +21,10 @@ STATE_STYLES = {
     "paused": "bold yellow",
     "stopping": "bold yellow",
     "finished": "bold blue",
+    "stopped": "bold yellow",
+    "interrupted": "bold magenta",
+    "opened": "bold",
+    "detached": "bold",
     "failed": "bold red",
 }
 

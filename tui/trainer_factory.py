@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine import events as ev
 from engine.config import RunConfig
 from engine.control import Control
+
+if TYPE_CHECKING:
+    from engine.models import LanguageModel
+    from engine.tokenizer import Tokenizer
 
 
 class TrainerLike(Protocol):
@@ -22,7 +26,7 @@ class TrainerLike(Protocol):
 
     def run(self, sink: ev.Sink, control: Control | None = None) -> ev.Event: ...
 
-    def snapshot(self) -> tuple[Any, Any] | None: ...
+    def snapshot(self) -> tuple[LanguageModel, Tokenizer] | None: ...
 
 
 TrainerFactory = Callable[[RunConfig, "str | None"], TrainerLike]
@@ -53,14 +57,6 @@ def remote_factory(folder: Path) -> TrainerFactory:
 
 def read_history(run: str, runs_dir: str | Path) -> list[ev.Event]:
     """Events of a run (folder, run id or .pt file), as the run really went; [] if no log."""
-    from engine.runlog import effective_history, read_events
+    from engine.run_folder import resolve_run
 
-    path = Path(run)
-    if path.is_file():
-        folder = path.parent
-    elif path.is_dir():
-        folder = path
-    else:
-        folder = Path(runs_dir) / run
-    log = folder / "events.jsonl"
-    return effective_history(read_events(log)) if log.is_file() else []
+    return resolve_run(run, runs_dir).folder.history()

@@ -6,9 +6,10 @@ waits on the disk or on torch.
 
 - **open** shows a finished (or any) run as ``llmv0-tui --run`` does: its history replayed
   into the charts and samples, its checkpoint loaded for generation. Pressing s afterwards
-  trains a *new* run with that run's config; resuming is the browser's r.
+  trains a *new* run with that run's config, exactly as after ``--run`` (the first s says
+  so, the second starts it); resuming is the browser's r.
 - **attach** follows a running run through the same path as ``--attach``
-  (:func:`tui.runs.remote_factory` and ``action_start``); d detaches and follows again.
+  (:func:`tui.trainer_factory.remote_factory` and ``action_start``); d detaches and follows again.
 - **resume** continues an interrupted or stopped run from its latest.pt through the app's
   trainer factory (``trainer_factory(config, resume)``), with the run's saved config.
 - **overlay** adds the chosen runs' loss curves to the loss chart; o (or the browser's c)
@@ -22,11 +23,13 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from engine.config import ConfigError, RunConfig, load_config
+from engine.config import RunConfig
+from engine.run_state import shown_state
+from tui.formatting import smooth
 from tui.messages import OverlayLoaded, RunOpened
-from tui.plotting import smooth
-from tui.runs import read_history, remote_factory
+from tui.model_source import GenerationModel
 from tui.screens.run_browser import BrowserChoice, RunBrowser
+from tui.trainer_factory import read_history, remote_factory
 from tui.widgets.loss_chart import OverlaySeries, bucket_means
 from tui.widgets.status_bar import RunStats
 
@@ -40,14 +43,11 @@ else:
 
 
 def saved_config(folder: Path) -> RunConfig | None:
-    """The config a run was trained with (its config.json), or None when unreadable."""
-    path = folder / "config.json"
-    if not path.is_file():
-        return None
-    try:
-        return load_config(path)
-    except ConfigError:
-        return None
+    """The config a run has now (its saved config with its live changes), or None when
+    unreadable."""
+    from engine.run_folder import RunFolder
+
+    return RunFolder(folder).effective_config()
 
 
 def overlay_series(label: str, curves: Curves) -> OverlaySeries:
@@ -112,7 +112,8 @@ class RunBrowserMixin(_Base):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open-run")
     def _read_run(self, folder: Path) -> None:
-        from engine.checkpoint import CheckpointError, load_for_inference
+        from engine.checkpoint import CheckpointError
+        from engine.run_folder import load_for_inference
         from engine.runs import summarise
 
         try:
@@ -123,7 +124,7 @@ class RunBrowserMixin(_Base):
             return
         try:
             model, tokenizer, config = load_for_inference(folder)
-            loaded = (model, tokenizer, f"checkpoint {folder.name}")
+            loaded = GenerationModel(model, tokenizer, f"checkpoint {folder.name}")
             self.post_message(RunOpened(folder, history, loaded, config, state=state))
         except (CheckpointError, OSError) as exc:
             note = f"{exc} Its charts are shown; generation needs a checkpoint."
@@ -142,13 +143,15 @@ class RunBrowserMixin(_Base):
         self.trainer = None  # generation now uses the opened checkpoint, not older weights
         self.loaded = message.loaded
         self.resume = None
+        self.opened = str(message.folder)
+        self.explain_new_run = True
         for event in message.history:
             self.apply_event(event, replay=True)
         if message.config is not None:
             self.editor.set_config(message.config)
         # Shown, not acted on: "running" would make this dashboard think it trains the run
         # (one training in another process is followed with the browser's a).
-        self.stats.state = "opened" if message.state == "running" else message.state
+        self.stats.state = shown_state(message.state)
         self._update_buttons()
         if message.loaded is not None:
             self.tabs.active = "generate"
@@ -164,6 +167,7 @@ class RunBrowserMixin(_Base):
         self.attached = folder
         self.trainer_factory = remote_factory(folder)
         self.resume = None
+        self.opened = None
         self.loaded = None
         config = saved_config(folder)
         if config is not None:
@@ -199,6 +203,7 @@ class RunBrowserMixin(_Base):
         if config is not None:  # a resume must keep the run's model shape and data
             self.editor.set_config(config)
         self.resume = str(folder)
+        self.opened = None
         self.loaded = None
         self.action_start()
 
