@@ -148,7 +148,7 @@ class TrainingDisplay:
     def _on_RunNotice(self, e: RunNotice) -> None:
         if e.kind == "compiling":
             self.stats.plain = "compiling..."
-        self.console.print(f"  [dim]{e.message}[/]", highlight=False)
+        self.console.print(f"  [dim]{escape(e.message)}[/]", highlight=False)
 
     def _on_RunWarning(self, e: RunWarning) -> None:
         self.console.print(f"[yellow]warning:[/] {escape(e.message)}", markup=True, highlight=False)
@@ -162,7 +162,7 @@ class TrainingDisplay:
 
     def _on_RunFailed(self, e: RunFailed) -> None:
         self.console.print(
-            f"[bold red]Run failed[/] at step {e.step:,}: {e.error}", highlight=False
+            f"[bold red]Run failed[/] at step {e.step:,}: {escape(e.error)}", highlight=False
         )
 
 
