@@ -9,7 +9,10 @@ so a crash mid-write leaves the previous checkpoint loadable.
 
 from __future__ import annotations
 
+import errno
 import os
+import pickle
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -21,6 +24,7 @@ from torch import nn
 from engine.config import ConfigError, RunConfig, validate_config
 from engine.errors import UserError
 from engine.models import build_model
+from engine.safe_files import special_file_problem
 from engine.tokenizer import Tokenizer, tokenizer_from_dict
 
 FORMAT = "llmv0-checkpoint"
@@ -45,6 +49,13 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp_name, path)
+    except RuntimeError:
+        Path(tmp_name).unlink(missing_ok=True)
+        # torch's zip writer reports a short write as "unexpected pos" or "file write
+        # failed", not as the OSError it was: name a full disk for what it is.
+        if _disk_is_full(path.parent):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
@@ -59,6 +70,13 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _disk_is_full(folder: Path, low_bytes: int = 64 * 1024**2) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < low_bytes
+    except OSError:
+        return False
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -98,6 +116,17 @@ def make_payload(
     }
 
 
+def _unreadable(path: Path, exc: Exception) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "weights_only" in first:  # never relay PyTorch's invitation to an unsafe load
+        first = type(exc).__name__
+    return (
+        f"The checkpoint {path} cannot be read: it is truncated, corrupt or not a PyTorch "
+        f"file ({first[:200]}). If the run folder has another checkpoint, use that one; "
+        "otherwise retrain."
+    )
+
+
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> dict[str, Any]:
     """Load and check a checkpoint file.
 
@@ -110,20 +139,27 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
             f"No checkpoint at {path}. Give a run id from `llmv0 runs`, a run folder, or a "
             ".pt file written by llmv0."
         )
+    if problem := special_file_problem(path):  # a FIFO would hang torch.load for ever
+        raise CheckpointError(f"The checkpoint {path} {problem}.")
     try:
         with warnings.catch_warnings():
             # Garbage read as a legacy pickle warns about odd protocols before failing.
             warnings.simplefilter("ignore", UserWarning)
             payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise CheckpointError(_unreadable(path, exc)) from None
+        # PyTorch's own message suggests weights_only=False: never repeat that invitation.
+        raise CheckpointError(
+            f"The checkpoint {path} cannot be read: it is not an llmv0 checkpoint, or it holds "
+            "Python objects that a safe load refuses because loading them could run arbitrary "
+            "code. llmv0 never loads such files; use a checkpoint written by `llmv0 train` or "
+            "the dashboard."
+        ) from None
     except Exception as exc:
         # Corrupt bytes surface as almost any exception from the unpickler (IndexError,
         # KeyError, struct.error, UnicodeDecodeError, ...), not only the documented ones.
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"The checkpoint {path} cannot be read: it is truncated, corrupt or not a PyTorch "
-            f"file ({first[:200]}). If the run folder has another checkpoint, use that one; "
-            "otherwise retrain."
-        ) from None
+        raise CheckpointError(_unreadable(path, exc)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not an llmv0 checkpoint (no '{FORMAT}' tag). "

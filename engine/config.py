@@ -17,8 +17,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import UserError
+from engine.safe_files import read_bytes_limited
 
 CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config is a few KB; more is a mistake (or a device that never ends)."""
+MIN_TEMPERATURE = 1e-3
+"""Below this, dividing logits by the temperature overflows; 0 means greedy instead."""
 
 
 class ConfigError(UserError, ValueError):
@@ -239,7 +244,11 @@ class RunConfig(BaseModel):
         "`pip install 'llmv0[tensorboard]'`).",
     )
     seed: int = _field(
-        1337, "Seeds data order, initialisation, dropout and sampling.", ge=0, fixed=True
+        1337,
+        "Seeds data order, initialisation, dropout and sampling.",
+        ge=0,
+        le=2**63 - 1,
+        fixed=True,
     )
 
     # --- hardware ---
@@ -263,11 +272,19 @@ class RunConfig(BaseModel):
         ge=0,
         le=1024,
     )
+    memory_check: bool = _field(
+        True,
+        "Refuse a run whose estimated memory (weights, gradients, optimizer state, "
+        "activations) exceeds what the device has free; false to try anyway.",
+    )
 
     # --- samples shown during training ---
     _group("sampling")
     sample_prompt: str = _field(
-        "ROMEO:", "Prompt for the sample taken at each evaluation.", live=True
+        "ROMEO:",
+        "Prompt for the sample taken at each evaluation.",
+        max_length=10_000,  # a 300 MB prompt once stalled the trainer between steps
+        live=True,
     )
     sample_length: int = _field(
         200,
@@ -303,6 +320,10 @@ def cross_field_problems(cfg: RunConfig) -> dict[str, str]:
     problems: dict[str, str] = {}
     if cfg.model == "gpt" and cfg.n_embd % cfg.n_head != 0:
         problems["n_head"] = f"must divide n_embd ({cfg.n_embd}); got {cfg.n_head}"
+    if 0 < cfg.sample_temperature < MIN_TEMPERATURE:  # logits / 1e-45 overflow to inf
+        problems["sample_temperature"] = (
+            f"must be 0 (greedy) or at least {MIN_TEMPERATURE}; got {cfg.sample_temperature}"
+        )
     return problems
 
 
@@ -485,7 +506,10 @@ def read_config_dict(path: Path) -> dict[str, Any]:
             source=f"config file {path}",
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # Bounded, and never from a FIFO or device: `--config /dev/zero` once grew to 22 GB.
+        data = json.loads(read_bytes_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except (OSError, RecursionError) as exc:
+        raise ConfigError({"config": f"cannot be read ({exc})"}, f"config file {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             {
@@ -494,6 +518,8 @@ def read_config_dict(path: Path) -> dict[str, Any]:
             },
             source=f"config file {path}",
         ) from None
+    except ValueError as exc:  # not a regular file, or too large
+        raise ConfigError({"config": str(exc)}, source=f"config file {path}") from None
     if not isinstance(data, dict):
         raise ConfigError({"config": "must be a JSON object"}, source=f"config file {path}")
     return data

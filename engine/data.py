@@ -31,7 +31,10 @@ from pathlib import Path
 import torch
 
 from engine.errors import UserError
+from engine.safe_files import read_bytes_limited, special_file_problem
 
+MAX_CORPUS_BYTES = 8 * 1024**3
+"""Corpora are decoded whole into memory; a file larger than this is refused, unread."""
 SHAKESPEARE_NAME = "shakespeare.txt"
 SHAKESPEARE_URL = (
     "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -130,13 +133,17 @@ def resolve_corpus(
         )
     if path.is_dir():
         raise CorpusError(f"The corpus path {path} is a folder; data_file must name a text file.")
+    if problem := special_file_problem(path):  # a FIFO hung the run, /dev/zero never ends
+        raise CorpusError(f"The corpus {path} {problem}.")
     return path
 
 
 def read_corpus(path: Path) -> str:
     """The text of a corpus file, refusing unreadable, empty or non-UTF-8 files."""
     try:
-        raw = path.read_bytes()
+        raw = read_bytes_limited(path, MAX_CORPUS_BYTES)
+    except ValueError as exc:  # not a regular file, or larger than the limit
+        raise CorpusError(f"The corpus {exc}") from None
     except OSError as exc:
         raise CorpusError(
             f"Could not read the corpus {path} ({exc.strerror}). Check the path and its "

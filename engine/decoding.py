@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from engine.config import MIN_TEMPERATURE
 from engine.errors import UserError
 from engine.tokenizer import Tokenizer
 
@@ -68,8 +69,11 @@ class SampleSettings:
         problems = []
         if self.length < 0:
             problems.append(f"length must be >= 0 (got {self.length})")
-        if self.temperature < 0:
-            problems.append(f"temperature must be >= 0 (got {self.temperature})")
+        if not (self.temperature == 0 or MIN_TEMPERATURE <= self.temperature <= 100):
+            problems.append(
+                f"temperature must be 0 (greedy) or in [{MIN_TEMPERATURE}, 100] "
+                f"(got {self.temperature})"
+            )
         if self.top_k < 0:
             problems.append(f"top_k must be >= 0 (got {self.top_k})")
         if not 0 < self.top_p <= 1:
@@ -80,10 +84,13 @@ class SampleSettings:
             )
         if not 0 <= self.min_p <= 1:
             problems.append(f"min_p must be in [0, 1] (got {self.min_p})")
-        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
+        if not 1e-3 <= self.repetition_penalty <= 1e3:  # beyond: logits overflow to inf
             problems.append(
-                f"repetition_penalty must be > 0, 1 = off (got {self.repetition_penalty})"
+                "repetition_penalty must be in [0.001, 1000], 1 = off "
+                f"(got {self.repetition_penalty})"
             )
+        if not 0 <= self.seed < 2**63:
+            problems.append(f"seed must be in [0, 2**63) (got {self.seed})")
         if self.repetition_window < 0:
             problems.append(f"repetition_window must be >= 0 (got {self.repetition_window})")
         if not 1 <= self.beams <= 256:

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.config import ConfigError, RunConfig, load_config, save_config, validate_config
-from engine.errors import UserError
 from engine.events import ConfigChanged, Event
+from engine.run_ids import RunNotFoundError, check_run_id
 from engine.runlog import effective_history, read_events
+from engine.safe_files import special_file_problem
 
 if TYPE_CHECKING:  # torch loads only when a checkpoint is read: listing runs stays fast
     import torch
@@ -39,10 +40,6 @@ LATEST = "latest.pt"
 BEST = "best.pt"
 STEP_COPIES = "step-*.pt"
 TIMELINE_FILE = "timeline.jsonl"  # engine.analysis.timeline: one passage's bits per evaluation
-
-
-class RunNotFoundError(UserError, ValueError):
-    """No run under that reference, or a reference that would leave the runs folder."""
 
 
 @dataclass(frozen=True)
@@ -196,17 +193,9 @@ def folder_for_id(run_id: str, runs_dir: Path) -> RunFolder:
     """The folder of run ``run_id`` under ``runs_dir``, existing or not.
 
     Raises:
-        RunNotFoundError: the id is absolute, empty, or climbs out of the runs folder.
+        RunIdError: the id is not one plain folder name (empty, absolute, a path, '..').
     """
-    text = str(run_id)
-    target = runs_dir / text
-    inside = os.path.normpath(target).startswith(os.path.normpath(runs_dir) + os.sep)
-    if not text.strip() or Path(text).is_absolute() or ".." in Path(text).parts or not inside:
-        raise RunNotFoundError(
-            f"{text!r} is not a run id: a run id names a folder inside the runs folder "
-            f"{runs_dir} (no absolute path, no '..'). `llmv0 runs` lists them."
-        )
-    return RunFolder(target)
+    return RunFolder(runs_dir / check_run_id(str(run_id)))
 
 
 def resolve_run(ref: str | os.PathLike[str], runs_dir: Path | str) -> RunRef:
@@ -215,7 +204,8 @@ def resolve_run(ref: str | os.PathLike[str], runs_dir: Path | str) -> RunRef:
     An existing path is taken as given; anything else is an id under ``runs_dir``.
 
     Raises:
-        RunNotFoundError: an id that would leave the runs folder.
+        RunNotFoundError: a special file (FIFO, device, socket) or an id that would leave
+            the runs folder (RunIdError).
     """
     if not str(ref).strip():  # Path("") is the current directory, never a run
         return RunRef(folder_for_id(str(ref), Path(runs_dir)))
@@ -224,6 +214,8 @@ def resolve_run(ref: str | os.PathLike[str], runs_dir: Path | str) -> RunRef:
         return RunRef(RunFolder(path.parent), path)
     if path.is_dir():
         return RunRef(RunFolder(path))
+    if problem := special_file_problem(path):  # a FIFO or device is no run and no id
+        raise RunNotFoundError(f"{ref!s} {problem}.")
     return RunRef(folder_for_id(str(ref), Path(runs_dir)))
 
 

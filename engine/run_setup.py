@@ -7,6 +7,7 @@ testable on its own.
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from engine.config import FIXED_ON_RESUME, ConfigError, RunConfig
 from engine.data import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
 from engine.errors import UserError
 from engine.lock import lock_is_live
+from engine.memory_check import check_fits
 from engine.models import build_model
 from engine.optim import build_optimizer
 from engine.run_folder import RunFolder, existing_run
@@ -87,6 +89,12 @@ def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
     """The one-paragraph RunFailed text for an exception that ended a run."""
     if isinstance(exc, UserError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"The disk is full ({exc.strerror}): llmv0 could not write "
+            f"{exc.filename or 'a file'}. To go on, free some space, then resume with "
+            f"`llmv0 train --resume {run_id}`; the last good checkpoint is kept in {run_dir}."
+        )
     if isinstance(exc, OSError):
         return (
             f"A file operation failed ({exc.strerror or exc}: {exc.filename or ''}). If the "
@@ -170,7 +178,12 @@ def build_state(
     payload: dict[str, Any] | None,
 ) -> ModelState:
     """A fresh model and optimizer (initialised from torch's global RNG, seeded by the
-    caller), or the ones a checkpoint ``payload`` holds, with its RNG state restored."""
+    caller), or the ones a checkpoint ``payload`` holds, with its RNG state restored.
+
+    Raises:
+        MemoryEstimateError: the run would not fit in the device's free memory.
+    """
+    check_fits(cfg, vocab_size, device)  # before allocating: a clear refusal, not a crash
     model = build_model(cfg, vocab_size).to(device)
     optimizer = build_optimizer(model, cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and dtype == torch.float16)

@@ -9,6 +9,7 @@ lines that are not valid events, so a torn last line or a corrupt entry never hi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -66,10 +67,33 @@ class RunLog:
 OnBadLine = Callable[[int, str], None]
 
 
+_SCALARS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,),
+                                         "bool": (bool,), "dict[str, Any]": (dict,)}  # fmt: skip
+
+
+def _checked(event: Event) -> Event:
+    """``event`` when each plain field holds its declared type; ValueError otherwise.
+
+    The dataclasses do not check types, and a hand-edited or corrupt line such as
+    ``"step": "abc"`` would otherwise travel on and crash a chart or a report later.
+    """
+    for spec in dataclasses.fields(event):
+        allowed = _SCALARS.get(str(spec.type))
+        value = getattr(event, spec.name)
+        if allowed is None:
+            continue
+        if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+            raise ValueError(f"{spec.name} is {type(value).__name__}, not {spec.type}")
+    notes = getattr(event, "notes", ())
+    if not isinstance(notes, tuple) or not all(isinstance(n, str) for n in notes):
+        raise ValueError("notes is not a list of text")
+    return event
+
+
 def _parse_line(number: int, line: str, on_bad_line: OnBadLine | None) -> Event | None:
     try:
-        return event_from_dict(json.loads(line))
-    except (json.JSONDecodeError, ValueError, TypeError, AttributeError) as exc:
+        return _checked(event_from_dict(json.loads(line)))
+    except (json.JSONDecodeError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         reason = f"line {number}: {exc}"
         if on_bad_line is not None:
             on_bad_line(number, reason)

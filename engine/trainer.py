@@ -45,7 +45,7 @@ from engine.lock import RunLock
 from engine.models import count_parameters
 from engine.optim import lr_at
 from engine.remote import CommandFile
-from engine.run_folder import RunFolder, resolve_run
+from engine.run_folder import RunFolder, folder_for_id
 from engine.run_setup import (
     ModelState,
     RunData,
@@ -123,7 +123,8 @@ class Trainer:
         else:
             self.config = config or RunConfig()
             self.run_id = run_id or new_run_id(self.config, self.runs_dir)
-            self.run_dir = resolve_run(self.run_id, self.runs_dir).folder.path
+            # Always an id, never a path: the run must not write outside the runs folder.
+            self.run_dir = folder_for_id(self.run_id, self.runs_dir).path
         self.folder = RunFolder(self.run_dir)
         self.dist = dist.from_env()
         if resume is None and self.dist.is_main:
@@ -238,7 +239,7 @@ class Trainer:
         self.device = dist.init(self.dist, select_device(self.config.device))
         if self._resume_payload is None:
             self.run_id = dist.broadcast_text(self.run_id, self.dist)
-            self.run_dir = resolve_run(self.run_id, self.runs_dir).folder.path
+            self.run_dir = folder_for_id(self.run_id, self.runs_dir).path
             self.folder = RunFolder(self.run_dir)
             self.checkpointer = Checkpointer(self.folder, self.run_id, self.dist, self._publish)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from textual import events, on, work
@@ -127,6 +128,11 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
             yield Button("Generate g", id="btn-generate", variant="primary")
             yield Button("Help ?", id="btn-help")
         yield Footer(show_command_palette=False)  # ctrl+p is in the help; the row is full
+
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
+        """Every notification is plain text unless a caller asks for markup: they quote paths,
+        values and errors the user typed or a run sent, and ``[/]`` in those is text."""
+        super().notify(message, markup=markup, **kwargs)
 
     def on_mount(self) -> None:
         # Cached once: a query walks hundreds of editor widgets, too slow per event.

@@ -266,6 +266,7 @@ def evaluate_cmd(
     from engine.evaluate import evaluate
     from engine.run_folder import load_for_inference
     from tui.console import metrics_table
+    from tui.formatting import format_metric
 
     with user_errors():
         if split not in {"val", "train"}:
@@ -285,7 +286,7 @@ def evaluate_cmd(
                     f"loss (nats/{'char' if cfg.tokenizer == 'char' else 'token'})",
                     f"{metrics.loss:.4f}",
                 ),
-                ("perplexity", f"{metrics.perplexity:.3f}"),
+                ("perplexity", format_metric(metrics.perplexity)),
                 ("bits per character", f"{metrics.bits_per_char:.4f}"),
                 ("windows x length", f"{metrics.windows:,} x {cfg.seq_length}"),
                 ("tokens scored", f"{metrics.tokens:,}"),
@@ -321,7 +322,7 @@ def plot(
         sys.stdout.write(terminal_plot(data, folder.name, colour=colour) + "\n")
     if png is not None:
         png_plot(data, folder.name, png)
-        out.print(f"Wrote {png}")
+        out.print(f"Wrote {png}", markup=False)
 
 
 @app.command()
@@ -341,7 +342,7 @@ def report(
         target = out_file or folder / "report.md"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(build_report(folder, history, target), encoding="utf-8")
-    out.print(f"Wrote {target}")
+    out.print(f"Wrote {target}", markup=False)
     from rich.markup import escape
 
     from tui.extras import available
@@ -378,7 +379,7 @@ def config(
         cfg = build_config(config_file, set_)
     if save is not None:
         save_config(cfg, save)
-        out.print(f"Wrote {save}")
+        out.print(f"Wrote {save}", markup=False)
         return
     table = Table(title="Config fields (live = can change during a run)")
     for column in ("field", "value", "allowed", "description"):

@@ -215,6 +215,10 @@ def _with_seed(settings: SampleSettings, seed: int) -> SampleSettings:
     return dataclasses.replace(settings, seed=seed)
 
 
+MAX_PROMPT_BYTES = 1024 * 1024
+"""A prompt longer than this is a mistake (or a device that never ends)."""
+
+
 def _deprecated_seed(old_seed: str, prompt_text: str) -> str:
     """``--seed TEXT``, the prompt's old name: still the prompt, with a notice on stderr.
 
@@ -236,14 +240,19 @@ def _read_prompt(seed: str, prompt_file: Path | None) -> str:
         return seed
     if seed != "\n":
         raise UserError("Give the prompt either as --prompt TEXT or --prompt-file FILE, not both.")
+    from engine.safe_files import read_bytes_limited
+
     try:
-        return prompt_file.read_text(encoding="utf-8")
+        # Bounded, and never from a FIFO or device (a FIFO hung the CLI).
+        return read_bytes_limited(prompt_file, MAX_PROMPT_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise UserError(f"The prompt file {prompt_file} does not exist.") from None
     except UnicodeDecodeError as exc:
         raise UserError(
             f"The prompt file {prompt_file} is not UTF-8 text (byte offset {exc.start})."
         ) from None
+    except ValueError as exc:  # a FIFO, a device, or more than MAX_PROMPT_BYTES
+        raise UserError(f"The prompt file {exc}") from None
     except OSError as exc:
         raise UserError(f"Cannot read the prompt file {prompt_file} ({exc.strerror}).") from None
 

@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from tui import remote_answer
 from tui.cli_common import user_errors
 
 err = Console(stderr=True, highlight=False)
@@ -81,10 +83,12 @@ def detach_training(command: list[str], run_id: str, runs_dir: Path, out: Consol
             start_new_session=True,  # no SIGHUP when the terminal closes
             cwd=Path.cwd(),
         )
-    out.print(f"Training run [cyan]{run_id}[/] in the background (pid {process.pid}).")
-    out.print(f"  output:  {log_path}")
-    out.print(f"  watch:   llmv0-tui --attach {run_id}")
-    out.print(f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE")
+    out.print(f"Training run [cyan]{escape(run_id)}[/] in the background (pid {process.pid}).")
+    out.print(f"  output:  {log_path}", markup=False)
+    out.print(f"  watch:   llmv0-tui --attach {run_id}", markup=False)
+    out.print(
+        f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE", markup=False
+    )
 
 
 def control(
@@ -94,11 +98,18 @@ def control(
         str | None, typer.Argument(help="For set: NAME=VALUE, e.g. learning_rate=3e-4.")
     ] = None,
     runs_dir: Annotated[Path | None, typer.Option("--runs-dir")] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="For set: seconds to wait for the trainer's answer.", min=0),
+    ] = 10.0,
 ) -> None:
-    """Send a command to a run trained by another process (applied after its current step)."""
-    from engine.config import LIVE_FIELDS, parse_value
+    """Send a command to a run trained by another process (applied after its current step).
+
+    ``set`` is checked against the run's config before it is sent, then waits for the trainer
+    to say it applied or rejected the change (exit 0 applied, 2 rejected, 1 no answer).
+    """
     from engine.lock import lock_is_live
-    from engine.remote import RemoteCommandError, send_command
+    from engine.remote import send_command
     from engine.run_folder import existing_run
     from engine.runs import default_runs_dir
 
@@ -106,17 +117,19 @@ def control(
     with user_errors():
         folder = existing_run(run, runs_dir or default_runs_dir()).folder.path
         if action == "set":
-            key, sep, text = (assignment or "").partition("=")
-            if not sep or key not in LIVE_FIELDS:
-                raise RemoteCommandError(
-                    "set needs NAME=VALUE with a live field: " + ", ".join(sorted(LIVE_FIELDS))
-                )
-            name, value = key, parse_value(key, text)
+            name, value = remote_answer.checked_assignment(folder, assignment or "")
+        start = remote_answer.events_size(folder)
         send_command(folder, action, name, value)
     if not lock_is_live(folder):
         err.print(
-            f"[yellow]Note:[/] no live trainer holds {folder}; the command waits for "
-            "nobody and is ignored by a future resume."
+            f"[yellow]Note:[/] no live trainer holds {escape(str(folder))}; the command waits "
+            "for nobody and is ignored by a future resume."
         )
-    else:
-        err.print(f"Sent {action} to {folder.name}.")
+        return
+    if action != "set" or wait == 0:
+        err.print(f"Sent {action} to {folder.name}.", markup=False)
+        return
+    verdict, text = remote_answer.wait_for_answer(folder, start, name, wait)
+    err.print(text, markup=False)
+    if verdict != "applied":
+        raise typer.Exit(2 if verdict == "rejected" else 1)

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -27,7 +28,7 @@ from engine.events import (
     SampleGenerated,
     StepCompleted,
 )
-from tui.formatting import format_duration
+from tui.formatting import format_duration, format_metric
 
 
 class TrainingDisplay:
@@ -77,14 +78,14 @@ class TrainingDisplay:
         if budget:
             length = f"time budget {format_duration(budget)} (final evaluation included)"
         self.console.print(
-            f"[bold]{verb}[/] run [cyan]{e.run_id}[/]: {e.config['model']} with "
+            f"[bold]{verb}[/] run [cyan]{escape(e.run_id)}[/]: {e.config['model']} with "
             f"{e.n_params:,} parameters on {e.device} ({e.dtype}); {length}, "
             f"{e.steps_per_epoch:,} per epoch; vocabulary {e.vocab_size}; "
             f"{e.train_tokens:,} train / {e.val_tokens:,} val characters."
         )
         for note in e.notes:
-            self.console.print(f"  [dim]{note}[/]")
-        self.console.print(f"  [dim]run folder: {e.run_dir}[/]")
+            self.console.print(f"  [dim]{escape(note)}[/]")
+        self.console.print(f"  [dim]run folder: {escape(str(e.run_dir))}[/]")
 
     def _on_StepCompleted(self, e: StepCompleted) -> None:
         now = time.monotonic()
@@ -116,7 +117,7 @@ class TrainingDisplay:
         mark = " [green]best[/]" if e.is_best else ""
         self.console.print(
             f"step {e.step:>7,}  train {e.train_loss:.4f}  val {e.val_loss:.4f}  "
-            f"ppl {e.perplexity:.2f}  bpc {e.bits_per_char:.3f}{mark}"
+            f"ppl {format_metric(e.perplexity, 2)}  bpc {e.bits_per_char:.3f}{mark}"
         )
 
     def _on_EpochCompleted(self, e: EpochCompleted) -> None:
@@ -132,10 +133,11 @@ class TrainingDisplay:
     def _on_CheckpointSaved(self, e: CheckpointSaved) -> None:
         if e.kind != "latest":
             return
-        self.console.print(f"[dim]saved {e.path} (step {e.step:,})[/]")
+        self.console.print(f"[dim]saved {escape(e.path)} (step {e.step:,})[/]")
 
     def _on_ConfigChanged(self, e: ConfigChanged) -> None:
-        self.console.print(f"[yellow]{e.name}: {e.old} -> {e.new} at step {e.step}[/]")
+        change = escape(f"{e.name}: {e.old} -> {e.new}")
+        self.console.print(f"[yellow]{change} at step {e.step}[/]")
 
     def _on_RunPaused(self, e: RunPaused) -> None:
         self.console.print(f"[yellow]paused at step {e.step}[/]")
@@ -146,10 +148,10 @@ class TrainingDisplay:
     def _on_RunNotice(self, e: RunNotice) -> None:
         if e.kind == "compiling":
             self.stats.plain = "compiling..."
-        self.console.print(f"  [dim]{e.message}[/]", highlight=False)
+        self.console.print(f"  [dim]{escape(e.message)}[/]", highlight=False)
 
     def _on_RunWarning(self, e: RunWarning) -> None:
-        self.console.print(f"[yellow]warning:[/] {e.message}", markup=True, highlight=False)
+        self.console.print(f"[yellow]warning:[/] {escape(e.message)}", markup=True, highlight=False)
 
     def _on_RunFinished(self, e: RunFinished) -> None:
         best = f"{e.best_val_loss:.4f}" if e.best_val_loss != float("inf") else "- (no evaluation)"
@@ -160,7 +162,7 @@ class TrainingDisplay:
 
     def _on_RunFailed(self, e: RunFailed) -> None:
         self.console.print(
-            f"[bold red]Run failed[/] at step {e.step:,}: {e.error}", highlight=False
+            f"[bold red]Run failed[/] at step {e.step:,}: {escape(e.error)}", highlight=False
         )
 
 

@@ -30,6 +30,19 @@ def format_duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def format_metric(value: float, decimals: int = 3) -> str:
+    """A loss or perplexity for people: fixed decimals while short, else scientific.
+
+    An untrained or diverged model has perplexities like 1e304; printed with ``.3f`` that is a
+    line of 300 digits.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1e6:
+        return f"{value:.{decimals}e}"
+    return f"{value:.{decimals}f}"
+
+
 def smooth(values: list[float], window: int) -> list[float]:
     """Trailing moving average, so a noisy per-step loss reads as a curve."""
     if window <= 1:

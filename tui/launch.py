@@ -6,8 +6,12 @@ clean stop however the UI ends).
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from engine import events as ev
@@ -88,6 +92,19 @@ def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
     )
 
 
+def _exit_when_orphaned(on_hangup: Callable[[int, object], None]) -> None:
+    """Under ``--serve``: if the server dies without stopping us (SIGKILL), stdin stays open
+    nowhere and nobody would ever stop this dashboard; hang up when the parent is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        on_hangup(signal.SIGHUP, None)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def run_dashboard(
     config: str | None,
     run: str | None,
@@ -114,8 +131,20 @@ def run_dashboard(
         if app.is_running and loop is not None:
             loop.call_soon_threadsafe(app.action_hangup)
 
+    # A polite kill (SIGTERM) does what q does: the run stops with its checkpoint (saved
+    # before the process exits, below), the app exits and restores the terminal.
+    def on_terminate(signum: int, frame: object) -> None:
+        if app.attached is None and app.control is not None:
+            app.control.stop()
+        loop = getattr(app, "_loop", None)
+        if app.is_running and loop is not None:
+            loop.call_soon_threadsafe(app.exit, 0)
+
     with contextlib.suppress(ValueError, AttributeError):  # no SIGHUP (Windows), not main
         signal.signal(signal.SIGHUP, on_hangup)
+        signal.signal(signal.SIGTERM, on_terminate)
+    if os.environ.get("TEXTUAL_DRIVER", "").endswith("WebDriver"):
+        _exit_when_orphaned(on_hangup)
     code = None
     try:
         code = app.run()

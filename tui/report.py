@@ -10,7 +10,7 @@ from engine.events import EvalCompleted, Event, RunFailed, RunFinished, RunStart
 from engine.run_folder import live_changes
 from engine.runs import curves
 from tui.extras import available
-from tui.formatting import format_duration
+from tui.formatting import format_duration, format_metric
 from tui.plotting import png_plot
 
 # The report without matplotlib: everything but the picture, and how to get it.
@@ -66,9 +66,9 @@ def build_report(run_dir: Path, history: list[Event], out: Path) -> str:
             "| | step | train loss | val loss | perplexity | bits/char |",
             "|---|---|---|---|---|---|",
             f"| last | {last.step:,} | {_fmt(last.train_loss)} | {_fmt(last.val_loss)} | "
-            f"{last.perplexity:.3f} | {last.bits_per_char:.4f} |",
+            f"{format_metric(last.perplexity)} | {last.bits_per_char:.4f} |",
             f"| best | {best.step:,} | {_fmt(best.train_loss)} | {_fmt(best.val_loss)} | "
-            f"{best.perplexity:.3f} | {best.bits_per_char:.4f} |",
+            f"{format_metric(best.perplexity)} | {best.bits_per_char:.4f} |",
         ]
     else:
         lines.append("No evaluation yet.")

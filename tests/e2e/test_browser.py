@@ -1,8 +1,10 @@
 """The dashboard in a browser: ``llmv0-tui --serve`` driven by headless Chromium (Playwright).
 
-Starts the server on 127.0.0.1, opens the page, clicks into the terminal, starts a tiny
-training run with the dashboard's own key, sees the run's events appear and the page change,
-takes a screenshot, then stops the server and every process it started.
+Starts the server on 127.0.0.1 with a known token; checks that Chromium cannot open the page
+without it or with a wrong one, nor the websocket from another origin with it; opens the page,
+clicks into the terminal, starts a tiny training run with the dashboard's own key, sees the
+run's events appear and the page change, takes a screenshot, then stops the server and every
+process it started.
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ def test_dashboard_in_headless_chromium(tmp_path: Path) -> None:
     config.write_text(json.dumps(fields), encoding="utf-8")
     runs = tmp_path / "runs"
     port = _free_port()
+    token = "browser-test-token-0123456789abcdef"
     server = subprocess.Popen(
         [sys.executable, "-m", "tui", "--serve", "--port", str(port), "--config", str(config)],
         cwd=tmp_path,
-        env={**os.environ, "LLMV0_RUNS_DIR": str(runs)},
+        env={**os.environ, "LLMV0_RUNS_DIR": str(runs), "LLMV0_SERVE_TOKEN": token},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -92,7 +95,23 @@ def test_dashboard_in_headless_chromium(tmp_path: Path) -> None:
                 ],
             )
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}", wait_until="load")
+            for url in (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{port}/?token=wrong"):
+                response = page.goto(url)
+                assert response is not None and response.status == 403, url
+            # A page of another origin (here about:blank, origin "null") that knows the token
+            # still cannot open the dashboard's websocket.
+            page.goto("about:blank")
+            opened = page.evaluate(
+                """(url) => new Promise((done) => {
+                    const ws = new WebSocket(url);
+                    ws.onopen = () => { ws.close(); done(true); };
+                    ws.onerror = () => done(false);
+                    setTimeout(() => done(false), 10000);
+                })""",
+                f"ws://127.0.0.1:{port}/ws?token={token}",
+            )
+            assert opened is False, "a foreign origin opened the websocket"
+            page.goto(f"http://127.0.0.1:{port}/?token={token}", wait_until="load")
             # textual-serve opens the terminal when the page starts the websocket session.
             page.wait_for_selector("canvas, .xterm", timeout=60_000)
             # The dashboard process starts (torch import) and paints: a blank page is a

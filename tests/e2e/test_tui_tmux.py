@@ -179,3 +179,36 @@ def test_hangup_saves_checkpoint_then_exits(workdir: Path, paused: bool) -> None
         assert list((workdir / "checkpoints").glob("*/latest.pt"))
     finally:
         tmux.kill()
+
+
+def test_sigterm_saves_checkpoint_exits_and_restores_the_terminal(workdir: Path) -> None:
+    """SIGTERM does what q does: checkpoint, stop, exit 0, the terminal as it was."""
+    # This checkout's code, even where the installed llmv0-tui points at another one.
+    env = {"TERM": "xterm-256color", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    tmux = Tmux(f"{tui_command()} --config tiny.json", workdir, env)
+    try:
+        tmux.wait_for("state idle", timeout=60)
+        tmux.keys("s")
+        tmux.wait_for(lambda s: step_of(s) > 10, timeout=90)
+        # The dashboard is the pane shell's child (the harness's pid file, written inside
+        # double quotes, holds the outer shell's pid).
+        pane = int(tmux.display("#{pane_pid}"))
+        (pid,) = [
+            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == pane
+        ]
+        os.kill(pid, 15)
+        tmux.wait_for("EXITED:0", timeout=90)
+        assert tmux.display("#{alternate_on}") == "0", "the terminal left the alternate screen"
+        logs = list((workdir / "checkpoints").glob("*/events.jsonl"))
+        last = json.loads(logs[0].read_text().strip().splitlines()[-1])
+        assert last["type"] == "RunFinished" and last["reason"] == "stopped", last
+        assert list((workdir / "checkpoints").glob("*/latest.pt"))
+    finally:
+        tmux.kill()
+
+
+def _ppid(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1

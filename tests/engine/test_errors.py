@@ -40,3 +40,15 @@ def test_cli_turns_user_errors_into_exit_2_but_lets_bugs_through() -> None:
     # A plain ValueError is a program bug: it keeps its traceback, never a tidy exit 2.
     with pytest.raises(ValueError), user_errors():
         raise ValueError("a bug")
+
+
+def test_issue_12_errors_are_user_errors_and_keep_their_old_bases() -> None:
+    from engine.config import ConfigError
+    from engine.memory_check import MemoryEstimateError
+    from engine.run_ids import RunIdError
+    from tui.serve_guard import ServeTokenError
+
+    for error in (MemoryEstimateError, RunIdError, ServeTokenError):
+        assert issubclass(error, UserError) and issubclass(error, ValueError)
+    assert issubclass(RunIdError, ConfigError) and issubclass(RunIdError, RunNotFoundError)
+    assert issubclass(MemoryEstimateError, ConfigError)

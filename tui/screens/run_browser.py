@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
@@ -147,12 +148,15 @@ class RunBrowser(TidyKeys, ModalScreen[BrowserChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="browser-box"):
-            yield Label(f"Runs in {self.runs_dir} (reading…)", id="browser-title")
+            yield Label(Text(f"Runs in {self.runs_dir} (reading…)"), id="browser-title")
             yield DataTable(id="browser-table", cursor_type="row", zebra_stripes=True)
             yield Label(HINT, id="browser-hint")
 
     def on_mount(self) -> None:
-        self.table = self.query_one(DataTable)
+        try:
+            self.table = self.query_one(DataTable)
+        except NoMatches:  # dismissed before its children mounted (keys and resizes racing)
+            return
         self.table.add_columns("", "run", "model", "config", "steps", "best val", "state", "tags")
         self.table.focus()
         self._read()
@@ -179,7 +183,7 @@ class RunBrowser(TidyKeys, ModalScreen[BrowserChoice | None]):
         if self.error:
             title.update(Text(f"Cannot read {self.runs_dir}: {self.error}"))
         elif not self.all_rows:
-            title.update(f"No runs in {self.runs_dir} yet: press Esc, then s to train one.")
+            title.update(Text(f"No runs in {self.runs_dir} yet: press Esc, then s to train one."))
         else:
             where = f", filter {self.filter}" if self.filter else ""
             title.update(Text(f"{shown} runs in {self.runs_dir}, {order}{where}"))

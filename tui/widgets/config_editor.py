@@ -303,8 +303,10 @@ class ConfigEditor(Vertical):
         """Load the file (or preset) named in the path box."""
         path = self.query_one("#config-path", Input).value.strip()
         try:
+            if not path:
+                raise ConfigError({"path": "empty: type a JSON file or a preset name"}, "Load")
             config = load_config(path)
-        except ConfigError as exc:
+        except (ConfigError, OSError) as exc:
             self.notify(str(exc), title="Cannot load config", severity="error", timeout=10)
             return
         self.set_config(config)

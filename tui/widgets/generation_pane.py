@@ -24,6 +24,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Input, Label
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -145,9 +146,11 @@ class GenerationPane(Vertical):
         source = f" · from {self.source_name}" if self.source_name else ""
         seed = f"seed {self.seed}" + (" (pinned)" if self.seed_pinned else "")
         self.settings_label.update(
-            f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
-            f"top-p {top_p}{min_p}{penalty} · {strategy} · length {self.length} · "
-            f"{seed}{source}",
+            Content(
+                f"{self.state} · temperature {self.temperature:.1f} · top-k {top_k} · "
+                f"top-p {top_p}{min_p}{penalty} · {strategy} · length {self.length} · "
+                f"{seed}{source}"
+            ),
             layout=False,  # fixed size: skip a screen-wide layout on every key press
         )
 
@@ -354,7 +357,7 @@ class GenerationPane(Vertical):
         message.stop()
         self.candidates = message.candidates
         line = message.error or format_candidates(message.candidates)
-        self.candidates_label.update(line, layout=False)
+        self.candidates_label.update(Content(line), layout=False)  # "[" is a character
 
 
 def _next_step(steps: tuple[float, ...], value: float) -> float:
