@@ -14,36 +14,31 @@ folder's event log.
 from __future__ import annotations
 
 import copy
-import logging
 import math
-import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from engine import checkpoint as ckpt
 from engine import distributed as dist
 from engine import events as ev
+from engine import run_start
 from engine.analysis import timeline
 from engine.budget import Clock, RunClock
 from engine.checkpointer import Checkpointer
 from engine.command_handler import CommandHandler, StopRequested
-from engine.compile_policy import signature as compile_signature
 from engine.config import RunConfig
 from engine.control import Control
 from engine.data import EpochBatches, Progress
-from engine.device import configure_cpu, maybe_compile, select_device, select_dtype
+from engine.device import select_device
 from engine.evaluate import evaluate
 from engine.evaluator import Evaluator, sample_now
+from engine.event_outlet import EventOutlet
 from engine.events import Event, Sink
 from engine.lock import RunLock
-from engine.models import count_parameters
-from engine.optim import lr_at
 from engine.remote import CommandFile
 from engine.run_folder import RunFolder, folder_for_id
 from engine.run_setup import (
@@ -54,31 +49,15 @@ from engine.run_setup import (
     failure_message,
     new_run_id,
     open_resume,
-    prepare_data,
     refuse_used_folder,
 )
 from engine.run_timing import RunTiming
-from engine.runlog import RunLog
-from engine.threads import ThreadTuner, usable_cores
+from engine.schedule import Schedule, default_schedule
 from engine.tokenizer import Tokenizer
 from engine.train_state import TrainState
 from engine.train_step import train_step
 
-log = logging.getLogger(__name__)
-
 COMPILING = "compiling the model (torch.compile, first step; not counted as training time)"
-
-Schedule = Callable[[TrainState, int, RunConfig, "float | None"], float]
-"""(state, total steps, config, fraction of the time budget used or None) -> the learning
-rate of the next optimizer step."""
-
-
-def default_schedule(
-    state: TrainState, total_steps: int, cfg: RunConfig, progress: float | None
-) -> float:
-    """Warmup then the config's schedule, peaking at the (live) ``learning_rate``; with a
-    time budget, the schedule follows the budget's fraction used (engine.optim.lr_at)."""
-    return lr_at(state.step, cfg, total_steps, progress=progress)
 
 
 class Trainer:
@@ -145,9 +124,7 @@ class Trainer:
         self._raw_model: nn.Module | None = None  # the plain module that checkpoints save
         self._lock = threading.Lock()  # held while the weights change (snapshot waits)
         self._t0 = time.perf_counter()
-        self._user_sink: Sink | None = None
-        self._runlog: RunLog | None = None
-        self._extra_sinks: list[Sink] = []
+        self._outlet = EventOutlet()  # the run log, TensorBoard, then the caller's sink
         self._run_lock: RunLock | None = None
         self._epoch_losses: list[float] = []
         # The run's clock (paused while the run is) and its timing: pace, ETA, time budget.
@@ -177,14 +154,16 @@ class Trainer:
         """Train until done; return the terminal event (RunFinished or RunFailed)."""
         self._t0 = time.perf_counter()
         self.clock = RunClock(self._clock_fn, self._timing_state.get("clock"))
-        self._user_sink = sink
+        self._outlet.sink = sink
         try:
             if self.dist.enabled:  # join the group first: rank 0 names the run for all ranks
                 self._join_group()
             # Inputs first (device, corpus): a run that cannot start leaves no run folder.
             data, cpu_note = self._prepare()
-            if self.dist.is_main:
-                self._open_run_folder()
+            if self.dist.is_main:  # raises RunLockedError when another trainer has it
+                self._run_lock, self._outlet.runlog = run_start.open_run_folder(
+                    self.run_dir, self.folder.events_path
+                )
             self._setup(data, cpu_note, control or Control())
             return self._train()
         except Exception as exc:
@@ -244,43 +223,14 @@ class Trainer:
             self.checkpointer = Checkpointer(self.folder, self.run_id, self.dist, self._publish)
 
     def _prepare(self) -> tuple[RunData, str | None]:
-        """Device, CPU threads, seed and the corpus: everything that can fail on the user's
-        inputs, done before the run folder is touched."""
-        cfg = self.config
-        self.device = dist.init(self.dist, select_device(cfg.device))
-        self.dtype = select_dtype(cfg, self.device)
-        cpu_note = None
-        if self.device.type == "cpu":
-            threads = cfg.num_threads
-            if threads == 0 and self.dist.enabled:  # ranks on one machine share its cores
-                threads = max(1, (os.cpu_count() or 1) // self.dist.local_world_size)
-            cpu_note = configure_cpu(threads)
-            if threads == 0:
-                cpu_note = "cpu threads: chosen by measuring training steps (1 to the cores)"
-        torch.manual_seed(cfg.seed)
+        """Device, threads, seed and corpus (engine.run_start.prepare_run)."""
         payload = self._resume_payload
         saved_tokenizer = payload["tokenizer"] if payload is not None else None
-        if self.dist.is_main:  # the main rank downloads the corpus; the others wait for it
-            data = prepare_data(cfg, self.data_dir, self.download_progress, saved_tokenizer)
-        dist.barrier(self.dist)
-        if not self.dist.is_main:
-            data = prepare_data(cfg, self.data_dir, None, saved_tokenizer)
-        return data, cpu_note
-
-    def _open_run_folder(self) -> None:
-        """Take the run folder's lock and open its log.
-
-        Raises:
-            RunLockedError: another trainer has it (reported to the caller only: the
-                folder's log belongs to that trainer).
-        """
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(self.run_dir)
-        lock.acquire()
-        self._run_lock = lock
-        for leftover in self.run_dir.glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)  # a save killed mid-write; we hold the lock
-        self._runlog = RunLog(self.folder.events_path)
+        prepared = run_start.prepare_run(
+            self.config, self.dist, self.data_dir, self.download_progress, saved_tokenizer
+        )
+        self.device, self.dtype = prepared.device, prepared.dtype
+        return prepared.data, prepared.cpu_note
 
     def _setup(self, data: RunData, cpu_note: str | None, control: Control) -> None:
         """The parts, model and optimizer from the prepared data; publishes RunStarted."""
@@ -304,78 +254,35 @@ class Trainer:
         self.parts = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
         self.state = self.parts.progress
         dist.check_same_step(self.state.step, self.dist, self.device)
-        notes = [f"precision: {str(self.dtype).removeprefix('torch.')}"]
-        if cpu_note:
-            notes.append(cpu_note)
-        if payload is not None:
-            notes.append(f"resumed from step {self.state.step}")
-        model: nn.Module = self.parts.model
-        if self.dist.enabled:
-            model = DistributedDataParallel(model)
-            notes.append(
-                f"data parallel: {self.dist.world_size} processes, global batch {global_batch}"
-            )
-        compiled, note = maybe_compile(model, cfg, self.device)
-        if note:
-            notes.append(note)
+        notes = run_start.start_notes(
+            self.dtype, cpu_note, self.state.step if payload is not None else None
+        )
+        compiled, is_compiled = run_start.wrap_model(
+            self.parts.model, cfg, self.dist, self.device, notes
+        )
         with self._lock:
             self._raw_model = self.parts.model
             self._model = compiled
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
             self.folder.save_config(cfg)
-        self._start_timing(cfg, data, compiled is not model, compiled)
-        self._publish(
-            ev.RunStarted(
-                run_id=self.run_id,
-                config=cfg.model_dump(),
-                n_params=count_parameters(self.parts.model),
-                device=str(self.device),
-                dtype=str(self.dtype).removeprefix("torch."),
-                total_steps=self.total_steps,
-                steps_per_epoch=self.batches.steps_per_epoch,
-                vocab_size=data.tokenizer.vocab_size,
-                train_tokens=len(data.train),
-                val_tokens=len(data.val),
-                start_step=self.state.step,
-                resumed=payload is not None,
-                run_dir=str(self.run_dir),
-                notes=tuple(notes),
-            )
-        )
-        self._resume_payload = None  # free the tensors
-        if cfg.log_tensorboard and self.dist.is_main:
-            self._start_tensorboard()
-
-    def _start_timing(
-        self, cfg: RunConfig, data: RunData, compiled: bool, model: nn.Module
-    ) -> None:
-        """Pace, ETA and time budget; a deferred compile; the CPU thread tuner."""
-        windows = (len(data.val) - 1) // cfg.seq_length
-        windows = min(windows, cfg.eval_max_windows or windows)
-        self.timing = RunTiming(
-            cfg, self.clock, self._timing_state, compiled=compiled,
-            eval_windows=2 * windows,  # validation, then as many training windows
+        self.timing = run_start.start_timing(
+            cfg, self.clock, self._timing_state, data, compiled, is_compiled,
+            self.dist, self.device, self.dtype,
         )  # fmt: skip
         if self.timing.budget is not None:
             self.total_steps = cfg.max_steps  # 0: the deadline decides
-        # A CompiledModel compiles only if the run is long enough to repay it (ranks of a
-        # data-parallel run could decide differently, so they compile at once as before).
-        if hasattr(model, "decide") and not self.dist.enabled:
-            dtype_name = str(self.dtype).removeprefix("torch.")
-            signature = compile_signature(cfg, dtype_name, self.device.type)
-            self.timing.defer_compile(model.decide, signature, dtype_name)
-            model.decide(False)
-        if self.device.type == "cpu" and cfg.num_threads == 0 and not self.dist.enabled:
-            self.timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
-
-    def _start_tensorboard(self) -> None:
-        from engine.tensorboard import TENSORBOARD_DIR, TensorBoardMissing, TensorBoardSink
-
-        try:
-            self._extra_sinks.append(TensorBoardSink(self.run_dir / TENSORBOARD_DIR))
-        except TensorBoardMissing as exc:
-            self._publish(ev.RunWarning(message=str(exc), step=self.state.step))
+        self._publish(
+            run_start.started_event(
+                run_id=self.run_id, cfg=cfg, model=self.parts.model, data=data,
+                device=self.device, dtype=self.dtype, total_steps=self.total_steps,
+                steps_per_epoch=self.batches.steps_per_epoch, start_step=self.state.step,
+                resumed=payload is not None, run_dir=self.run_dir, notes=notes,
+            )
+        )  # fmt: skip
+        self._resume_payload = None  # free the tensors
+        if cfg.log_tensorboard and self.dist.is_main:
+            run_start.start_tensorboard(self._outlet, self.run_dir, self.state.step)
 
     # ----- one step, and what follows it -----
 
@@ -479,27 +386,14 @@ class Trainer:
         return event
 
     def _close(self) -> None:
-        for extra in self._extra_sinks:
-            close = getattr(extra, "close", None)
-            if close is not None:
-                close()
-        if self._runlog is not None:
-            self._runlog.close()
+        self._outlet.close()
         if self._run_lock is not None:
             self._run_lock.release()
         dist.shutdown(self.dist)
 
     def _publish(self, event: Event) -> None:
         """To the run log and extra sinks (main rank only), then to the caller's sink."""
-        if self._runlog is not None:
-            self._runlog(event)
-        for extra in self._extra_sinks:
-            extra(event)
-        if self._user_sink is not None:
-            try:
-                self._user_sink(event)
-            except Exception:  # a broken consumer must not kill training
-                log.exception("event sink raised on %s", event.type)
+        self._outlet(event)
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self._t0
