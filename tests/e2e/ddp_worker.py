@@ -47,7 +47,7 @@ def main() -> None:
 
         trainer.run(sink)
     if trainer.dist.enabled:
-        # As `llmv0 train --nproc` does (tui/cli.py, _exit_rank): skip an interpreter
+        # As `llmv0 train --nproc` does (tui/cli_train.py, _exit_rank): skip an interpreter
         # teardown that gloo's threads can abort under load, once everything is written.
         sys.stdout.flush()
         os._exit(0)
