@@ -14,62 +14,24 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from engine.errors import UserError
-from engine.safe_files import read_bytes_limited
+# Re-exported: callers import the config's whole vocabulary from engine.config.
+from engine.config_fields import FIELD_GROUPS as FIELD_GROUPS
+from engine.config_fields import ConfigError as ConfigError
+from engine.config_fields import describe_error, range_phrase
+from engine.config_fields import schema_field as _field  # short: RunConfig's body uses it
+from engine.config_fields import start_group as _group
+from engine.config_files import CONFIG_DIR_ENV as CONFIG_DIR_ENV
+from engine.config_files import MAX_CONFIG_BYTES as MAX_CONFIG_BYTES
+from engine.config_files import config_dir as config_dir
+from engine.config_files import list_presets as list_presets
+from engine.config_files import read_config_dict as read_config_dict
+from engine.config_files import resolve_preset_path as resolve_preset_path
+from engine.config_files import save_config as save_config
 
-CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
-MAX_CONFIG_BYTES = 1024 * 1024
-"""A config is a few KB; more is a mistake (or a device that never ends)."""
 MIN_TEMPERATURE = 1e-3
 """Below this, dividing logits by the temperature overflows; 0 means greedy instead."""
-
-
-class ConfigError(UserError, ValueError):
-    """A config that failed validation. ``problems`` maps each field name to what is wrong."""
-
-    def __init__(self, problems: dict[str, str], source: str = "config") -> None:
-        self.problems = problems
-        self.source = source
-        lines = [f"  {name}: {why}" for name, why in problems.items()]
-        count = len(problems)
-        noun = "field" if count == 1 else "fields"
-        super().__init__(
-            f"The {source} has {count} invalid {noun}:\n"
-            + "\n".join(lines)
-            + "\nFix the values above (see `llmv0 config --help` or README 'Config reference')."
-        )
-
-
-# The editor's groups, in the order it shows them. Each field carries its group as schema
-# metadata beside ``live``; ``_field`` stamps the group of the section RunConfig's body is in
-# (``_group(...)`` below), so a field added to a section joins that section's group.
-FIELD_GROUPS = (
-    "data",
-    "model",
-    "optimiser and schedule",
-    "evaluation and checkpoints",
-    "sampling",
-    "hardware",
-)
-_current_group = [FIELD_GROUPS[0]]
-
-
-def _group(name: str) -> None:
-    """Fields defined after this call belong to group ``name`` (one of FIELD_GROUPS)."""
-    if name not in FIELD_GROUPS:
-        raise ValueError(f"unknown field group {name!r}; one of {FIELD_GROUPS}")
-    _current_group[0] = name
-
-
-def _field(
-    default: Any, description: str, *, live: bool = False, fixed: bool = False, **kwargs: Any
-) -> Any:
-    """A schema field. ``live``: may change while the run goes. ``fixed``: fixes the model,
-    the data or their order, so a resumed run must keep it. The editor group is stamped."""
-    extra = {"live": live, "fixed": fixed, "group": _current_group[0]}
-    return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
 class RunConfig(BaseModel):
@@ -339,28 +301,6 @@ LIVE_FIELDS = _flagged("live")
 FIXED_ON_RESUME = _flagged("fixed")
 
 
-def _describe_error(err: dict[str, Any]) -> tuple[str, str]:
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "config"
-    kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    got = err.get("input")
-    if kind == "extra_forbidden":
-        return loc, "unknown field (check the spelling; `llmv0 config` lists every field)"
-    if kind == "literal_error":
-        return loc, f"must be one of {ctx.get('expected')}; got {got!r}"
-    if kind == "value_error" and loc == "config":
-        # A cross-field problem: report it under the field it names.
-        msg = str(ctx.get("error", err.get("msg", "")))
-        name, _, why = msg.partition(": ")
-        return name, why
-    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        field = RunConfig.model_fields.get(loc)
-        return loc, f"must be {field_range(loc) if field else err['msg']}; got {got!r}"
-    # Wrong type (text for a number, a list for a string...): also say what is allowed.
-    allowed = f"; allowed: {field_range(loc)}" if loc in RunConfig.model_fields else ""
-    return loc, f"{err.get('msg', 'invalid')}; got {got!r}{allowed}"
-
-
 def live_update(cfg: RunConfig, name: str, value: Any) -> RunConfig:
     """``cfg`` with a live-editable field changed, validated; ConfigError otherwise."""
     if name not in LIVE_FIELDS:
@@ -376,36 +316,7 @@ def live_update(cfg: RunConfig, name: str, value: Any) -> RunConfig:
 
 def field_range(name: str) -> str:
     """The allowed values of a field, as a short human phrase (for errors and the editor)."""
-    info = RunConfig.model_fields[name]
-    ann = info.annotation
-    choices = getattr(ann, "__args__", None)
-    if choices and all(isinstance(c, str) for c in choices):
-        return "one of " + ", ".join(repr(c) for c in choices)
-    lo = hi = None
-    lo_incl = hi_incl = True
-    for meta in info.metadata:
-        if getattr(meta, "ge", None) is not None:
-            lo = meta.ge
-        if getattr(meta, "gt", None) is not None:
-            lo, lo_incl = meta.gt, False
-        if getattr(meta, "le", None) is not None:
-            hi = meta.le
-        if getattr(meta, "lt", None) is not None:
-            hi, hi_incl = meta.lt, False
-        if getattr(meta, "min_length", None) is not None:
-            return "a non-empty string"
-    if ann is bool:
-        return "true or false"
-    if ann is str:
-        return "any text"
-    kind = "an integer" if ann is int else "a number"
-    if lo is not None and hi is not None:
-        return f"{kind} in {'[' if lo_incl else '('}{lo}, {hi}{']' if hi_incl else ')'}"
-    if lo is not None:
-        return f"{kind} {'>=' if lo_incl else '>'} {lo}"
-    if hi is not None:
-        return f"{kind} {'<=' if hi_incl else '<'} {hi}"
-    return kind
+    return range_phrase(RunConfig.model_fields[name])
 
 
 def validate_config(data: dict[str, Any], source: str = "config") -> RunConfig:
@@ -417,7 +328,7 @@ def validate_config(data: dict[str, Any], source: str = "config") -> RunConfig:
     except ValidationError as exc:
         problems: dict[str, str] = {}
         for err in exc.errors():
-            name, why = _describe_error(err)
+            name, why = describe_error(err, RunConfig.model_fields)
             problems.setdefault(name, why)
         raise ConfigError(problems, source) from None
 
@@ -462,25 +373,6 @@ def apply_overrides(
     return data
 
 
-def config_dir() -> Path:
-    """Folder of default_config.json and the presets (repo's configs/ or the installed copy)."""
-    env = os.environ.get(CONFIG_DIR_ENV)
-    if env:
-        return Path(env)
-    installed = Path(__file__).parent / "_configs"
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parent.parent / "configs"
-
-
-def list_presets() -> list[str]:
-    """Names of the presets in the configs folder (file stems, default_config excluded)."""
-    folder = config_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.json") if p.stem != "default_config")
-
-
 def load_config(path: str | os.PathLike[str] | None = None) -> RunConfig:
     """Load a config from a JSON file or preset name; None gives the defaults.
 
@@ -495,53 +387,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> RunConfig:
         if preset.exists():
             candidate = preset
     return validate_config(read_config_dict(candidate), source=f"config file {candidate}")
-
-
-def read_config_dict(path: Path) -> dict[str, Any]:
-    """Read a config file's JSON object without validating it (for overrides on top)."""
-    if not path.exists():
-        presets = ", ".join(list_presets()) or "none found"
-        raise ConfigError(
-            {"config": f"file not found: {path}. Give a JSON file or a preset ({presets})"},
-            source=f"config file {path}",
-        )
-    try:
-        # Bounded, and never from a FIFO or device: `--config /dev/zero` once grew to 22 GB.
-        data = json.loads(read_bytes_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
-    except (OSError, RecursionError) as exc:
-        raise ConfigError({"config": f"cannot be read ({exc})"}, f"config file {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            {
-                "config": f"not valid JSON ({exc}); fix the file or regenerate it with "
-                "`llmv0 config --save FILE`"
-            },
-            source=f"config file {path}",
-        ) from None
-    except ValueError as exc:  # not a regular file, or too large
-        raise ConfigError({"config": str(exc)}, source=f"config file {path}") from None
-    if not isinstance(data, dict):
-        raise ConfigError({"config": "must be a JSON object"}, source=f"config file {path}")
-    return data
-
-
-def resolve_preset_path(name_or_path: str) -> Path:
-    """A preset name ('gpt-cpu') or a path, as a Path to an existing or intended file."""
-    candidate = Path(name_or_path)
-    if not candidate.exists() and candidate.suffix == "":
-        preset = config_dir() / f"{name_or_path}.json"
-        if preset.exists():
-            return preset
-    return candidate
-
-
-def save_config(cfg: RunConfig, path: str | os.PathLike[str]) -> None:
-    """Write a config as pretty JSON (atomically: temp file then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(cfg.model_dump(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
 
 
 def diff_from_defaults(cfg: RunConfig) -> dict[str, tuple[Any, Any]]:
