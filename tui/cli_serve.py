@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # What `--attach` reads when it is not given: set for the tabs of `--serve --attach RUN`.
@@ -28,16 +30,35 @@ def serve_dashboard(
     from engine.runs import default_runs_dir
     from tui.extras import require
 
+    tabs_env: dict[str, str] = {}
     try:
         require("textual_serve", "serve", "llmv0-tui --serve")
         if attach:  # refuse a wrong run here, not later in every browser tab
             folder, _ = require_history(attach, runs_dir or default_runs_dir())
-            os.environ[ATTACH_ENV] = str(folder.resolve())
+            tabs_env[ATTACH_ENV] = str(folder.resolve())
     except UserError as exc:  # this front door's one place for user errors
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
     if runs_dir is not None:
-        os.environ["LLMV0_RUNS_DIR"] = str(runs_dir.resolve())
+        tabs_env["LLMV0_RUNS_DIR"] = str(runs_dir.resolve())
     from tui.serve import serve
 
-    return serve(host, port, config, run)
+    with environment(tabs_env):
+        return serve(host, port, config, run)
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in this process's environment (which every tab's process inherits)
+    while serving, then put back what was there: nothing outlives the server, not even in a
+    process that goes on (a test runner, an embedding program)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in before.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old

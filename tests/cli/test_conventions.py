@@ -139,27 +139,40 @@ def test_serve_attach_reaches_every_browser_tab(
 
     seen: dict[str, object] = {}
 
+    # A browser tab's dashboard process (`python -m tui`, no arguments) attaches.
+    def fake_dashboard(**kwargs: object) -> int:
+        seen["dashboard"] = kwargs
+        return 0
+
     def fake_serve(host: str, port: int, config: str | None, run: str | None) -> int:
         seen["env"] = os.environ.get(ATTACH_ENV), os.environ.get("LLMV0_RUNS_DIR")
+        seen["tab"] = runner.invoke(cli.tui_app, []).exit_code  # a tab opened while serving
         return 0
 
     monkeypatch.setattr(tui.serve, "serve", fake_serve)
+    monkeypatch.setattr(tui.launch, "run_dashboard", fake_dashboard)
     monkeypatch.delenv(ATTACH_ENV, raising=False)
     args = ["--serve", "--attach", trained, "--runs-dir", str(runs_dir)]
     result = runner.invoke(cli.tui_app, args)
     assert result.exit_code == 0, result.output
     folder = str((runs_dir / trained).resolve())
     assert seen["env"] == (folder, str(runs_dir.resolve()))
+    assert seen["tab"] == 0 and seen["dashboard"]["attach"] == folder
 
-    # A browser tab's dashboard process (`python -m tui`, no arguments) then attaches.
-    def fake_dashboard(**kwargs: object) -> int:
-        seen["dashboard"] = kwargs
-        return 0
-
-    monkeypatch.setattr(tui.launch, "run_dashboard", fake_dashboard)
-    assert runner.invoke(cli.tui_app, []).exit_code == 0
-    assert seen["dashboard"]["attach"] == folder
-
-    monkeypatch.delenv(ATTACH_ENV)
     wrong = runner.invoke(cli.tui_app, ["--serve", "--attach", "nope", "--runs-dir", str(runs_dir)])
     assert wrong.exit_code == 2 and "nope" in wrong.stderr
+
+
+def test_serve_leaves_the_environment_as_it_found_it(
+    trained: str, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--serve's settings for its tabs must not outlive it: they once leaked into every
+    dashboard a later test started, which then showed another run."""
+    import tui.serve
+
+    monkeypatch.setattr(tui.serve, "serve", lambda *args: 0)
+    monkeypatch.delenv(ATTACH_ENV, raising=False)
+    monkeypatch.delenv("LLMV0_RUNS_DIR", raising=False)
+    args = ["--serve", "--attach", trained, "--runs-dir", str(runs_dir)]
+    assert runner.invoke(cli.tui_app, args).exit_code == 0
+    assert ATTACH_ENV not in os.environ and "LLMV0_RUNS_DIR" not in os.environ
