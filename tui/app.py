@@ -407,3 +407,8 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
         if writer is not None:
             writer.write = lambda text: None
             writer.stop = lambda: None
+        # Its input thread polls the dead terminal, which reads as end-of-file at once, for
+        # ever: 100% CPU, and a process that never exits (it is not a daemon thread).
+        exit_event = getattr(self._driver, "exit_event", None)
+        if exit_event is not None:
+            exit_event.set()

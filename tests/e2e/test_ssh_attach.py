@@ -103,6 +103,26 @@ def _wait_screen(session: str, predicate, timeout: float = 90.0) -> str:  # type
     raise AssertionError(f"screen never matched; last screen:\n{screen}")
 
 
+def _dashboards_of(runs: Path) -> list[int]:
+    """Pids of dashboards attached to a run under ``runs`` (any session, any parent)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            alive = proc.info["status"] != psutil.STATUS_ZOMBIE
+            if (
+                "--attach" in cmdline
+                and alive
+                and proc.environ().get("LLMV0_RUNS_DIR") == str(runs)
+            ):
+                found.append(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
 def test_attach_over_ssh_survives_a_dropped_connection(
     tmp_path: Path, sshd: tuple[int, Path]
 ) -> None:
@@ -148,6 +168,12 @@ def test_attach_over_ssh_survives_a_dropped_connection(
         logged_then = events.read_text().count("StepCompleted")
         time.sleep(1)
         assert trainer.poll() is None, "dropping the SSH session stopped training"
+        # The dashboard on the far side ends with its session (it once spun at 100% CPU for
+        # ever, its input thread polling the dead terminal).
+        deadline = time.monotonic() + 30
+        while _dashboards_of(runs) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _dashboards_of(runs), "the dropped session's dashboard outlived it"
         assert events.read_text().count("StepCompleted") > logged_then
 
         # Reconnect and attach again: the whole history, then live steps.
@@ -164,3 +190,8 @@ def test_attach_over_ssh_survives_a_dropped_connection(
                        capture_output=True)  # fmt: skip
         trainer.send_signal(signal.SIGTERM)
         trainer.wait(timeout=60)
+    # Nor does the second one, quit with q and its session then closed.
+    deadline = time.monotonic() + 30
+    while _dashboards_of(runs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _dashboards_of(runs), "a dashboard outlived its SSH session"
