@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from pathlib import Path
 
 import torch
@@ -54,6 +55,30 @@ def machine_line() -> str:
     )
 
 
+def reference_matmul_ms(size: int = 1024, repeats: int = 5) -> str:
+    """Median time of one fp32 ``size``^3 matmul, at 1 thread and at every thread."""
+    before = torch.get_num_threads()
+    parts = []
+    for threads in sorted({1, before}):
+        torch.set_num_threads(threads)
+        a = torch.randn(size, size)
+        a @ a
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ a
+            times.append(time.perf_counter() - start)
+        median_ms = sorted(times)[repeats // 2] * 1e3
+        parts.append(f"{threads} thread{'s' if threads > 1 else ''} {median_ms:.1f} ms")
+    torch.set_num_threads(before)
+    return f"reference matmul fp32 {size}^3: " + ", ".join(parts)
+
+
 def ensure_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+if __name__ == "__main__":  # python bench/_common.py: the load figures alone, before/after a run
+    print(machine_line())
+    print(reference_matmul_ms())

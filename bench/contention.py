@@ -28,32 +28,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import machine_line
+from bench._common import machine_line, reference_matmul_ms
 from engine.runlog import read_events
 from engine.threads import usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["model=lstm", "hidden_dim=32", "embedding_dim=16", "seq_length=32", "batch_size=8"]
 SPIN = "while True: pass"
-
-
-def reference_matmul_ms(size: int = 1024, repeats: int = 5) -> str:
-    """Median time of one fp32 ``size``^3 matmul, at 1 thread and at every thread."""
-    before = torch.get_num_threads()
-    parts = []
-    for threads in sorted({1, before}):
-        torch.set_num_threads(threads)
-        a = torch.randn(size, size)
-        a @ a
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            a @ a
-            times.append(time.perf_counter() - start)
-        median_ms = sorted(times)[repeats // 2] * 1e3
-        parts.append(f"{threads} thread{'s' if threads > 1 else ''} {median_ms:.1f} ms")
-    torch.set_num_threads(before)
-    return f"reference matmul fp32 {size}^3: " + ", ".join(parts)
 
 
 def train_tokens_per_s(

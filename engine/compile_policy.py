@@ -32,8 +32,20 @@ DECIDE_AFTER = 4  # eager steps timed before deciding (the first is a warm-up)
 def use_persistent_cache() -> Path:
     """Point inductor's caches at a folder that survives reboots (unless already set)."""
     default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    os.environ.setdefault(CACHE_ENV, str(default / "llmv0" / "inductor"))
+    current = os.environ.get(CACHE_ENV)
+    # Importing torch._dynamo fills the variable in with inductor's own default (a folder in
+    # /tmp, lost at reboot) long before a model is compiled: that value is not a user's choice.
+    if current is None or current == _inductor_default():
+        os.environ[CACHE_ENV] = str(default / "llmv0" / "inductor")
     return Path(os.environ[CACHE_ENV])
+
+
+def _inductor_default() -> str | None:
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:  # a torch without inductor: nothing to tell apart
+        return None
+    return os.path.abspath(default_cache_dir())
 
 
 def signature(cfg: Any, dtype: str, device: str) -> str:

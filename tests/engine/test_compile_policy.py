@@ -57,3 +57,16 @@ def test_trainer_skips_compiling_a_short_run(make_config, runs_dir, new_recorder
     if "compile" not in notes:
         pytest.skip("torch.compile is unavailable here")
     assert "not compiling" in notes["compile"] and "compiled" not in notes
+
+
+def test_the_cache_survives_reboots_even_after_dynamo_set_its_tmp_default(
+    tmp_path, monkeypatch
+) -> None:
+    import torch._dynamo  # noqa: F401  (importing it writes inductor's /tmp default in)
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    monkeypatch.setenv(cp.CACHE_ENV, default_cache_dir())  # what the import leaves behind
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    assert cp.use_persistent_cache() == tmp_path / "home-cache" / "llmv0" / "inductor"
+    monkeypatch.setenv(cp.CACHE_ENV, str(tmp_path / "mine"))  # a user's own choice stays
+    assert cp.use_persistent_cache() == tmp_path / "mine"
