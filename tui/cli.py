@@ -16,7 +16,6 @@ from rich.table import Table
 from engine.errors import UserError
 from tui.cli_common import (
     CONTEXT_SETTINGS,
-    FlagCommand,
     FlagGroup,
     RunsDir,
     VersionOption,
@@ -25,11 +24,11 @@ from tui.cli_common import (
     runs_dir_or_default,
     user_errors,
 )
+from tui.cli_dashboard import tui_app, tui_main  # noqa: F401  (llmv0-tui, kept importable here)
 from tui.cli_experiments import register as register_experiments
 from tui.cli_generate import generate as generate_cmd
 from tui.cli_inspect import inspect as inspect_cmd
 from tui.cli_remote import control as remote_control
-from tui.cli_serve import ATTACH_ENV
 from tui.cli_sweep import register as register_sweep
 from tui.cli_train import build_config, download_progress
 from tui.cli_train import register as register_train
@@ -204,54 +203,6 @@ register_sweep(app)
 def main() -> None:
     """Entry point of ``llmv0``."""
     app(prog_name="llmv0")  # also names its shell completion, however it was started
-
-
-tui_app = typer.Typer(context_settings=CONTEXT_SETTINGS, pretty_exceptions_enable=False)
-
-
-@tui_app.command(cls=FlagCommand)
-def dashboard(
-    config: Annotated[
-        str | None, typer.Option("--config", "-c", help="Config file or preset to load.")
-    ] = None,
-    run: Annotated[
-        str | None, typer.Option("--run", "-r", help="Open a finished run's checkpoint.")
-    ] = None,
-    attach: Annotated[
-        str | None,
-        typer.Option(
-            "--attach",
-            "-a",
-            help="Follow and steer a run another process trains (its whole history, then live).",
-            envvar=ATTACH_ENV,  # how `--serve --attach` reaches each browser tab
-            show_envvar=False,
-        ),
-    ] = None,
-    serve: Annotated[
-        bool, typer.Option("--serve", help="Serve the dashboard as a web page (textual-serve).")
-    ] = False,
-    host: Annotated[
-        str, typer.Option("--host", help="With --serve: address to bind (local only by default).")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", help="With --serve: port.", min=1, max=65535)
-    ] = 8000,
-    runs_dir: RunsDir = None,
-    version: VersionOption = False,
-) -> None:
-    """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
-    if serve:
-        from tui.cli_serve import serve_dashboard
-
-        raise typer.Exit(serve_dashboard(host, port, config, run, attach, runs_dir))
-    from tui.launch import run_dashboard
-
-    raise typer.Exit(run_dashboard(config=config, run=run, attach=attach, runs_dir=runs_dir))
-
-
-def tui_main() -> None:
-    """Entry point of ``llmv0-tui``."""
-    tui_app(prog_name="llmv0-tui")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,18 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from engine.config import list_presets
-from tui.screens.sweeps import SweepsScreen
 from tui.widgets.metric_grid import METRICS
 
 if TYPE_CHECKING:
     from tui.app import Dashboard
 
 Command = tuple[str, Callable[[], object], str]  # title, callback, help line
+
+
+def _open_sweeps(app: Dashboard) -> None:
+    from tui.screens.sweeps import SweepsScreen  # here: its DataTable would slow start-up
+
+    app.push_screen(SweepsScreen(app.runs_dir))
 
 
 def dashboard_commands(app: Dashboard) -> list[Command]:
@@ -33,7 +38,7 @@ def dashboard_commands(app: Dashboard) -> list[Command]:
         ),
         (
             "Sweeps…",
-            lambda: app.push_screen(SweepsScreen(app.runs_dir)),
+            partial(_open_sweeps, app),
             "The runs folder's sweeps and their trials (stop a trial, best as preset)",
         ),
     ]

@@ -28,7 +28,6 @@ from engine.run_state import shown_state
 from tui.formatting import smooth
 from tui.messages import OverlayLoaded, RunOpened
 from tui.model_source import GenerationModel
-from tui.screens.run_browser import BrowserChoice, RunBrowser
 from tui.trainer_factory import read_history, remote_factory
 from tui.widgets.loss_chart import OverlaySeries, bucket_means
 from tui.widgets.status_bar import RunStats
@@ -36,6 +35,7 @@ from tui.widgets.status_bar import RunStats
 if TYPE_CHECKING:
     from engine.runs import Curves
     from tui.app import Dashboard
+    from tui.screens.run_browser import BrowserChoice
 
     _Base = Dashboard
 else:
@@ -64,6 +64,9 @@ class RunBrowserMixin(_Base):
 
     def action_runs(self) -> None:
         """Show every run of the runs folder."""
+        # Imported here: its DataTable costs ~70 ms that the first frame need not wait for.
+        from tui.screens.run_browser import RunBrowser
+
         if not isinstance(self.screen, RunBrowser):
             self.push_screen(RunBrowser(self.runs_dir), self.carry_out)
 

@@ -20,6 +20,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from engine.config import (
@@ -48,6 +49,8 @@ def _choices(name: str) -> list[str] | None:
     return None
 
 
+EAGER_GROUPS = 1  # groups of rows in the dashboard's first frame; the rest follow at once
+
 # Fields whose value decides whether others apply (model, tokenizer, lr_schedule).
 CONTROLLERS = frozenset(rule[0] for rule in APPLIES_WHEN.values())
 
@@ -60,6 +63,8 @@ def _as_text(value: Any) -> str:
 
 class ConfigEditor(Vertical):
     """Every RunConfig field as a row: name, input, error; description and range below."""
+
+    DEFER_ROWS: bool | None = None  # mount rows after the first frame; None: unless headless
 
     class Changed(Message):
         """The form changed: ``config`` is valid, or None with ``problems`` by field name."""
@@ -84,6 +89,13 @@ class ConfigEditor(Vertical):
         self.config: RunConfig | None = config
         self.problems: dict[str, str] = {}
         self.running = False
+        # Every field's text, for the rows not mounted yet (see compose); a mounted row's
+        # widget holds its own.
+        self._texts = {name: _as_text(getattr(config, name)) for name in RunConfig.model_fields}
+        self._pending_groups: list[tuple[str, list[str]]] = []
+        # Rows built but not yet registered in inputs/errors/rows (see _register).
+        self._built: dict[str, tuple[Widget, Input | Select, Label]] = {}
+        self._built_titles: dict[str, Label] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="editor-toolbar"):
@@ -103,61 +115,98 @@ class ConfigEditor(Vertical):
                 id="config-preset",
             )
         yield Label("", id="config-summary")
+        # The first frame shows the first group's rows only: the ~370 widgets of every row
+        # took most of the dashboard's 2.3 s to its first frame. The rest mount right after
+        # it, a group per refresh (under run_test, all at once: tests query any field).
+        groups = [
+            (group, [n for n in RunConfig.model_fields if field_group(n) == group])
+            for group in FIELD_GROUPS
+        ]
+        groups = [(group, names) for group, names in groups if names]
+        defer = not self.app.is_headless if self.DEFER_ROWS is None else self.DEFER_ROWS
+        first = EAGER_GROUPS if defer else len(groups)
+        self._pending_groups = groups[first:]
         with VerticalScroll(id="editor-fields"):
-            for group in FIELD_GROUPS:
-                names = [n for n in RunConfig.model_fields if field_group(n) == group]
-                if not names:
-                    continue
-                yield Label(group, id=f"group-{group.replace(' ', '-')}", classes="group-title")
-                for name in names:
-                    yield from self._field(name)
+            for group, names in groups[:first]:
+                yield from self._group_widgets(group, names)
 
-    def _field(self, name: str) -> ComposeResult:
+    def _group_widgets(self, group: str, names: list[str]) -> list[Widget]:
+        """A group's title and the rows of its fields."""
+        title = Label(group, id=f"group-{group.replace(' ', '-')}", classes="group-title")
+        self._built_titles[group] = title
+        return [title, *(self._row(name) for name in names)]
+
+    def _row(self, name: str) -> Widget:
         """One field: name and value on a row, its full error (when any), its help."""
         info = RunConfig.model_fields[name]
         live = name in LIVE_FIELDS
-        value = _as_text(getattr(self._initial, name))
-        with Vertical(id=f"row-{name}", classes="field" + (" live" if live else "")):
-            with Horizontal(classes="field-row"):
-                yield Label(name + (" ●" if live else ""), classes="field-name")
-                choices = _choices(name)
-                if choices:
-                    yield Select(
-                        [(c, c) for c in choices],
-                        value=value,
-                        allow_blank=False,
-                        id=f"field-{name}",
-                        classes="field-input",
-                    )
-                else:
-                    yield Input(value, id=f"field-{name}", classes="field-input")
-            # Under the row, full width and wrapping: a pydantic message is often long.
-            yield Label("", id=f"error-{name}", classes="field-error", markup=False)
-            yield Static(
-                f"{info.description} [{field_range(name)}]",
-                classes="field-help",
-                markup=False,
+        value = self._texts[name]
+        choices = _choices(name)
+        box: Input | Select = (
+            Select(
+                [(c, c) for c in choices],
+                value=value,
+                allow_blank=False,
+                id=f"field-{name}",
+                classes="field-input",
             )
+            if choices
+            else Input(value, id=f"field-{name}", classes="field-input")
+        )
+        # Under the row, full width and wrapping: a pydantic message is often long.
+        error = Label("", id=f"error-{name}", classes="field-error", markup=False)
+        row = Vertical(
+            Horizontal(
+                Label(name + (" ●" if live else ""), classes="field-name"), box, classes="field-row"
+            ),
+            error,
+            Static(f"{info.description} [{field_range(name)}]", classes="field-help", markup=False),
+            id=f"row-{name}",
+            classes="field" + (" live" if live else ""),
+        )
+        self._built[name] = (row, box, error)
+        return row
 
     def on_mount(self) -> None:
-        # Cached once: querying ~200 widgets per keystroke would lag the typing.
-        self.inputs: dict[str, Input | Select] = {
-            name: self.query_one(f"#field-{name}") for name in RunConfig.model_fields
-        }
-        self.errors = {
-            name: self.query_one(f"#error-{name}", Label) for name in RunConfig.model_fields
-        }
-        self.rows = {name: self.query_one(f"#row-{name}") for name in RunConfig.model_fields}
-        self.group_titles = {
-            group: self.query_one(f"#group-{group.replace(' ', '-')}", Label)
-            for group in FIELD_GROUPS
-            if any(field_group(n) == group for n in RunConfig.model_fields)
-        }
+        self.inputs: dict[str, Input | Select] = {}
+        self.errors: dict[str, Label] = {}
+        self.rows: dict[str, Widget] = {}
+        self.group_titles: dict[str, Label] = {}
         self.filter_text = ""
         self.summary = self.query_one("#config-summary", Label)
         self._shown: dict[str, str] = {}
+        self._register()
         self.validate_form()
         self.update_visibility()
+        if self._pending_groups:
+            self.call_after_refresh(self._mount_next_group)
+
+    def _register(self) -> None:
+        """Cache the rows just mounted (querying ~200 widgets per keystroke would lag the
+        typing) and lock them as the rest are locked while a run goes."""
+        for name, (row, box, error) in self._built.items():
+            self.rows[name], self.inputs[name], self.errors[name] = row, box, error
+            box.disabled = self.running and name not in LIVE_FIELDS
+        self.group_titles.update(self._built_titles)
+        self._built, self._built_titles = {}, {}
+
+    async def _mount_next_group(self) -> None:
+        """Mount one more group of rows, then schedule the next after the next refresh."""
+        if not self._pending_groups or not self.is_attached:
+            return
+        group, names = self._pending_groups.pop(0)
+        fields = self.query_one("#editor-fields")
+        await fields.mount_all(self._group_widgets(group, names))
+        self._register()
+        self.validate_form()  # shows the new rows' errors (only what changed is touched)
+        self.update_visibility()
+        if self._pending_groups:
+            self.call_after_refresh(self._mount_next_group)
+
+    @property
+    def complete(self) -> bool:
+        """Every field's row is mounted (true from the first frame under run_test)."""
+        return not self._pending_groups and len(self.inputs) == len(RunConfig.model_fields)
 
     # --- which fields are on screen ----------------------------------------------------
     def visible_fields(self) -> list[str]:
@@ -190,8 +239,8 @@ class ConfigEditor(Vertical):
         """Enter in the filter jumps to the first matching field."""
         event.stop()
         for name in self.visible_fields():
-            widget = self.inputs[name]
-            if not widget.disabled:
+            widget = self.inputs.get(name)
+            if widget is not None and not widget.disabled:
                 widget.focus()
                 return
 
@@ -222,12 +271,14 @@ class ConfigEditor(Vertical):
 
     # --- reading and validating -------------------------------------------------------
     def _text(self, name: str) -> str:
-        widget = self.inputs[name]
+        widget = self.inputs.get(name)
+        if widget is None:  # its row is not mounted yet
+            return self._texts[name]
         return str(widget.value) if isinstance(widget, Select) else widget.value
 
     def raw_values(self) -> dict[str, Any]:
         """Every field's current value, parsed from its text the way ``--set`` parses."""
-        return {name: parse_value(name, self._text(name)) for name in self.inputs}
+        return {name: parse_value(name, self._text(name)) for name in RunConfig.model_fields}
 
     def validate_form(self) -> RunConfig | None:
         """Validate every field together; show each problem beside its field; post Changed."""
@@ -237,7 +288,7 @@ class ConfigEditor(Vertical):
         except ConfigError as exc:
             config, problems = None, dict(exc.problems)
         self.config, self.problems = config, problems
-        for name in RunConfig.model_fields:
+        for name in self.inputs:
             why = problems.get(name, "")
             if self._shown.get(name, "") != why:  # touch only what changed
                 self._shown[name] = why
@@ -277,8 +328,10 @@ class ConfigEditor(Vertical):
     # --- writing ----------------------------------------------------------------------
     def set_config(self, config: RunConfig) -> None:
         """Show ``config`` in every field (then validation runs on the change events)."""
-        for name, widget in self.inputs.items():
-            widget.value = _as_text(getattr(config, name))
+        for name in RunConfig.model_fields:
+            self._texts[name] = _as_text(getattr(config, name))
+            if name in self.inputs:
+                self.inputs[name].value = self._texts[name]
         self.validate_form()
         self.update_visibility()
 
@@ -330,7 +383,7 @@ class ConfigEditor(Vertical):
     def focus_first_field(self) -> None:
         """Move focus to the first editable field on screen."""
         for name in self.visible_fields():
-            widget = self.inputs[name]
-            if not widget.disabled:
+            widget = self.inputs.get(name)
+            if widget is not None and not widget.disabled:
                 widget.focus()
                 return
