@@ -11,6 +11,7 @@ over.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -115,13 +116,27 @@ def torchrun_command(
     return [*launch, "-m", "tui.cli", "train", *train_args]
 
 
+# torchrun's c10d rendezvous shares one key-value store across restarts by default, and the
+# restarted workers' gloo group then reads the addresses the killed workers published: the
+# survivor connects to a dead port ("Connection refused") or waits for ever. Opting out gives
+# every rendezvous round a fresh store (hosted by its rank 0). Seen on torch 2.13; the
+# killed-node test in tests/e2e/test_multinode.py failed about one run in two without it.
+FRESH_STORE_ENV = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
+
+
+def launcher_env() -> dict[str, str]:
+    """The environment torchrun runs in: this one, with a fresh store per rendezvous round
+    (unless the user chose otherwise)."""
+    return {FRESH_STORE_ENV: "1", **os.environ}
+
+
 def run_launcher(command: list[str]) -> int:
     """Run torchrun in the foreground and return its exit code (130 after Ctrl-C).
 
     Ctrl-C reaches the training processes directly (same terminal), and they stop with a
     checkpoint; this process only waits for them instead of killing them mid-save.
     """
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, env=launcher_env())
     interrupted = False
     while True:
         try:
