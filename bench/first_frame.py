@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.quote(str(exe)) if exe.exists() else f"{sys.executable} -m tui"
     if args.config:
         command += f" --config {shlex.quote(args.config)}"
+    sys.path.insert(0, str(ROOT))
+    from bench._common import reference_matmul_ms  # torch, in this process only
+
+    print(reference_matmul_ms() + " (before)")
     times = []
     subprocess.run([*TMUX, "kill-server"], capture_output=True)  # a stale server refuses
     with tempfile.TemporaryDirectory() as runs:
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         f"first frame: median {median:.3f} s over {len(times)} launches ({verdict} the 0.8 s "
         f"target); min {min(times):.3f} s, max {max(times):.3f} s; load average {load:.2f}"
     )
+    print(reference_matmul_ms() + " (after)")
     return 0
 
 

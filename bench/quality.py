@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import QUICK_OVERRIDES, load_preset, machine_line
+from bench._common import QUICK_OVERRIDES, load_preset, machine_line, reference_matmul_ms
 from engine.checkpoint import unwrap
 from engine.control import Control
 from engine.device import configure_cpu, select_device, select_dtype
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cpu":
         configure_cpu(cfg.num_threads)
 
+    print(reference_matmul_ms() + " (before)")
     control = Control()
     started = time.perf_counter()
     started_wall = time.time()
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         f"average; {torch.get_num_threads()} threads)"
     )
     print(f"  {machine_line()}")
+    print(f"  {reference_matmul_ms()} (after)")
     return 0 if math.isfinite(metrics.loss) else 1
 
 

@@ -16,6 +16,9 @@ BLAS reaches, not a datasheet number.
     python bench/train_speed.py --quick               # a tiny model, seconds
     python bench/train_speed.py --threads 1           # every mode on one thread
     python bench/train_speed.py --whole-process       # start to final checkpoint, 300/3000
+    python bench/train_speed.py --nanogpt --fp32-only --no-compile --set n_embd=128 \\
+        --set seq_length=64 --set position_encoding=learned --set activation=gelu \\
+        --set optimizer=adamw    # fp32 eager against nanoGPT's design at its small shape
 
 On a machine shared with other jobs, two threads per step stall whenever the scheduler
 parks one of them (each parallel op waits for both); ``--threads 1`` then gives the fairer
@@ -36,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import QUICK_OVERRIDES, load_preset, machine_line
+from bench._common import QUICK_OVERRIDES, load_preset, machine_line, reference_matmul_ms
 from engine.config import RunConfig
 from engine.device import autocast, configure_cpu, maybe_compile, select_device
 from engine.models import build_model
@@ -122,6 +125,27 @@ def simple_mode(cfg: RunConfig, device: torch.device) -> Mode:
     return Mode("simple fp32 eager loop", torch.float32, step)
 
 
+def nanogpt_mode(cfg: RunConfig, device: torch.device) -> Mode:
+    """nanoGPT's design and training step at the same shape, fp32 eager (bench/nanogpt_style)."""
+    from bench.nanogpt_style import NanoGPTStyle
+
+    torch.manual_seed(cfg.seed)
+    model = NanoGPTStyle(VOCAB, cfg.seq_length, cfg.n_layer, cfg.n_head, cfg.n_embd).to(device)
+    optimizer = model.optimizer(cfg.learning_rate)
+    x, y = batch(cfg, device)
+    params = list(model.parameters())
+
+    def step() -> None:
+        loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        float(loss.detach())
+
+    return Mode("nanoGPT-style model.py, fp32 eager", torch.float32, step)
+
+
 def batch(cfg: RunConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     shape = (cfg.batch_size, cfg.seq_length)
@@ -142,6 +166,8 @@ def bench_preset(name: str, cfg: RunConfig, args: argparse.Namespace) -> None:
     modes = [engine_mode(cfg, device, d, c) for d in dtypes for c in compiles]
     torch.set_num_threads(default_threads)
     modes.insert(0, simple_mode(cfg, device))
+    if args.nanogpt and cfg.model == "gpt":
+        modes.insert(1, nanogpt_mode(cfg, device))
 
     for mode in modes:  # warm up (compilation happens here)
         threads_for(mode, cfg, device, default_threads)
@@ -197,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", action="append", help="preset(s); default gpt-cpu, lstm-seed")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    parser.add_argument(
+        "--nanogpt",
+        action="store_true",
+        help="also time a GPT written as nanoGPT's model.py writes it (bench/nanogpt_style.py)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per mode")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (compiles)")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile modes")
@@ -214,6 +245,14 @@ def main(argv: list[str] | None = None) -> int:
         "plain fp32 eager loop, small GPT; default 300 and 3000 steps",
     )
     args = parser.parse_args(argv)
+    print(reference_matmul_ms() + " (before)")
+    try:
+        return _run(args)
+    finally:
+        print(reference_matmul_ms() + " (after)")
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.whole_process is not None:
         from bench._whole_process import whole_process
 

@@ -94,6 +94,45 @@ def test_two_nodes_agree_on_one_run_and_stay_identical(tmp_path: Path) -> None:
     assert f"cpu threads: {os.cpu_count()}" in started.notes
 
 
+def test_static_rendezvous_puts_rank_0_on_node_0(tmp_path: Path) -> None:
+    """``--node-rank`` (torchrun's static rendezvous): the same command on each machine with
+    its own rank; machine 0 hosts global rank 0, which alone reports and writes the run."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TINY_TEXT, encoding="utf-8")
+    runs = tmp_path / "runs"
+    endpoint = f"127.0.0.1:{_free_port()}"
+    sets = [f"data_file={corpus}", "seq_length=16", "batch_size=4", "embedding_dim=8",
+            "hidden_dim=16", "eval_interval=5", "eval_max_windows=2", "device=cpu",
+            "num_threads=1"]  # fmt: skip
+    base = [
+        sys.executable, "-m", "tui.cli", "train", "--nnodes", "2", "--rdzv-endpoint", endpoint,
+        "--run-id", "st", "--max-steps", "10", "--runs-dir", str(runs), "--no-samples",
+        *[arg for item in sets for arg in ("--set", item)],
+    ]  # fmt: skip
+    nodes = [
+        subprocess.Popen(
+            [*base, "--node-rank", str(rank)],
+            env=_env(),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for rank in (0, 1)
+    ]
+    try:
+        outputs = [node.communicate(timeout=240)[0].decode() for node in nodes]
+    finally:
+        for node in nodes:
+            _kill_tree(node.pid)
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(outputs)[-3000:]
+    assert "Finished (completed) at step 10" in outputs[0]  # rank 0 is on machine 0
+    assert "Finished" not in outputs[1]
+    events = read_events(runs / "st" / "events.jsonl")
+    assert "data parallel: 2 processes, global batch 8" in events[0].notes
+    assert events[-1].type == "RunFinished" and events[-1].step == 10
+    assert load_checkpoint(runs / "st" / "latest.pt")["step"] == 10
+
+
 def test_torchrun_command_for_one_and_many_machines() -> None:
     one = torchrun_command(["--run-id", "x"], nproc=2)
     assert "--standalone" in one and "--nproc_per_node=2" in one
