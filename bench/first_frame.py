@@ -47,6 +47,11 @@ def launch_once(command: str, runs_dir: Path) -> float:
     subprocess.run(
         [*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40", shell], check=True
     )
+    pid = subprocess.run(
+        [*TMUX, "display-message", "-p", "-t", session, "#{pane_pid}"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     try:
         while True:
             text = screen(session)
@@ -59,6 +64,20 @@ def launch_once(command: str, runs_dir: Path) -> float:
             time.sleep(0.02)
     finally:
         subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True)
+        _wait_gone(int(pid) if pid.isdigit() else None)
+
+
+def _wait_gone(pid: int | None, timeout: float = 30.0) -> None:
+    """Wait until the killed dashboard has exited: one still loading torch in the
+    background (it stops with a checkpoint-safe exit, not at once) would compete with the
+    next launch for the CPU and slow it."""
+    deadline = time.monotonic() + timeout
+    while pid is not None and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:

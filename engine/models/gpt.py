@@ -32,6 +32,16 @@ from engine.models.rotary import Rotary
 __all__ = ["GPT", "KVCache", "Rotary"]
 
 
+def _eager_fp32(q: torch.Tensor) -> bool:
+    """fp32 math outside torch.compile and autocast (the written-out products pay off only
+    in bf16 or compiled)."""
+    return (
+        q.dtype == torch.float32
+        and not torch.compiler.is_compiling()
+        and not torch.is_autocast_enabled(q.device.type)
+    )
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where each position sees itself and the past only."""
 
@@ -117,7 +127,10 @@ class CausalSelfAttention(nn.Module):
         residual branches and embeddings remains.
         """
         T, S = q.size(-2), k.size(-2)
-        if q.device.type != "cpu":
+        if q.device.type != "cpu" or (mask is None and _eager_fp32(q)):
+            # fp32 eager on CPU is the exception: there SDPA's kernel beats the written-out
+            # products (gpt-cpu's shape at 4x4x128, context 64: see bench/train_speed.py
+            # --nanogpt), so a plain fp32 loop is no slower than nanoGPT's.
             causal = mask is None and T > 1
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (B, nh, T, S)
