@@ -136,14 +136,21 @@ def run_launcher(command: list[str]) -> int:
     Ctrl-C reaches the training processes directly (same terminal), and they stop with a
     checkpoint; this process only waits for them instead of killing them mid-save.
     """
-    process = subprocess.Popen(command, env=launcher_env())
     interrupted = False
-    while True:
-        try:
-            code = process.wait()
-            break
-        except KeyboardInterrupt:
-            interrupted = True
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    # Our own handler, not Python's default: a process started in the background by a script
+    # inherits SIGINT *ignored* (POSIX, for background jobs without job control), and then a
+    # Ctrl-C sent to the group stopped the ranks while this launcher reported torchrun's 1.
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        process = subprocess.Popen(command, env=launcher_env())
+        code = process.wait()  # the handler returns, so the wait simply goes on
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if interrupted:
         return 128 + signal.SIGINT
     return code if code >= 0 else 128 - code

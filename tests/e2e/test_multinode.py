@@ -237,10 +237,13 @@ def test_ctrl_c_stops_a_data_parallel_run_with_a_checkpoint_and_130(tmp_path: Pa
         "--max-steps", "1000000", "--runs-dir", str(runs), "--no-samples",
         *[arg for item in sets for arg in ("--set", item)],
     ]  # fmt: skip
-    # Its own session, so the test can send Ctrl-C to the whole group as a terminal does.
+    # Its own session, so the test can send Ctrl-C to the whole group as a terminal does;
+    # started with SIGINT ignored, as a script's background job starts it (POSIX): the
+    # launcher must still see the Ctrl-C (it reported torchrun's 1 in CI run that way).
     launcher = subprocess.Popen(
         command, env=_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip
     log = runs / "c" / "events.jsonl"
     try:
