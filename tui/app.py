@@ -319,9 +319,14 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
             self.notify(message.error, title="Generation", severity="error", timeout=10)
 
     def action_escape(self) -> None:
-        """Stop the current generation, and leave the text box that has focus."""
-        stopped = self.generation.stop()
-        if isinstance(self.focused, Input | Select) and not stopped:
+        """Stop the current generation, and leave the text box that has focus.
+
+        Both at once: when Escape only stopped a generation, a text box kept the focus while
+        one was winding down (the key fuzz, after three Escapes, typed its ``?`` into the
+        config filter instead of opening the help).
+        """
+        self.generation.stop()
+        if isinstance(self.focused, Input | Select):
             self.set_focus(None)
 
     # --- view ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ KEYS: list[tuple[str, str, str, str, bool]] = [
         "Attached run: stop following it (it trains on) / follow again",
         False,
     ),
-    ("escape", "escape", "Stop gen", "Stop the generation, else leave the text box", False),
+    ("escape", "escape", "Stop gen", "Stop the generation and leave the text box", False),
     ("left_square_bracket", "temperature(-1)", "Temp-", "Temperature down 0.1", False),
     ("right_square_bracket", "temperature(1)", "Temp+", "Temperature up 0.1", False),
     ("left_curly_bracket", "top_k(-1)", "Top-k-", "Top-k one notch down (0 = off)", False),

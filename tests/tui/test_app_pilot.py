@@ -137,9 +137,13 @@ async def test_stop_generation_with_escape(tiny_config: RunConfig, fake_factory)
         pane.length = 100_000
         await pilot.press("g")
         await wait_until(pilot, lambda: len(pane.output) > 0)
+        app.query_one("#config-filter").focus()  # a text box has focus as well
+        await pilot.pause()
         await pilot.press("escape")
         await wait_until(pilot, lambda: pane.state == "stopped")
         assert len(pane.output) < 100_000
+        # One Escape does both: the next letter is a key again, not text in the box.
+        assert app.focused is None
         await pilot.press("x")
         await wait_until(pilot, lambda: app.stats.state == "stopped")
 
