@@ -107,7 +107,11 @@ def test_random_keys_and_resizes_never_break_the_dashboard(workdir: Path) -> Non
                          "-y", str(height)],
                         check=False, capture_output=True,
                     )  # fmt: skip
-            time.sleep(0.05)
+            # Then a pause longer than Textual's escape delay (ESCDELAY, 100 ms) before the next
+            # key: read together with the Escape, a "[" starts an escape sequence, and random
+            # bytes after it can parse as a mouse click anywhere (the footer's Quit included)
+            # or a bracketed paste that swallows the keys after it.
+            time.sleep(0.3)
         subprocess.run(
             ["tmux", "resize-window", "-t", tmux.name, "-x", "120", "-y", "40"], check=False
         )
@@ -128,8 +132,19 @@ def test_random_keys_and_resizes_never_break_the_dashboard(workdir: Path) -> Non
         assert not any(e["type"] in {"RunFailed", "RunFinished"} for e in events), events[-3:]
         pauses = [e["type"] for e in events if e["type"] in {"RunPaused", "RunResumed"}]
         if pauses and pauses[-1] == "RunPaused":
-            tmux.keys("p")  # the fuzz paused it (p); resume, to see it train on below
-            tmux.wait_for("state running", timeout=60)
+            # The fuzz paused it (p); resume, to see it train on below. Like q below, p is a
+            # character where the fuzz left a text box focused: then Escape, and p again.
+            for attempt in range(3):
+                tmux.keys("p")
+                try:
+                    tmux.wait_for("state running", timeout=60 if attempt == 2 else 15)
+                    break
+                except AssertionError:
+                    if attempt == 2:
+                        raise
+                    for _ in range(2):
+                        tmux.keys("Escape")
+                        time.sleep(0.5)
         before = max(e.get("step", 0) for e in events)
         # q quits unless the fuzz left a text box or a menu focused, where q is a character:
         # then Escape (on its own, with pauses) leaves it, and q is pressed again.

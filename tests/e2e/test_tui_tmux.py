@@ -44,7 +44,7 @@ class Tmux:
         env = {"LLMV0_RUNS_DIR": str(cwd / "checkpoints"), **env}
         exports = " ".join(f"{k}={v!r}" for k, v in env.items())
         script = f"cd {str(cwd)!r} && echo $$ > pid && exec env {exports} {command}"
-        shell = f"bash -c {script!r}; echo EXITED:$?; sleep 60"
+        shell = f"bash -c {script!r}; echo EXITED:$?; sleep 600"
         subprocess.run(
             ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "40", shell],
             check=True,
