@@ -95,3 +95,12 @@ def recorder() -> Recorder:
 def new_recorder() -> Callable[[], Recorder]:
     """A factory of recorders, for tests that compare several runs."""
     return Recorder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests (real processes, terminals, ports, a database) run one after another on
+    one xdist worker: side by side they would compete for the two CPUs their timeouts were
+    set for. The in-process tests spread over every worker beside them."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("slow"))

@@ -74,7 +74,7 @@ def test_prompt_file(gen, tmp_path: Path, runs_dir: Path) -> None:
     both = runner.invoke(app, [*base, "--prompt", "x", "--prompt-file", str(path)])
     assert both.exit_code == 2 and "not both" in both.stderr
     missing = runner.invoke(app, [*base, "--prompt-file", str(tmp_path / "nope.txt")])
-    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+    assert missing.exit_code == 2 and "does not exist" in " ".join(missing.stderr.split())
 
 
 def test_stop_string_with_escapes(gen) -> None:

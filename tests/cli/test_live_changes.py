@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from engine.control import Control
 from engine.events import Event, StepCompleted
 from engine.trainer import Trainer
+from tui import cli_common
 from tui.cli import app
 from tui.screens.run_browser import read_rows
 
@@ -43,8 +44,13 @@ def test_report_lists_the_live_change(changed_run: Path, runs_dir: Path) -> None
     assert "| 3 | `learning_rate` | `0.01` | `0.0005` |" in report
 
 
-def test_runs_list_and_browser_show_the_live_change(changed_run: Path, runs_dir: Path) -> None:
-    result = runner.invoke(app, ["runs", "--runs-dir", str(runs_dir)], env={"COLUMNS": "200"})
+def test_runs_list_and_browser_show_the_live_change(
+    changed_run: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Wide enough for the whole cell. Not through COLUMNS: a rich console made while COLUMNS
+    # is set keeps that width (this one is made on import, by whichever test comes first).
+    monkeypatch.setattr(cli_common.out, "_width", 200)
+    result = runner.invoke(app, ["runs", "--runs-dir", str(runs_dir)])
     assert "learning_rate 0.01 → 0.0005 @3" in flat(result.output)
     [row] = read_rows(runs_dir)
     assert "lr 0.0005" in row.detail, "the browser shows the lr the run has now"
