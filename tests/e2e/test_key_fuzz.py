@@ -74,6 +74,25 @@ def _send(tmux: Tmux, batch: list[tuple[bool, str]]) -> None:
         subprocess.run(args, check=True, capture_output=True)
 
 
+def _press_until(
+    tmux: Tmux, key: str, shown: str, *, attempts: int, wait: float, last_wait: float
+) -> None:
+    """Press ``key`` until ``shown`` is on screen. The fuzz may leave a text box or a menu
+    focused, where a letter is a character: then Escape (on its own, with pauses) leaves it,
+    and the key is pressed again."""
+    for attempt in range(1, attempts + 1):
+        tmux.keys(key)
+        try:
+            tmux.wait_for(shown, timeout=last_wait if attempt == attempts else wait)
+            return
+        except AssertionError:
+            if attempt == attempts:
+                raise
+            for _ in range(2):
+                tmux.keys("Escape")
+                time.sleep(0.5)
+
+
 def _events(work: Path) -> list[dict]:
     """The training run's events (the fuzz cannot start a second run: s is refused while
     one trains, and nothing it types stops this one)."""
@@ -136,31 +155,10 @@ def test_random_keys_and_resizes_never_break_the_dashboard(workdir: Path) -> Non
         assert not any(e["type"] in {"RunFailed", "RunFinished"} for e in events), events[-3:]
         pauses = [e["type"] for e in events if e["type"] in {"RunPaused", "RunResumed"}]
         if pauses and pauses[-1] == "RunPaused":
-            # The fuzz paused it (p); resume, to see it train on below. Like q below, p is a
-            # character where the fuzz left a text box focused: then Escape, and p again.
-            for attempt in range(3):
-                tmux.keys("p")
-                try:
-                    tmux.wait_for("state running", timeout=60 if attempt == 2 else 15)
-                    break
-                except AssertionError:
-                    if attempt == 2:
-                        raise
-                    for _ in range(2):
-                        tmux.keys("Escape")
-                        time.sleep(0.5)
+            # The fuzz paused it (p); resume, to see it train on below.
+            _press_until(tmux, "p", "state running", attempts=3, wait=15, last_wait=60)
         before = max(e.get("step", 0) for e in events)
-        # q quits unless the fuzz left a text box or a menu focused, where q is a character:
-        # then Escape (on its own, with pauses) leaves it, and q is pressed again.
-        for attempt in range(4):
-            tmux.keys("q")
-            try:
-                tmux.wait_for("EXITED", timeout=120 if attempt == 3 else 20)
-                break
-            except AssertionError:
-                for _ in range(2):
-                    tmux.keys("Escape")
-                    time.sleep(0.5)
+        _press_until(tmux, "q", "EXITED", attempts=4, wait=20, last_wait=120)
         tmux.wait_for("EXITED:0", timeout=5)
         events = _events(workdir)
         assert events[-1]["type"] == "RunFinished", events[-3:]

@@ -49,7 +49,7 @@ def _choices(name: str) -> list[str] | None:
     return None
 
 
-EAGER_GROUPS = 1  # groups of rows in the dashboard's first frame; the rest follow at once
+EAGER_GROUPS = 1  # groups of rows in the dashboard's first frame; then one more per refresh
 
 # Fields whose value decides whether others apply (model, tokenizer, lr_schedule).
 CONTROLLERS = frozenset(rule[0] for rule in APPLIES_WHEN.values())
