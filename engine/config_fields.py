@@ -94,6 +94,8 @@ def range_phrase(info: FieldInfo) -> str:
 def describe_error(err: dict[str, Any], fields: Mapping[str, FieldInfo]) -> tuple[str, str]:
     """One pydantic validation error as (field name, what is wrong and what is allowed)."""
     loc = ".".join(str(p) for p in err.get("loc", ())) or "config"
+    if not loc.isprintable():  # a name typed with line breaks or escapes: shown quoted, so
+        loc = repr(loc)  # the message stays one paragraph and the terminal takes no control codes
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     got = err.get("input")

@@ -17,7 +17,7 @@ from rich.markup import escape
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button, Footer, Input, Select, TabbedContent, TabPane
+from textual.widgets import Button, Input, Select, TabbedContent, TabPane
 
 from engine import events as ev
 from engine.config import RunConfig
@@ -41,6 +41,7 @@ from tui.trainer_factory import (
 from tui.view_keys import ViewKeysMixin
 from tui.widgets.config_editor import ConfigEditor
 from tui.widgets.generation_pane import GenerationPane
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.metric_chart import MetricChart
 from tui.widgets.metric_grid import MetricGrid
@@ -127,7 +128,7 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
             yield Button("Save w", id="btn-save")
             yield Button("Generate g", id="btn-generate", variant="primary")
             yield Button("Help ?", id="btn-help")
-        yield Footer(show_command_palette=False)  # ctrl+p is in the help; the row is full
+        yield KeyFooter(show_command_palette=False)  # ctrl+p is in the help; the row is full
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
         """Every notification is plain text unless a caller asks for markup: they quote paths,
@@ -162,6 +163,8 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preload")
     def _preload_engine(self) -> None:
+        import textual_plotext.plot  # noqa: F401  (the charts' first points; empty ones need none)
+
         import engine.sampling
         import engine.trainer  # noqa: F401
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
-
-from textual_plotext.plot import Plot
+from typing import TYPE_CHECKING, Any
 
 from engine.config import RunConfig
+
+if TYPE_CHECKING:
+    from textual_plotext.plot import Plot
 
 # EMA weight of the previous smoothed value, as TensorBoard's slider (0 = raw points).
 SMOOTHING_STEPS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
@@ -166,10 +167,16 @@ def tokens_per_step(config: dict[str, Any]) -> int:
 LABEL_MIN_HEIGHT = 14  # a shorter chart spends no row on "step": the view line names the axis
 
 
+def x_label_text(axis: str, height: int) -> str | None:
+    """The x axis's name, when the chart is tall enough to spare the row."""
+    return X_LABELS[axis] if height >= LABEL_MIN_HEIGHT else None
+
+
 def x_label(plt: Plot, axis: str, height: int) -> None:
     """Name the x axis when the chart is tall enough to spare the row."""
-    if height >= LABEL_MIN_HEIGHT:
-        plt.xlabel(X_LABELS[axis])
+    text = x_label_text(axis, height)
+    if text:
+        plt.xlabel(text)
 
 
 def format_tick(value: float, axis: str) -> str:

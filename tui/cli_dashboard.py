@@ -1,8 +1,9 @@
 """``llmv0-tui``: the dashboard's command line, apart from ``llmv0``'s.
 
-Kept light on purpose: the dashboard's first frame waits for every import made here, so this
-module loads typer and the shared CLI options only, not the ``llmv0`` commands' modules
-(tui/cli.py), and Textual and the engine only once the command runs.
+Kept light on purpose: with arguments, the dashboard's first frame waits for every import
+made here, so this module loads typer and the shared CLI options only, not the ``llmv0``
+commands' modules (tui/cli.py), and Textual and the engine only once the command runs.
+Without arguments the entry point (:mod:`tui.dashboard_entry`) does not load it at all.
 """
 
 from __future__ import annotations
@@ -58,5 +59,6 @@ def dashboard(
 
 
 def tui_main() -> None:
-    """Entry point of ``llmv0-tui``."""
+    """``llmv0-tui`` through the parser, whatever the arguments (the installed entry point is
+    :func:`tui.dashboard_entry.tui_main`, which skips it when there are none)."""
     tui_app(prog_name="llmv0-tui")

@@ -146,7 +146,7 @@ def test_serve_attach_reaches_every_browser_tab(
 
     def fake_serve(host: str, port: int, config: str | None, run: str | None) -> int:
         seen["env"] = os.environ.get(ATTACH_ENV), os.environ.get("LLMV0_RUNS_DIR")
-        seen["tab"] = runner.invoke(cli.tui_app, []).exit_code  # a tab opened while serving
+        seen["tab"] = _no_arguments(monkeypatch)  # a tab opened while serving
         return 0
 
     monkeypatch.setattr(tui.serve, "serve", fake_serve)
@@ -161,6 +161,38 @@ def test_serve_attach_reaches_every_browser_tab(
 
     wrong = runner.invoke(cli.tui_app, ["--serve", "--attach", "nope", "--runs-dir", str(runs_dir)])
     assert wrong.exit_code == 2 and "nope" in wrong.stderr
+
+
+def _no_arguments(monkeypatch: pytest.MonkeyPatch) -> object:
+    """``llmv0-tui`` (or a served tab's ``python -m tui``) with no arguments: its exit code."""
+    from tui.dashboard_entry import tui_main
+
+    monkeypatch.setattr(sys, "argv", ["llmv0-tui"])
+    with pytest.raises(SystemExit) as exit_:
+        tui_main()
+    return exit_.value.code
+
+
+def test_no_arguments_skip_the_parser_but_keep_every_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without arguments the dashboard starts without typer (a faster first frame); the
+    options' defaults still hold: --attach from its variable, runs from $LLMV0_RUNS_DIR."""
+    monkeypatch.setenv(ATTACH_ENV, "nope")
+    monkeypatch.setenv("LLMV0_RUNS_DIR", str(tmp_path / "runs-here"))
+    assert _no_arguments(monkeypatch) == 2
+    message = flat(capsys.readouterr().err)
+    assert "nope" in message and "runs-here" in message and "Traceback" not in message
+
+
+def test_shell_completion_without_arguments_goes_through_the_parser() -> None:
+    code = "import sys; sys.argv = ['llmv0-tui']; import tui.dashboard_entry as e; e.tui_main()"
+    env = {**os.environ, "_LLMV0_TUI_COMPLETE": "source_bash", "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "_LLMV0_TUI_COMPLETE=complete_bash" in result.stdout  # typer's bash script
 
 
 def test_serve_leaves_the_environment_as_it_found_it(

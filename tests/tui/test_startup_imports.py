@@ -1,5 +1,6 @@
 """The dashboard draws its first frame before torch is imported, and its first frame waits
-for every module imported before it: the ``llmv0-tui`` entry (tui.cli_dashboard), tui.launch,
+for every module imported before it: the ``llmv0-tui`` entry (tui.dashboard_entry, and
+tui.cli_dashboard when there are arguments to parse), tui.launch,
 tui.app and every widget must not import torch, nor the ``llmv0`` commands' modules, nor the
 screens opened later (their DataTable alone costs ~70 ms)."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,21 +24,33 @@ LATER = (
     "tui.screens.run_browser",
     "tui.screens.sweeps",
     "textual.widgets._data_table",
+    "psutil",
+    "plotext",  # ~70-100 ms; the empty charts of the first frame are drawn without it
+    "textual_plotext",  # ~45 ms; the charts sample CPU and memory only once steps arrive
 )
 
-SCRIPT = f"""
+SCRIPT = """
 import sys
-import tui.cli_dashboard, tui.launch, tui.app
+import {entry}, tui.launch, tui.app
 from tui.launch import make_app
 make_app()
-heavy = sorted(m for m in {LATER!r} if m in sys.modules)
+heavy = sorted(m for m in {later!r} if m in sys.modules)
 print(",".join(heavy) or "none")
 """
+# With no arguments, llmv0-tui does not load the command-line parser either.
+PARSER = ("typer", "click", "tui.cli_dashboard")
 
 
-def test_dashboard_modules_do_not_import_torch_or_later_screens() -> None:
+@pytest.mark.parametrize(
+    ("entry", "later"),
+    [("tui.cli_dashboard", LATER), ("tui.dashboard_entry", LATER + PARSER)],
+    ids=["with-arguments", "no-arguments"],
+)
+def test_dashboard_modules_do_not_import_torch_or_later_screens(
+    entry: str, later: tuple[str, ...]
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", SCRIPT.format(entry=entry, later=later)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -44,3 +59,34 @@ def test_dashboard_modules_do_not_import_torch_or_later_screens() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none", "imported before the first frame: " + result.stdout
+
+
+FIRST_FRAME = """
+import asyncio, sys
+from tui.launch import make_app
+from tui.app import Dashboard
+Dashboard._preload_engine = lambda self: None  # this test looks at the first frame alone
+
+async def main():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        charts = app.loss_chart.render().plain + app.metric_chart.render().plain
+        drawn = ("loss —" in charts, "┌" in charts, "val perplexity" in charts)
+        print("plotext" in sys.modules, *drawn)
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_frame_draws_its_empty_charts_without_plotext() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "True", "True"]

@@ -21,11 +21,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from tui.inspect_views import VIEWS, View, ViewState
 from tui.widgets.inspect_pane import InspectPane
+from tui.widgets.key_footer import KeyFooter
 
 REFRESH_S = 5.0  # a snapshot and one forward pass: cheap, but not per step
 PASSAGE_CHARS = 240  # what fits an 80x24 screen beside the side panel
@@ -96,7 +97,7 @@ class InspectScreen(Screen[None]):
         )
         yield InspectPane(id="inspect-pane")
         yield Static("", id="inspect-status")
-        yield Footer(show_command_palette=False)  # as the dashboard: the row is full
+        yield KeyFooter(show_command_palette=False)  # as the dashboard: the row is full
 
     def on_mount(self) -> None:
         self.pane = self.query_one(InspectPane)

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import RenderResult
-from textual_plotext import PlotextPlot
-from textual_plotext.plot import Plot
 
 from tui.chart_view import (
     ChartView,
@@ -31,8 +30,13 @@ from tui.chart_view import (
     value_at,
     window,
     x_label,
+    x_label_text,
     x_ticks,
 )
+from tui.widgets.chart_base import ChartBase
+
+if TYPE_CHECKING:
+    from textual_plotext.plot import Plot
 
 MAX_POINTS = 300  # about two per braille column of a full-width chart
 MAX_MARKS = 12
@@ -91,7 +95,7 @@ def step_ticks(first: int, last: int, count: int = 5) -> list[int]:
     return sorted({round(first + (last - first) * i / (count - 1)) for i in range(count)})
 
 
-class LossChart(PlotextPlot):
+class LossChart(ChartBase):
     """Train loss per step and val loss per evaluation on one set of axes."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -175,9 +179,6 @@ class LossChart(PlotextPlot):
             return False
         self._dirty = False
         self.redraws += 1
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
         view, clock, axis = self.view, self.clock, self.view.x_axis
         last = max(self.train_steps[-1:] + self.val_steps[-1:], default=0)
         smoothed = self.smoothed.of(self.train_loss, view.smoothing)
@@ -189,9 +190,18 @@ class LossChart(PlotextPlot):
         if val_loss:
             values.append(f"val {format_value(value_at(val_steps, val_loss, at))}")
         where = f"@{at} " if at is not None else ""
-        plt.title(where + " · ".join(values) + (" · log" if self.log_scale else ""))
-        x_label(plt, axis, self.size.height)
+        title = where + " · ".join(values) + (" · log" if self.log_scale else "")
         overlays = [o for o in self.overlays if o.steps] if axis == "step" else []
+        marks = self.epoch_steps or self.change_steps or at is not None
+        if not (train_steps or val_steps or overlays or marks) and self.draw_empty(
+            title, x_label_text(axis, self.size.height)
+        ):
+            return True
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(title)
+        x_label(plt, axis, self.size.height)
         steps, ys = bucket_means(train_steps, train_loss)
         xs = clock.x(steps, axis)
         val_xs = clock.x(val_steps, axis)
@@ -238,9 +248,9 @@ def log_axis(plt: Plot, *series: list[float]) -> list[list[float]]:
     return logged
 
 
-def safe_render(plot: PlotextPlot) -> RenderResult:
+def safe_render(plot: ChartBase) -> RenderResult:
     """Render a plotext chart; a plotext edge case becomes a line of text, not a crash."""
     try:
-        return PlotextPlot.render(plot)
+        return ChartBase.render(plot)
     except Exception as exc:  # plotext raises bare TypeErrors/ValueErrors on odd data
         return Text(f"(chart unavailable: {type(exc).__name__}: {exc})", style="dim")

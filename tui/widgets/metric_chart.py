@@ -8,9 +8,18 @@ over many windows) and shows the value at the last point in its title.
 from __future__ import annotations
 
 from textual.app import RenderResult
-from textual_plotext import PlotextPlot
 
-from tui.chart_view import ChartView, StepClock, format_value, value_at, window, x_label, x_ticks
+from tui.chart_view import (
+    ChartView,
+    StepClock,
+    format_value,
+    value_at,
+    window,
+    x_label,
+    x_label_text,
+    x_ticks,
+)
+from tui.widgets.chart_base import ChartBase
 from tui.widgets.loss_chart import CURSOR_COLOR, log_axis, safe_render, thin
 
 PPL_COLOR = (110, 220, 120)
@@ -18,7 +27,7 @@ BPC_COLOR = (230, 220, 90)
 EPOCH_COLOR = (120, 120, 120)
 
 
-class MetricChart(PlotextPlot):
+class MetricChart(ChartBase):
     """Perplexity (exp of val loss) or bits per char (val loss / ln 2) per evaluation."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -77,9 +86,6 @@ class MetricChart(PlotextPlot):
         if not self._dirty:
             return False
         self._dirty = False
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
         axis = self.view.x_axis
         all_values = self.bits_per_char if self.show_bits else self.perplexity
         last = self.steps[-1] if self.steps else 0
@@ -87,7 +93,15 @@ class MetricChart(PlotextPlot):
         at = self.view.cursor
         shown = format_value(value_at(steps, values, at))
         where = f"@{at} " if at is not None else ""
-        plt.title(f"{where}val {self.metric_name} {shown}" + (" · log" if self.log_scale else ""))
+        title = f"{where}val {self.metric_name} {shown}" + (" · log" if self.log_scale else "")
+        if not (steps or self.epoch_steps or at is not None) and self.draw_empty(
+            title, x_label_text(axis, self.size.height)
+        ):
+            return True
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(title)
         x_label(plt, axis, self.size.height)
         if steps:
             xs = self.clock.x(steps, axis)

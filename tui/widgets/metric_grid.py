@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import psutil
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Label
@@ -27,6 +27,9 @@ from tui.chart_view import ChartView, StepClock, tokens_per_step
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.metric_chart import MetricChart
 from tui.widgets.series_chart import SeriesChart
+
+if TYPE_CHECKING:
+    import psutil
 
 SYSTEM_SAMPLE_S = 2.0  # psutil is cheap, but a step's worth of CPU every step is not
 
@@ -55,7 +58,7 @@ class MetricGrid(Vertical):
         self.clock = StepClock()
         self.shown: tuple[str, ...] = DEFAULT_METRICS
         self.sample_process = True  # False while the trainer is another process
-        self._process = psutil.Process()
+        self._process: psutil.Process | None = None  # made at the first sample (below)
         self._sampled_at = 0.0
 
     def compose(self) -> ComposeResult:
@@ -78,7 +81,6 @@ class MetricGrid(Vertical):
         for chart in self.charts.values():
             chart.view, chart.clock = self.view, self.clock
         self._resets_seen = self.loss_chart.resets
-        self._process.cpu_percent(None)  # the first call only starts the measurement
         self._sampled_at = time.monotonic()
         self.show_metrics(self.shown)
 
@@ -173,12 +175,23 @@ class MetricGrid(Vertical):
         if not self.sample_process or now - self._sampled_at < SYSTEM_SAMPLE_S:
             return False
         self._sampled_at = now
+        # psutil takes ~45 ms to import: not before the first frame, and only once steps come.
+        import psutil
+
         try:
-            cpu = self._process.cpu_percent(None)
+            if self._process is None:
+                # The first call only starts the measurement: CPU % is over the time since
+                # steps began to arrive, not over the idle minutes before Start.
+                self._process = psutil.Process()
+                self._process.cpu_percent(None)
+                cpu = None
+            else:
+                cpu = self._process.cpu_percent(None)
             rss_mb = self._process.memory_info().rss / 2**20
         except psutil.Error:  # the process table can refuse; the charts just skip a point
             return False
-        self.series["cpu"].add([(step, cpu)])
+        if cpu is not None:
+            self.series["cpu"].add([(step, cpu)])
         self.series["memory"].add([(step, rss_mb)])
         return True
 

@@ -8,7 +8,6 @@ and the last-N-steps zoom; the title shows the value at the last point.
 from __future__ import annotations
 
 from textual.app import RenderResult
-from textual_plotext import PlotextPlot
 
 from tui.chart_view import (
     ChartView,
@@ -18,13 +17,15 @@ from tui.chart_view import (
     value_at,
     window,
     x_label,
+    x_label_text,
     x_ticks,
     y_ticks,
 )
+from tui.widgets.chart_base import ChartBase
 from tui.widgets.loss_chart import CURSOR_COLOR, bucket_means, log_axis, safe_render
 
 
-class SeriesChart(PlotextPlot):
+class SeriesChart(ChartBase):
     """A titled line of (step, value) points in one colour."""
 
     def __init__(
@@ -87,9 +88,6 @@ class SeriesChart(PlotextPlot):
             return False
         self._dirty = False
         self.redraws += 1
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
         view, axis = self.view, self.view.x_axis
         smoothed = self.smoothed.of(self.values, view.smoothing)
         last = self.steps[-1] if self.steps else 0
@@ -98,7 +96,15 @@ class SeriesChart(PlotextPlot):
         shown = format_value(value_at(steps, values, at))
         where = f"@{at} " if at is not None else ""
         # Short: plotext drops a title wider than the chart (the view line says the rest).
-        plt.title(f"{where}{self.title} {shown}" + (" · log" if self.log_scale else ""))
+        title = f"{where}{self.title} {shown}" + (" · log" if self.log_scale else "")
+        if not (steps or at is not None) and self.draw_empty(
+            title, x_label_text(axis, self.size.height)
+        ):
+            return True
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(title)
         x_label(plt, axis, self.size.height)
         steps, values = bucket_means(steps, values)
         if steps:
