@@ -207,3 +207,21 @@ async def test_sweeps_view_lists_trials_and_stops_a_running_one(
         await pilot.press("x")
         command = json.loads((runs / "live" / COMMANDS_FILE).read_text().splitlines()[-1])
         assert command["kind"] == "stop"
+
+
+async def test_keys_in_an_empty_sweeps_list_change_nothing(tmp_path, fake_factory) -> None:
+    """No sweeps yet: arrows in the empty list highlighted "no row", which crashed the
+    dashboard (the key fuzz found it)."""
+    app = make_app(trainer_factory=fake_factory, runs_dir=make_runs(tmp_path))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_browser(pilot)
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, SweepsScreen))
+        sweeps = app.screen
+        await wait_until(pilot, lambda: sweeps.loaded)
+        sweeps.query_one("#sweeps-list", DataTable).focus()
+        await pilot.press("down", "end", "up", "home", "pagedown", "enter")
+        await pilot.pause()
+        assert app.is_running and app.screen is sweeps and sweeps.sweep == ""
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SweepsScreen))

@@ -12,7 +12,7 @@ from tui.widgets.key_footer import KeyFooter
 
 
 class Keys(App[None]):
-    BINDINGS = [("f2", "start", "Start"), ("f3", "stop", "Stop")]  # keys a text box leaves
+    BINDINGS = [("f2", "start", "Start"), ("f3", "stop", "Stop")]  # noqa: RUF012 (keys an Input leaves)
 
     def __init__(self, footer: type[Footer]) -> None:
         super().__init__()

@@ -294,3 +294,40 @@ async def test_s_after_opening_from_the_browser_starts_a_new_run(runs: Path, fak
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.loss_chart.val_steps == [10], timeout=30)
         await _s_after_opening(pilot, app, fake_factory, "c-stopped")
+
+
+async def test_keys_queued_after_a_choice_do_not_dismiss_the_browser_twice(
+    runs: Path, fake_factory
+) -> None:
+    """o then Escape, read before the browser is gone: the overlay is kept and nothing
+    crashes (the second dismiss raised InvalidStateError in Textual and ended the app)."""
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await cursor_to(pilot, browser, "a-lstm-done")
+        browser.action_overlay()  # dismissed with a choice...
+        browser.action_close()  # ...and Escape, handled before the screen was popped
+        await wait_until(pilot, lambda: not isinstance(app.screen, RunBrowser))
+        await wait_until(pilot, lambda: len(app.loss_chart.overlays) == 1, timeout=30)
+        assert app.is_running
+
+
+async def test_a_key_queued_for_the_browser_does_not_close_the_screen_above_it(
+    runs: Path, fake_factory
+) -> None:
+    """A choice that reaches the browser while its filter prompt is open on top of it: the
+    prompt stays, and Escape closes the prompt and then the browser (the choice popped the
+    prompt instead, and the browser could never be closed)."""
+    app = make_app(trainer_factory=fake_factory, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = await open_browser(pilot)
+        await pilot.press("f")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "TextPrompt")
+        prompt = app.screen
+        browser.action_choose("clear")  # a key the browser read before the prompt opened
+        await pilot.pause()
+        assert app.screen is prompt
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is browser)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, RunBrowser))

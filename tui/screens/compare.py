@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Label, Static
 
 from engine.experiments import METRICS, RunRecord, config_diff, metric_series, metric_summary
 from tui.overlay_plot import Series, marker_of, overlay_plot
+from tui.screens.dismiss_once import DismissOnce
 
 CSS_FILE = Path(__file__).parent / "experiments.tcss"
 
@@ -33,7 +34,7 @@ class RecordsLoaded(Message):
         self.error = error
 
 
-class CompareScreen(ModalScreen[None]):
+class CompareScreen(DismissOnce, ModalScreen[None]):
     """Runs compared: differing config fields, metrics, and one metric overlaid."""
 
     CSS_PATH = CSS_FILE

@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.screens.dismiss_once import DismissOnce
+
 KEY_NAMES = {
     "question_mark": "?",
     "left_square_bracket": "[",
@@ -68,7 +70,7 @@ def keys_markdown(rows: list[tuple[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DismissOnce, ModalScreen[None]):
     """Every key and what it does; any of escape, ? or q closes it."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own idiom)

@@ -25,6 +25,7 @@ from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from tui.inspect_views import VIEWS, View, ViewState
+from tui.screens.dismiss_once import DismissOnce
 from tui.widgets.inspect_pane import InspectPane
 from tui.widgets.key_footer import KeyFooter
 
@@ -47,7 +48,7 @@ class Computed(Message):
         self.view, self.result, self.label, self.text, self.error = view, result, label, text, error
 
 
-class InspectScreen(Screen[None]):
+class InspectScreen(DismissOnce, Screen[None]):
     """The Inspect views over the app's current model (keys in tui/KEYS.md)."""
 
     CSS_PATH = Path(__file__).parent / "inspect.tcss"

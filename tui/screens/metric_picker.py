@@ -9,8 +9,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, SelectionList
 from textual.widgets.selection_list import Selection
 
+from tui.screens.dismiss_once import DismissOnce
 
-class MetricPicker(ModalScreen[tuple[str, ...] | None]):
+
+class MetricPicker(DismissOnce, ModalScreen[tuple[str, ...] | None]):
     """A checklist of metrics; dismisses with the chosen keys (Enter) or None (Esc)."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own idiom)

@@ -12,10 +12,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from tui.screens.dismiss_once import DismissOnce
+
 CSS_FILE = Path(__file__).parent / "experiments.tcss"
 
 
-class TextPrompt(ModalScreen[str | None]):
+class TextPrompt(DismissOnce, ModalScreen[str | None]):
     """Ask for one line of text; Enter answers it, Esc answers None."""
 
     CSS_PATH = CSS_FILE
@@ -45,7 +47,7 @@ class TextPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class Confirm(ModalScreen[bool]):
+class Confirm(DismissOnce, ModalScreen[bool]):
     """A yes/no question: y confirms; n or Esc declines (declining is the default)."""
 
     CSS_PATH = CSS_FILE

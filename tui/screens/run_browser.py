@@ -28,6 +28,7 @@ from textual.widgets import DataTable, Label
 from engine.run_folder import RunFolder, apply_live_changes
 from engine.run_state import LIVE, RESUMABLE
 from engine.runs import RunSummary
+from tui.screens.dismiss_once import DismissOnce
 from tui.screens.run_browser_tidy import SORTS, TidyKeys, arrange
 
 STATE_STYLES = {
@@ -116,7 +117,7 @@ class RunsListed(Message):
         self.error = error
 
 
-class RunBrowser(TidyKeys, ModalScreen[BrowserChoice | None]):
+class RunBrowser(DismissOnce, TidyKeys, ModalScreen[BrowserChoice | None]):
     """A table of runs; the keys choose what the dashboard does with them."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own idiom)

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from tui.formatting import format_duration
+from tui.screens.dismiss_once import DismissOnce
 
 CSS_FILE = Path(__file__).parent / "experiments.tcss"
 STATE_STYLES = {
@@ -44,7 +45,7 @@ class SweepsRead(Message):
         self.error = error
 
 
-class SweepsScreen(ModalScreen[None]):
+class SweepsScreen(DismissOnce, ModalScreen[None]):
     """Sweeps and their trials (state complete / pruned / stopped / failed / running)."""
 
     CSS_PATH = CSS_FILE
@@ -147,6 +148,8 @@ class SweepsScreen(ModalScreen[None]):
 
     @on(DataTable.RowHighlighted, "#sweeps-list")
     def _choose_sweep(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return  # a key moved the cursor of an empty list (no sweeps yet): nothing chosen
         name = str(event.row_key.value)
         if name != self.sweep:
             self.sweep = name
