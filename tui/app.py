@@ -24,6 +24,7 @@ from engine.config import RunConfig
 from engine.control import Control
 from engine.run_state import ACTIVE
 from engine.runs import default_runs_dir
+from tui import textual_fixes  # noqa: F401  (Textual bugs worked around; see the module)
 from tui.commands import DashboardCommands
 from tui.keys import bindings
 from tui.messages import DrainBuffer, GenerationEnded
