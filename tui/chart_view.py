@@ -172,13 +172,6 @@ def x_label_text(axis: str, height: int) -> str | None:
     return X_LABELS[axis] if height >= LABEL_MIN_HEIGHT else None
 
 
-def x_label(plt: Plot, axis: str, height: int) -> None:
-    """Name the x axis when the chart is tall enough to spare the row."""
-    text = x_label_text(axis, height)
-    if text:
-        plt.xlabel(text)
-
-
 def format_tick(value: float, axis: str) -> str:
     """A readable x tick: whole steps, ``1m30s`` times, ``1.2M`` tokens."""
     if axis == "time":

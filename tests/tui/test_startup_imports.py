@@ -37,6 +37,22 @@ make_app()
 heavy = sorted(m for m in {later!r} if m in sys.modules)
 print(",".join(heavy) or "none")
 """
+
+
+def _fresh_python(script: str) -> str:
+    """What ``script`` prints, run by a new interpreter (nothing imported yet)."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 # With no arguments, llmv0-tui does not load the command-line parser either.
 PARSER = ("typer", "click", "tui.cli_dashboard")
 
@@ -49,16 +65,8 @@ PARSER = ("typer", "click", "tui.cli_dashboard")
 def test_dashboard_modules_do_not_import_torch_or_later_screens(
     entry: str, later: tuple[str, ...]
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(entry=entry, later=later)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "none", "imported before the first frame: " + result.stdout
+    out = _fresh_python(SCRIPT.format(entry=entry, later=later))
+    assert out.strip() == "none", "imported before the first frame: " + out
 
 
 FIRST_FRAME = """
@@ -80,13 +88,4 @@ asyncio.run(main())
 
 
 def test_the_first_frame_draws_its_empty_charts_without_plotext() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", FIRST_FRAME],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True", "True", "True"]
+    assert _fresh_python(FIRST_FRAME).split() == ["False", "True", "True", "True"]

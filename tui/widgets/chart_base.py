@@ -22,6 +22,8 @@ from textual.app import RenderResult
 from textual.color import Color
 from textual.widget import Widget
 
+from tui.chart_view import x_label_text
+
 if TYPE_CHECKING:
     from textual_plotext.plot import Plot
 
@@ -103,6 +105,21 @@ class ChartBase(Widget):
             self._plot = Plot()
         self._empty = None
         return self._plot
+
+    def begin(self, title: str, axis: str, *, empty: bool) -> Plot | None:
+        """Start a redraw: None when there is nothing to plot (``empty``) and the empty chart
+        was drawn without plotext; else the plotext figure, cleared, with its title and,
+        when the chart is tall enough, the x axis's name."""
+        x_label = x_label_text(axis, self.size.height)
+        if empty and self.draw_empty(title, x_label):
+            return None
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(title)
+        if x_label:
+            plt.xlabel(x_label)
+        return plt
 
     def draw_empty(self, title: str, x_label: str | None) -> bool:
         """Show an empty chart without plotext, when this chart has never needed plotext;

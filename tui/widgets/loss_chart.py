@@ -29,8 +29,6 @@ from tui.chart_view import (
     format_value,
     value_at,
     window,
-    x_label,
-    x_label_text,
     x_ticks,
 )
 from tui.widgets.chart_base import ChartBase
@@ -193,15 +191,9 @@ class LossChart(ChartBase):
         title = where + " · ".join(values) + (" · log" if self.log_scale else "")
         overlays = [o for o in self.overlays if o.steps] if axis == "step" else []
         marks = self.epoch_steps or self.change_steps or at is not None
-        if not (train_steps or val_steps or overlays or marks) and self.draw_empty(
-            title, x_label_text(axis, self.size.height)
-        ):
+        plt = self.begin(title, axis, empty=not (train_steps or val_steps or overlays or marks))
+        if plt is None:
             return True
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        x_label(plt, axis, self.size.height)
         steps, ys = bucket_means(train_steps, train_loss)
         xs = clock.x(steps, axis)
         val_xs = clock.x(val_steps, axis)

@@ -15,8 +15,6 @@ from tui.chart_view import (
     format_value,
     value_at,
     window,
-    x_label,
-    x_label_text,
     x_ticks,
 )
 from tui.widgets.chart_base import ChartBase
@@ -94,15 +92,9 @@ class MetricChart(ChartBase):
         shown = format_value(value_at(steps, values, at))
         where = f"@{at} " if at is not None else ""
         title = f"{where}val {self.metric_name} {shown}" + (" · log" if self.log_scale else "")
-        if not (steps or self.epoch_steps or at is not None) and self.draw_empty(
-            title, x_label_text(axis, self.size.height)
-        ):
+        plt = self.begin(title, axis, empty=not (steps or self.epoch_steps or at is not None))
+        if plt is None:
             return True
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        x_label(plt, axis, self.size.height)
         if steps:
             xs = self.clock.x(steps, axis)
             x_ticks(plt, xs, axis)

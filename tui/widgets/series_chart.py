@@ -16,8 +16,6 @@ from tui.chart_view import (
     format_value,
     value_at,
     window,
-    x_label,
-    x_label_text,
     x_ticks,
     y_ticks,
 )
@@ -97,15 +95,9 @@ class SeriesChart(ChartBase):
         where = f"@{at} " if at is not None else ""
         # Short: plotext drops a title wider than the chart (the view line says the rest).
         title = f"{where}{self.title} {shown}" + (" · log" if self.log_scale else "")
-        if not (steps or at is not None) and self.draw_empty(
-            title, x_label_text(axis, self.size.height)
-        ):
+        plt = self.begin(title, axis, empty=not (steps or at is not None))
+        if plt is None:
             return True
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        x_label(plt, axis, self.size.height)
         steps, values = bucket_means(steps, values)
         if steps:
             xs = self.clock.x(steps, axis)
