@@ -64,3 +64,24 @@ def test_the_dashboards_sizes_are_copied(width, height, title, x_label) -> None:
     copy = empty_chart(width, height, title, x_label, canvas, ink)
     assert copy is not None
     assert copy == plotext_empty(width, height, title, x_label, canvas, ink)
+
+
+async def test_a_size_the_copy_declines_is_drawn_by_plotext() -> None:
+    from textual.app import App, ComposeResult
+
+    from tui.widgets.series_chart import SeriesChart
+
+    class Tiny(App[None]):
+        CSS = "SeriesChart { width: 12; height: 3; }"  # no room for title, frame and a row
+
+        def compose(self) -> ComposeResult:
+            yield SeriesChart("lr", (200, 90, 200))
+
+    app = Tiny()
+    async with app.run_test() as pilot:
+        chart = app.query_one(SeriesChart)
+        chart.redraw_if_dirty()
+        await pilot.pause()
+        assert empty_chart(12, 3, "lr —", None, (0, 0, 0), (1, 1, 1)) is None
+        text = chart.render()
+        assert "lr —" in text.plain and chart._plot is not None  # plotext drew it

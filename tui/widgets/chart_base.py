@@ -113,6 +113,10 @@ class ChartBase(Widget):
         x_label = x_label_text(axis, self.size.height)
         if empty and self.draw_empty(title, x_label):
             return None
+        return self._figure(title, x_label)
+
+    def _figure(self, title: str, x_label: str | None) -> Plot:
+        """The plotext figure, cleared, with a title and maybe the x axis's name."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -144,13 +148,7 @@ class ChartBase(Widget):
             copy = empty_chart(width, height, *self._empty, *self._colors())
             if copy is not None:
                 return Text.from_ansi(copy)
-            title, x_label = self._empty
-            plt = self.plt  # a size the copy does not cover: plotext draws it
-            plt.clear_data()
-            plt.clear_figure()
-            plt.title(title)
-            if x_label:
-                plt.xlabel(x_label)
+            self._figure(*self._empty)  # a size the copy does not cover: plotext draws it
         return self.render_plot()
 
     def render_plot(self) -> Text:
