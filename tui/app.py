@@ -27,6 +27,7 @@ from engine.runs import default_runs_dir
 from tui import textual_fixes  # noqa: F401  (Textual bugs worked around; see the module)
 from tui.commands import DashboardCommands
 from tui.keys import bindings
+from tui.leaving import LeavingMixin
 from tui.messages import DrainBuffer, GenerationEnded
 from tui.model_source import GenerationModel
 from tui.run_browser_actions import RunBrowserMixin
@@ -59,7 +60,9 @@ STOP_TIMEOUT_S = 300  # a stop waits for the current step and a checkpoint save
 SHORT_HEIGHT = 30  # below this the control buttons hide: the footer has the same keys
 
 
-class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixin, App[int]):
+class Dashboard(
+    RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixin, LeavingMixin, App[int]
+):
     """Status on top, charts left, config/generation/samples tabs right, controls below.
 
     ``runs_dir`` is the runs folder the run browser lists (and real trainers write).
@@ -333,31 +336,6 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
         if isinstance(self.focused, Input | Select):
             self.set_focus(None)
 
-    # --- view ------------------------------------------------------------------------
-    def action_page(self, direction: int) -> None:
-        self.tabs.active = "samples"
-        self.pager.page(direction)
-
-    def action_log_scale(self) -> None:
-        self.chart_grid.set_log_scale(not self.loss_chart.log_scale)
-
-    def action_bits(self) -> None:
-        metric = self.metric_chart
-        metric.set_bits(not metric.show_bits)
-
-    def action_tab(self, name: str) -> None:
-        self.tabs.active = name
-
-    def action_edit(self) -> None:
-        self.tabs.active = "config"
-        self.editor.focus_first_field()
-
-    def action_inspect(self) -> None:
-        """The Inspect screen over the live weights, else the opened run."""
-        from tui.screens.inspect import open_inspect
-
-        open_inspect(self)
-
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(key_rows(self.BINDINGS)))
@@ -366,58 +344,3 @@ class Dashboard(RunEventsMixin, RunBrowserMixin, SamplingKeysMixin, ViewKeysMixi
     def _button(self, event: Button.Pressed) -> None:
         action = (event.button.id or "").removeprefix("btn-")
         getattr(self, f"action_{action}")()
-
-    # --- leaving ---------------------------------------------------------------------
-    def on_unmount(self) -> None:
-        # However the app ends, never leave a trainer thread running (it saves on stop);
-        # an attached run belongs to another process: only stop following it.
-        if self.attached is not None:
-            self.detach()
-        elif self.control is not None and self.running:
-            self.control.stop()
-
-    async def action_quit(self) -> None:
-        """Quit; a run in progress is stopped (with its checkpoint) first. Twice: at once.
-
-        An attached run is left training: quitting only detaches.
-        """
-        if self.attached is not None:
-            self.detach()
-        elif self.running and not self.quitting and self.control is not None:
-            self.quitting = True
-            self.control.stop()
-            self.stats.state = "stopping"
-            self.notify("Stopping: saving a checkpoint, then quitting (q again: quit now).")
-            return
-        self.generation.stop()
-        self.exit(0)
-
-    def action_hangup(self) -> None:
-        """SIGHUP (the terminal went away): stop the run and leave at once.
-
-        The trainer saves its checkpoint as it stops; :func:`run_dashboard` waits for that
-        after the app has gone. Nothing is left to draw on, so the app does not wait.
-        """
-        self.quitting = True
-        if self.attached is not None:
-            self.detach()
-        elif self.running and self.control is not None:
-            self.control.stop()
-        self.mute_terminal()
-        self.exit(0)
-
-    def mute_terminal(self) -> None:
-        """Drop all further output: the terminal has hung up.
-
-        Textual's writer thread dies on its first write to a hung-up terminal (EIO); its
-        bounded queue then fills and the next frame would block the UI thread for ever.
-        """
-        writer = getattr(self._driver, "_writer_thread", None)
-        if writer is not None:
-            writer.write = lambda text: None
-            writer.stop = lambda: None
-        # Its input thread polls the dead terminal, which reads as end-of-file at once, for
-        # ever: 100% CPU, and a process that never exits (it is not a daemon thread).
-        exit_event = getattr(self._driver, "exit_event", None)
-        if exit_event is not None:
-            exit_event.set()

@@ -1,5 +1,5 @@
-"""Keys that steer the dashboard's view: chart metrics, smoothing, x axis and zoom; the
-editor's field filter and presets.
+"""Keys that steer the dashboard's view: chart metrics, smoothing, x axis, zoom, log scale
+and bits; tabs, sample pages and the Inspect screen; the editor's field filter and presets.
 
 A mixin of :class:`tui.app.Dashboard`, so the app module stays small.
 """
@@ -20,7 +20,7 @@ else:
 
 
 class ViewKeysMixin(_Base):
-    """Chart view, config field filter and presets."""
+    """Chart view, tabs and pages, Inspect, config field filter and presets."""
 
     def action_pick_metrics(self) -> None:
         """Open the checklist of metrics; Enter shows the chosen ones."""
@@ -57,3 +57,27 @@ class ViewKeysMixin(_Base):
         """Load preset ``name`` into the editor (the command palette offers each)."""
         self.tabs.active = "config"
         self.editor.load_preset(name)
+
+    def action_page(self, direction: int) -> None:
+        self.tabs.active = "samples"
+        self.pager.page(direction)
+
+    def action_log_scale(self) -> None:
+        self.chart_grid.set_log_scale(not self.loss_chart.log_scale)
+
+    def action_bits(self) -> None:
+        metric = self.metric_chart
+        metric.set_bits(not metric.show_bits)
+
+    def action_tab(self, name: str) -> None:
+        self.tabs.active = name
+
+    def action_edit(self) -> None:
+        self.tabs.active = "config"
+        self.editor.focus_first_field()
+
+    def action_inspect(self) -> None:
+        """The Inspect screen over the live weights, else the opened run."""
+        from tui.screens.inspect import open_inspect
+
+        open_inspect(self)
