@@ -4,12 +4,12 @@ which fields RunConfig has: editor groups, field metadata, range phrases, Config
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from pydantic import Field
-from pydantic.fields import FieldInfo
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
+
+if TYPE_CHECKING:  # pydantic loads with RunConfig, not with ConfigError (engine.config_table)
+    from pydantic.fields import FieldInfo
 
 
 class ConfigError(UserError, ValueError):
@@ -54,6 +54,8 @@ def schema_field(
 ) -> Any:
     """A schema field. ``live``: may change while the run goes. ``fixed``: fixes the model,
     the data or their order, so a resumed run must keep it. The editor group is stamped."""
+    from pydantic import Field
+
     extra = {"live": live, "fixed": fixed, "group": _current_group[0]}
     return Field(default, description=description, json_schema_extra=extra, **kwargs)
 

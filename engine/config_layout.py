@@ -1,22 +1,22 @@
 """How the config editor lays out RunConfig: each field's group, and which fields apply.
 
 The group is schema metadata stamped on each field in engine/config.py (beside ``live``);
-this module reads it, and says which fields have no effect given other fields' values (an
-LSTM's sizes for a GPT, the BPE vocabulary for the char tokenizer), so a front end can hide
-them. Hidden fields stay part of the config: they are validated and saved as usual.
+this module reads it from engine.config_table (no pydantic needed), and says which fields
+have no effect given other fields' values (an LSTM's sizes for a GPT, the BPE vocabulary for
+the char tokenizer), so a front end can hide them. Hidden fields stay part of the config:
+they are validated and saved as usual.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.config import FIELD_GROUPS, RunConfig
+from engine.config_table import BY_NAME
 
 
 def field_group(name: str) -> str:
-    """The editor group of field ``name`` (one of FIELD_GROUPS)."""
-    extra = RunConfig.model_fields[name].json_schema_extra
-    return str(extra.get("group", FIELD_GROUPS[0])) if isinstance(extra, dict) else "data"
+    """The editor group of field ``name`` (one of engine.config_fields.FIELD_GROUPS)."""
+    return BY_NAME[name].group
 
 
 # Fields that only matter for some values of another field: field -> (that field, values).

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.config import ConfigError, RunConfig, load_config, save_config, validate_config
+from engine.config_fields import ConfigError
+from engine.config_files import save_config
 from engine.events import ConfigChanged, Event
 from engine.run_ids import RunNotFoundError, check_run_id
 from engine.runlog import effective_history, read_events
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # torch loads only when a checkpoint is read: listing runs st
     import torch
 
     from engine.checkpoint import LoadedModel
+    from engine.config import RunConfig  # pydantic: loaded when a config is read
 
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"
@@ -120,6 +122,8 @@ class RunFolder:
         """The config the run started with (config.json), or None when missing or invalid."""
         if not self.config_path.is_file():
             return None
+        from engine.config import load_config
+
         try:
             return load_config(self.config_path)
         except ConfigError:
@@ -166,6 +170,8 @@ def apply_live_changes(config: RunConfig, history: list[Event]) -> RunConfig:
     changes = live_changes(history)
     if not changes:
         return config
+    from engine.config import validate_config
+
     data = config.model_dump()
     for change in changes:
         data[change.name] = change.new

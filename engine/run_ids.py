@@ -7,7 +7,7 @@ live here, below the run folder, so the config layer's callers can raise them to
 
 from __future__ import annotations
 
-from engine.config import ConfigError
+from engine.config_fields import ConfigError
 from engine.errors import UserError
 
 MAX_RUN_ID_CHARS = 120

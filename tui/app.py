@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual import events, on, work
@@ -20,7 +20,6 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Select, TabbedContent, TabPane
 
 from engine import events as ev
-from engine.config import RunConfig
 from engine.control import Control
 from engine.run_state import ACTIVE
 from engine.runs import default_runs_dir
@@ -51,6 +50,9 @@ from tui.widgets.notice_line import NoticeLine
 from tui.widgets.samples_pager import SamplesPager
 from tui.widgets.status_bar import RunStats, RunStatus
 
+if TYPE_CHECKING:
+    from engine.config import RunConfig  # pydantic: loaded after the first frame
+
 STATUS_REFRESH_S = 0.5  # a status redraw is cheap; elapsed time ticks visibly
 # A chart rebuild costs ~20 ms of Python (plotext) that competes with the trainer for the GIL:
 # redrawing just under once a second keeps the curves live and the dashboard's training
@@ -77,7 +79,7 @@ class Dashboard(
 
     def __init__(
         self,
-        config: RunConfig,
+        config: RunConfig | None,
         trainer_factory: TrainerFactory,
         *,
         config_path: str = "",

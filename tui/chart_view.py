@@ -11,7 +11,7 @@ import bisect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.config import RunConfig
+from engine.config_table import defaults as config_defaults
 
 if TYPE_CHECKING:
     from textual_plotext.plot import Plot
@@ -157,10 +157,10 @@ def value_at(steps: list[int], values: list[float], step: int | None) -> float |
 
 def tokens_per_step(config: dict[str, Any]) -> int:
     """Tokens one optimizer step consumes, from a run's config (defaults when absent)."""
-    default = RunConfig()
-    batch = int(config.get("batch_size", default.batch_size))
-    seq = int(config.get("seq_length", default.seq_length))
-    accum = int(config.get("grad_accum_steps", default.grad_accum_steps))
+    default = config_defaults()
+    batch = int(config.get("batch_size", default["batch_size"]))
+    seq = int(config.get("seq_length", default["seq_length"]))
+    accum = int(config.get("grad_accum_steps", default["grad_accum_steps"]))
     return batch * seq * accum
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from engine.config import list_presets
+from engine.config_files import list_presets
 from tui.widgets.metric_grid import METRICS
 
 if TYPE_CHECKING:

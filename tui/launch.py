@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine import events as ev
-from engine.config import RunConfig, load_config
 from engine.errors import UserError
 from engine.run_folder import resolve_run
 from engine.run_state import shown_state
@@ -51,7 +50,11 @@ def make_app(
         return _attached_app(attach, runs_dir)
     loaded: GenerationModel | None = None
     history: list[ev.Event] = []
-    cfg = load_config(config) if config else None
+    cfg = None  # RunConfig's defaults: the editor shows them before pydantic loads
+    if config:
+        from engine.config import load_config
+
+        cfg = load_config(config)
     if run:
         from engine.run_folder import load_for_inference
 
@@ -60,7 +63,7 @@ def make_app(
         cfg = cfg or run_config
         history = read_history(run, runs_dir)
     app = Dashboard(
-        cfg or RunConfig(),
+        cfg,
         trainer_factory or default_trainer_factory(runs_dir),
         config_path=config or "",
         run=str(resolve_run(run, runs_dir).folder.path) if run else None,
@@ -82,7 +85,7 @@ def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
 
     folder, history = require_history(attach, runs_dir)
     run = RunFolder(folder)
-    cfg = run.effective_config(history) or RunConfig()
+    cfg = run.effective_config(history)
     return Dashboard(
         cfg,
         remote_factory(folder),

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from engine.config import RunConfig
 from engine.run_state import shown_state
 from tui.formatting import smooth
 from tui.messages import OverlayLoaded, RunOpened
@@ -33,6 +32,7 @@ from tui.widgets.loss_chart import OverlaySeries, bucket_means
 from tui.widgets.status_bar import RunStats
 
 if TYPE_CHECKING:
+    from engine.config import RunConfig
     from engine.runs import Curves
     from tui.app import Dashboard
     from tui.screens.run_browser import BrowserChoice

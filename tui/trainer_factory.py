@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from engine import events as ev
-from engine.config import RunConfig
 from engine.control import Control
 
 if TYPE_CHECKING:
+    from engine.config import RunConfig
     from engine.models import LanguageModel
     from engine.tokenizer import Tokenizer
 
@@ -29,7 +29,7 @@ class TrainerLike(Protocol):
     def snapshot(self) -> tuple[LanguageModel, Tokenizer] | None: ...
 
 
-TrainerFactory = Callable[[RunConfig, "str | None"], TrainerLike]
+TrainerFactory = Callable[["RunConfig", "str | None"], TrainerLike]
 """(config, resume) -> trainer; ``resume`` is the run given with --run, or None."""
 
 

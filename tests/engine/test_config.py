@@ -200,3 +200,31 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["cfg.json"]  # no temp file left
     assert diff_from_defaults(cfg)["learning_rate"] == (0.001, 3e-4)
     assert load_config(None) == RunConfig()
+
+
+def test_the_plain_data_table_matches_the_schema() -> None:
+    """engine/config_table.json (the dashboard's first frame, drawn before pydantic loads) is
+    written from RunConfig: a field added, renamed or re-described there must be written
+    there too."""
+    from engine import config_table
+
+    expected = config_table.table_text()
+    written = config_table.TABLE_FILE.read_text(encoding="utf-8")
+    assert written == expected, (
+        "engine/config_table.json is out of date: run `python -m engine.config_table`"
+    )
+    assert config_table.defaults() == RunConfig().model_dump()
+    assert config_table.LIVE_NAMES == LIVE_FIELDS
+    assert [row.allowed for row in config_table.FIELDS] == [
+        field_range(name) for name in RunConfig.model_fields
+    ]
+
+
+def test_rewriting_the_table_reports_a_change(tmp_path: Path) -> None:
+    from engine import config_table
+
+    path = tmp_path / "config_table.json"
+    path.write_text("[]\n", encoding="utf-8")
+    assert config_table.rewrite(path) is True
+    assert config_table.rewrite(path) is False
+    assert path.read_text(encoding="utf-8") == config_table.table_text()

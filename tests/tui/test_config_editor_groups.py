@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import wait_until
 from textual.widgets import Input, Label, Select
 
 from engine.config import FIELD_GROUPS, RunConfig, list_presets
@@ -131,3 +132,24 @@ async def test_rows_after_the_first_group_arrive_after_the_first_frame(
         assert not app.query_one("#field-learning_rate", Input).disabled  # a live field
         assert editor.group_titles.keys() == {g for g in FIELD_GROUPS if g in {
             field_group(n) for n in RunConfig.model_fields}}  # fmt: skip
+
+
+async def test_a_dashboard_without_a_config_shows_the_defaults_then_validates_them(
+    fake_factory,
+) -> None:
+    """No --config: the rows come from engine.config_table (no pydantic before the first
+    frame); the first validation, after that frame, yields RunConfig's defaults."""
+    app = make_app(trainer_factory=fake_factory)
+    assert app.initial_config is None
+    async with app.run_test(size=(120, 40)) as pilot:
+        editor = app.query_one(ConfigEditor)
+        defaults = RunConfig()
+        for name in RunConfig.model_fields:
+            expected = getattr(defaults, name)
+            text = str(expected).lower() if isinstance(expected, bool) else str(expected)
+            assert str(editor.inputs[name].value) == text, name
+        assert "config valid" in str(editor.summary.render())
+        await pilot.pause()
+        assert editor.config == defaults and not editor.problems
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.stats.step > 0)

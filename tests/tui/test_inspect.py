@@ -9,6 +9,7 @@ from conftest import wait_until
 from inspect_fixtures import inspect_app
 from textual.widgets import Input
 
+from engine.config import RunConfig
 from tui.launch import make_app
 from tui.screens.inspect import InspectScreen
 
@@ -114,7 +115,7 @@ async def test_live_weights_refresh_while_training(fake_factory, no_color: bool,
     if no_color:
         monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = app.initial_config.model_copy(update={"max_steps": 100000})
+    app.initial_config = RunConfig(max_steps=100000)
     async with app.run_test(size=(80, 24)) as pilot:
         # Keys go in while paused: Pilot waits for an idle app after each key press.
         await pilot.press("s")

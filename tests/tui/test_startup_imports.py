@@ -27,6 +27,10 @@ LATER = (
     "psutil",
     "plotext",  # ~70-100 ms; the empty charts of the first frame are drawn without it
     "textual_plotext",  # ~45 ms; the charts sample CPU and memory only once steps arrive
+    # 0.1-0.2 s: the editor's first rows come from engine.config_table; RunConfig loads at
+    # its first validation, after the first frame
+    "pydantic",
+    "engine.config",
 )
 
 SCRIPT = """

@@ -267,6 +267,10 @@ def open_inspect(app: Any) -> None:
     (the trainer's while one runs) and run folder (for the timeline)."""
     trainer = app.trainer
     config = getattr(trainer, "config", None) or app.initial_config
+    if config is None:  # the dashboard started from RunConfig's defaults
+        from engine.config import RunConfig
+
+        config = RunConfig()
     run_dir = getattr(trainer, "run_dir", None)
     shown = app.resume or app.opened  # a run being resumed, or one opened to look at
     if run_dir is None and shown:

@@ -12,9 +12,8 @@ while a run is going, :class:`ConfigEditor.LiveEdit` when a live field is submit
 
 from __future__ import annotations
 
-import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,30 +22,24 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
-from engine.config import (
-    FIELD_GROUPS,
-    LIVE_FIELDS,
-    ConfigError,
-    RunConfig,
-    field_range,
-    list_presets,
-    load_config,
-    parse_value,
-    save_config,
-    validate_config,
-)
+from engine.config_fields import FIELD_GROUPS, ConfigError
+from engine.config_files import list_presets, save_config
 from engine.config_layout import APPLIES_WHEN, field_applies, field_group
+from engine.config_table import BY_NAME, LIVE_NAMES, NAMES
+from engine.config_table import defaults as default_values
 from engine.run_folder import CONFIG_FILE
+
+if TYPE_CHECKING:
+    from engine.config import RunConfig
+
+# The rows come from engine.config_table, so the first frame needs no pydantic; RunConfig
+# (pydantic and the schema: 0.1-0.2 s) loads at the first validation, right after that frame.
 
 
 def _choices(name: str) -> list[str] | None:
     """The allowed strings of a Literal field, 'true'/'false' for a bool, else None."""
-    ann = RunConfig.model_fields[name].annotation
-    if ann is bool:
-        return ["true", "false"]
-    if typing.get_origin(ann) is typing.Literal:
-        return [str(c) for c in typing.get_args(ann)]
-    return None
+    choices = BY_NAME[name].choices
+    return list(choices) if choices else None
 
 
 EAGER_GROUPS = 1  # groups of rows in the dashboard's first frame; then one more per refresh
@@ -82,16 +75,22 @@ class ConfigEditor(Vertical):
             self.name = name
             self.value = value
 
-    def __init__(self, config: RunConfig, config_path: str = "", *, id: str | None = None):
+    def __init__(
+        self, config: RunConfig | None, config_path: str = "", *, id: str | None = None
+    ) -> None:
+        """``config`` None: RunConfig's defaults, shown before pydantic is loaded."""
         super().__init__(id=id)
-        self._initial = config
         self._config_path = config_path
         self.config: RunConfig | None = config
         self.problems: dict[str, str] = {}
         self.running = False
+        # Started from the defaults: the first validation (pydantic's import) waits for the
+        # first frame; until then the Changed events of mounting widgets validate nothing.
+        self._first_validation_pending = config is None
+        values = default_values() if config is None else config.model_dump()
         # Every field's text, for the rows not mounted yet (see compose); a mounted row's
         # widget holds its own.
-        self._texts = {name: _as_text(getattr(config, name)) for name in RunConfig.model_fields}
+        self._texts = {name: _as_text(values[name]) for name in NAMES}
         self._pending_groups: list[tuple[str, list[str]]] = []
         # Rows built but not yet registered in inputs/errors/rows (see _register).
         self._built: dict[str, tuple[Widget, Input | Select, Label]] = {}
@@ -118,10 +117,7 @@ class ConfigEditor(Vertical):
         # The first frame shows the first group's rows only: the ~370 widgets of every row
         # took most of the dashboard's 2.3 s to its first frame. The rest mount right after
         # it, a group per refresh (under run_test, all at once: tests query any field).
-        groups = [
-            (group, [n for n in RunConfig.model_fields if field_group(n) == group])
-            for group in FIELD_GROUPS
-        ]
+        groups = [(group, [n for n in NAMES if field_group(n) == group]) for group in FIELD_GROUPS]
         groups = [(group, names) for group, names in groups if names]
         defer = not self.app.is_headless if self.DEFER_ROWS is None else self.DEFER_ROWS
         first = EAGER_GROUPS if defer else len(groups)
@@ -138,8 +134,8 @@ class ConfigEditor(Vertical):
 
     def _row(self, name: str) -> Widget:
         """One field: name and value on a row, its full error (when any), its help."""
-        info = RunConfig.model_fields[name]
-        live = name in LIVE_FIELDS
+        row = BY_NAME[name]
+        live = name in LIVE_NAMES
         value = self._texts[name]
         choices = _choices(name)
         box: Input | Select = (
@@ -155,17 +151,17 @@ class ConfigEditor(Vertical):
         )
         # Under the row, full width and wrapping: a pydantic message is often long.
         error = Label("", id=f"error-{name}", classes="field-error", markup=False)
-        row = Vertical(
+        widget = Vertical(
             Horizontal(
                 Label(name + (" ●" if live else ""), classes="field-name"), box, classes="field-row"
             ),
             error,
-            Static(f"{info.description} [{field_range(name)}]", classes="field-help", markup=False),
+            Static(f"{row.description} [{row.allowed}]", classes="field-help", markup=False),
             id=f"row-{name}",
             classes="field" + (" live" if live else ""),
         )
-        self._built[name] = (row, box, error)
-        return row
+        self._built[name] = (widget, box, error)
+        return widget
 
     def on_mount(self) -> None:
         self.inputs: dict[str, Input | Select] = {}
@@ -176,7 +172,13 @@ class ConfigEditor(Vertical):
         self.summary = self.query_one("#config-summary", Label)
         self._shown: dict[str, str] = {}
         self._register()
-        self.validate_form()
+        if self._first_validation_pending:
+            # RunConfig's defaults, valid by construction: say so now and validate (which
+            # loads pydantic) once the first frame is on screen.
+            self.summary.update(self._summary_text({}), layout=False)
+            self.call_after_refresh(self.validate_form)
+        else:
+            self.validate_form()
         self.update_visibility()
         if self._pending_groups:
             self.call_after_refresh(self._mount_next_group)
@@ -186,7 +188,7 @@ class ConfigEditor(Vertical):
         typing) and lock them as the rest are locked while a run goes."""
         for name, (row, box, error) in self._built.items():
             self.rows[name], self.inputs[name], self.errors[name] = row, box, error
-            box.disabled = self.running and name not in LIVE_FIELDS
+            box.disabled = self.running and name not in LIVE_NAMES
         self.group_titles.update(self._built_titles)
         self._built, self._built_titles = {}, {}
 
@@ -206,18 +208,14 @@ class ConfigEditor(Vertical):
     @property
     def complete(self) -> bool:
         """Every field's row is mounted (true from the first frame under run_test)."""
-        return not self._pending_groups and len(self.inputs) == len(RunConfig.model_fields)
+        return not self._pending_groups and len(self.inputs) == len(NAMES)
 
     # --- which fields are on screen ----------------------------------------------------
     def visible_fields(self) -> list[str]:
         """The fields that apply to the current choices and match the filter."""
         values = {name: self._text(name) for name in CONTROLLERS}
         needle = self.filter_text.strip().lower()
-        return [
-            name
-            for name in RunConfig.model_fields
-            if field_applies(name, values) and needle in name.lower()
-        ]
+        return [name for name in NAMES if field_applies(name, values) and needle in name.lower()]
 
     def update_visibility(self) -> None:
         """Hide fields that do not apply or do not match the filter, and empty groups."""
@@ -260,6 +258,8 @@ class ConfigEditor(Vertical):
         if self.running:
             self.notify("Stop the run before loading a preset.", severity="warning")
             return
+        from engine.config import load_config
+
         try:
             config = load_config(name)
         except ConfigError as exc:
@@ -278,10 +278,15 @@ class ConfigEditor(Vertical):
 
     def raw_values(self) -> dict[str, Any]:
         """Every field's current value, parsed from its text the way ``--set`` parses."""
-        return {name: parse_value(name, self._text(name)) for name in RunConfig.model_fields}
+        from engine.config import parse_value
+
+        return {name: parse_value(name, self._text(name)) for name in NAMES}
 
     def validate_form(self) -> RunConfig | None:
         """Validate every field together; show each problem beside its field; post Changed."""
+        from engine.config import validate_config
+
+        self._first_validation_pending = False
         try:
             config = validate_config(self.raw_values(), source="editor")
             problems: dict[str, str] = {}
@@ -296,13 +301,7 @@ class ConfigEditor(Vertical):
                 self.errors[name].update(f"✗ {why}" if why else "")
                 self.errors[name].display = bool(why)
                 self.inputs[name].set_class(bool(why), "-invalid-field")
-        if problems:
-            noun = "field" if len(problems) == 1 else "fields"
-            text = f"✗ {len(problems)} invalid {noun}: start is disabled"
-        elif self.running:
-            text = "Running: only ● fields can change; press Enter to apply"
-        else:
-            text = "✓ config valid"
+        text = self._summary_text(problems)
         if self._shown.get("", None) != text:
             self._shown[""] = text
             self.summary.update(text, layout=False)
@@ -310,11 +309,20 @@ class ConfigEditor(Vertical):
         self.post_message(self.Changed(config, problems))
         return config
 
+    def _summary_text(self, problems: dict[str, str]) -> str:
+        if problems:
+            noun = "field" if len(problems) == 1 else "fields"
+            return f"✗ {len(problems)} invalid {noun}: start is disabled"
+        if self.running:
+            return "Running: only ● fields can change; press Enter to apply"
+        return "✓ config valid"
+
     @on(Input.Changed, ".field-input")
     @on(Select.Changed, ".field-input")
     def _field_changed(self, event: Input.Changed | Select.Changed) -> None:
         event.stop()
-        self.validate_form()
+        if not self._first_validation_pending:  # else it is coming, and reads every field
+            self.validate_form()
         if (event.control.id or "").removeprefix("field-") in CONTROLLERS:
             self.update_visibility()
 
@@ -322,13 +330,13 @@ class ConfigEditor(Vertical):
     def _field_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         name = (event.input.id or "").removeprefix("field-")
-        if self.running and name in LIVE_FIELDS and self.validate_form() is not None:
+        if self.running and name in LIVE_NAMES and self.validate_form() is not None:
             self.post_message(self.LiveEdit(name, getattr(self.config, name)))
 
     # --- writing ----------------------------------------------------------------------
     def set_config(self, config: RunConfig) -> None:
         """Show ``config`` in every field (then validation runs on the change events)."""
-        for name in RunConfig.model_fields:
+        for name in NAMES:
             self._texts[name] = _as_text(getattr(config, name))
             if name in self.inputs:
                 self.inputs[name].value = self._texts[name]
@@ -339,7 +347,7 @@ class ConfigEditor(Vertical):
         """While running, lock every field that the trainer cannot change between steps."""
         self.running = running
         for name, widget in self.inputs.items():
-            widget.disabled = running and name not in LIVE_FIELDS
+            widget.disabled = running and name not in LIVE_NAMES
         for button in ("#config-load", "#config-reset"):
             self.query_one(button, Button).disabled = running
         self.query_one("#config-preset", Select).disabled = running
@@ -348,6 +356,8 @@ class ConfigEditor(Vertical):
     @on(Button.Pressed, "#config-reset")
     def reset_defaults(self) -> None:
         """Put every field back to RunConfig's defaults."""
+        from engine.config import RunConfig
+
         self.set_config(RunConfig())
         self.notify("Config reset to defaults")
 
@@ -358,6 +368,8 @@ class ConfigEditor(Vertical):
         try:
             if not path:
                 raise ConfigError({"path": "empty: type a JSON file or a preset name"}, "Load")
+            from engine.config import load_config
+
             config = load_config(path)
         except (ConfigError, OSError) as exc:
             self.notify(str(exc), title="Cannot load config", severity="error", timeout=10)
