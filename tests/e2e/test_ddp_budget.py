@@ -27,7 +27,7 @@ def test_budgeted_ranks_agree_on_schedule_evaluations_and_end(tmp_path: Path) ->
     corpus.write_text(TINY_TEXT, encoding="utf-8")
     fields = {
         **TINY_FIELDS, "data_file": str(corpus), "batch_size": 4, "max_steps": 0,
-        "time_budget_s": 4.0, "eval_interval": 1_000_000, "eval_interval_s": 1.0,
+        "time_budget_s": 6.0, "eval_interval": 1_000_000, "eval_interval_s": 1.0,
         "lr_schedule": "cosine", "sample_length": 10, "num_threads": 1,
     }  # fmt: skip
     config = tmp_path / "budget.json"
