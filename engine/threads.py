@@ -8,6 +8,12 @@ rule gets both the idle and the busy case right, so :class:`ThreadTuner` times r
 training steps (they are not wasted: they train) at 1..N threads, keeps the fastest (fewer
 threads when within 5%), and repeats that probe when the step time drifts by more than a
 third from what the chosen count gave, at most once a minute.
+
+The speed of a shared machine also moves while it is being measured, so a probe times the
+counts there and back (1, 2, 2, 1 on two cores), which cancels a steady drift: timed one
+way only, a machine slowing down during the probe once made two threads look no faster than
+one (71 against 74 ms per step) and a run kept one thread for ~700 steps at 1.5x the step
+time. After a restart (the step just compiled) a few steps pass before timing starts.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ import statistics
 from collections import deque
 from collections.abc import Callable
 
-# Steps timed per candidate: the first after a change is discarded (thread pool warm-up).
+# Steps per block of a probe: the first after a change of count is not timed (pool warm-up).
 PROBE_STEPS = 4
 TIE = 1.05  # fewer threads win when within 5%: they leave a core to the rest of the machine
 ABORT = 2.0  # a candidate whose step (even its first) takes 2x the best so far is dropped
 DRIFT = 1.33  # re-probe when the recent median step time moves by a third, either way
 DRIFT_WINDOW = 10
 MIN_REPROBE_S = 60.0
+SETTLE_STEPS = 3  # untimed steps after a restart: the first compiled steps run slower
 
 
 def usable_cores() -> int:
@@ -52,7 +59,10 @@ class ThreadTuner:
         self.candidates = list(range(1, max(1, max_threads) + 1))
         self.chosen = self.candidates[-1]
         self._times: dict[int, list[float]] = {}
-        self._probing: list[int] = []
+        self._probing: list[int] = []  # the counts still to time, one block each, in order
+        self._block_steps = 0  # steps taken in the current block
+        self._previous = self.chosen  # the count in use before the current block
+        self._settle = 0
         self._recent: deque[float] = deque(maxlen=DRIFT_WINDOW)
         self._reference = 0.0
         self._last_probe = -MIN_REPROBE_S
@@ -65,34 +75,32 @@ class ThreadTuner:
         return bool(self._probing)
 
     def restart(self) -> None:
-        """Measure afresh (the step itself changed, e.g. it is now compiled)."""
+        """Measure afresh (the step itself changed, e.g. it is now compiled), after
+        SETTLE_STEPS untimed steps."""
         if len(self.candidates) > 1:
             self._start_probe()
             self.probes = 1
+            self._settle = SETTLE_STEPS
 
     def _start_probe(self) -> None:
-        self._probing = list(self.candidates)
+        self._probing = self.candidates + self.candidates[::-1]  # there and back
         self._times = {n: [] for n in self.candidates}
+        self._dropped: set[int] = set()
         self._last_probe = self._clock()
         self.probes += 1
+        self._begin_block()
+
+    def _begin_block(self) -> None:
+        self._block_steps = 0
         self._set(self._probing[0])
 
     def after_step(self, seconds: float) -> str | None:
         """Record a step's time; returns a notice when a probe ends with a choice."""
+        if self._settle > 0:
+            self._settle -= 1
+            return None
         if self._probing:
-            current = self._probing[0]
-            self._times[current].append(seconds)
-            best = min((self._median(n) for n in self.candidates if n < current), default=0.0)
-            # Under contention one step at too many threads can cost 30 normal ones (every
-            # parallel op waits for a descheduled thread): stop probing such a count at once.
-            hopeless = best > 0 and seconds > ABORT * best
-            if len(self._times[current]) < PROBE_STEPS and not hopeless:
-                return None
-            self._probing.pop(0)
-            if self._probing:
-                self._set(self._probing[0])
-                return None
-            return self._choose()
+            return self._probe_step(seconds)
         self._recent.append(seconds)
         if len(self._recent) == DRIFT_WINDOW and self._reference > 0:
             ratio = statistics.median(self._recent) / self._reference
@@ -101,9 +109,34 @@ class ThreadTuner:
                 self._start_probe()
         return None
 
+    def _probe_step(self, seconds: float) -> str | None:
+        current = self._probing[0]
+        self._block_steps += 1
+        # The first step after a change of count is not timed (the pool wakes up).
+        if self._block_steps > 1 or current == self._previous:
+            self._times[current].append(seconds)
+        best = min((self._median(n) for n in self.candidates if n != current), default=math.inf)
+        # Under contention one step at too many threads can cost 30 normal ones (every
+        # parallel op waits for a descheduled thread): stop probing such a count at once,
+        # and do not come back to it.
+        hopeless = current > 1 and seconds > ABORT * best
+        if self._block_steps < PROBE_STEPS and not hopeless:
+            return None
+        self._previous = current
+        self._probing.pop(0)
+        if hopeless:
+            self._probing = [n for n in self._probing if n != current]
+            self._times[current] = self._times[current] or [seconds]
+            self._dropped.add(current)
+        if len(self.candidates) - len(self._dropped) <= 1:
+            self._probing = []  # one count left: nothing to compare it with
+        if self._probing:
+            self._begin_block()
+            return None
+        return self._choose()
+
     def _median(self, n: int) -> float:
-        times = self._times.get(n) or [math.inf]
-        return statistics.median(times[1:] or times)
+        return statistics.median(self._times.get(n) or [math.inf])
 
     def _choose(self) -> str:
         medians = {n: self._median(n) for n in self._times}

@@ -34,7 +34,7 @@ class Machine:
 def test_idle_machine_gets_every_core() -> None:
     machine = Machine({1: 0.10, 2: 0.06})
     tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
-    [note] = machine.run(tuner, 8)
+    [note] = machine.run(tuner, 16)  # 1, 2, 2, 1 threads: four blocks of four steps
     assert tuner.chosen == 2 and machine.threads == 2
     assert "cpu threads: 2" in note and "1: 100 ms, 2: 60 ms" in note
 
@@ -46,20 +46,61 @@ def test_contended_machine_gets_fewer_threads_and_a_tie_goes_to_fewer() -> None:
     assert notes and tuner.chosen == 1 and machine.threads == 1
     machine = Machine({1: 0.100, 2: 0.098})
     tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
-    machine.run(tuner, 8)
+    machine.run(tuner, 16)
     assert tuner.chosen == 1  # 2% faster is not worth a core taken from the machine
 
 
 def test_drift_triggers_a_new_measurement_at_most_once_a_minute() -> None:
     machine = Machine({1: 0.10, 2: 0.06})
     tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
-    machine.run(tuner, 8)
+    machine.run(tuner, 16)
     assert tuner.chosen == 2
     machine.step_s = {1: 0.11, 2: 0.45}  # another process starts competing
     machine.run(tuner, 20)  # the drift is seen, but the last probe was under 60 s ago
     assert tuner.probes == 1 and machine.threads == 2
     machine.run(tuner, 150)  # > 60 s later: measured again, and one thread wins
     assert tuner.probes == 2 and tuner.chosen == 1 and machine.threads == 1
+
+
+class SlowingMachine(Machine):
+    """A shared machine slowing down while it is measured: each step 3% slower than the one
+    before it (the whole machine, whatever the thread count)."""
+
+    def __init__(self, step_s: dict[int, float]) -> None:
+        super().__init__(step_s)
+        self.factor = 1.0
+
+    def run(self, tuner: ThreadTuner, steps: int) -> list[str]:
+        notes = []
+        for _ in range(steps):
+            seconds = self.step_s[self.threads] * self.factor
+            self.factor += 0.03
+            self.now += seconds
+            note = tuner.after_step(seconds)
+            if note:
+                notes.append(note)
+        return notes
+
+
+def test_a_machine_slowing_down_during_the_probe_still_gets_the_faster_count() -> None:
+    """Timed one way (1 then 2 threads), 10% faster at two threads read as a tie and one
+    thread was kept; timed there and back, the drift cancels."""
+    machine = SlowingMachine({1: 0.100, 2: 0.090})
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    [note] = machine.run(tuner, 16)
+    assert tuner.chosen == 2 and machine.threads == 2, note
+
+
+def test_after_a_restart_the_first_steps_are_not_timed() -> None:
+    """The first compiled steps run slow: they must not make a count look slow."""
+    machine = Machine({1: 0.10, 2: 0.06})
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    machine.run(tuner, 16)
+    tuner.restart()  # now at 1 thread, the first of the probe
+    slow = [tuner.after_step(5.0) for _ in range(3)]  # warm-up steps, any count
+    assert slow == [None, None, None] and tuner.probing
+    [note] = machine.run(tuner, 16)
+    assert tuner.chosen == 2 and "1: 100 ms, 2: 60 ms" in note
 
 
 def test_single_core_never_probes() -> None:
