@@ -61,7 +61,9 @@ class ThreadTuner:
         self._times: dict[int, list[float]] = {}
         self._probing: list[int] = []  # the counts still to time, one block each, in order
         self._block_steps = 0  # steps taken in the current block
-        self._previous = self.chosen  # the count in use before the current block
+        self._dropped: set[int] = set()  # counts found hopeless in the current probe
+        self._in_use = self.chosen  # torch starts with one thread per core
+        self._fresh = False  # the count changed before this step: the pool wakes up
         self._settle = 0
         self._recent: deque[float] = deque(maxlen=DRIFT_WINDOW)
         self._reference = 0.0
@@ -85,22 +87,28 @@ class ThreadTuner:
     def _start_probe(self) -> None:
         self._probing = self.candidates + self.candidates[::-1]  # there and back
         self._times = {n: [] for n in self.candidates}
-        self._dropped: set[int] = set()
+        self._dropped = set()
         self._last_probe = self._clock()
         self.probes += 1
         self._begin_block()
 
     def _begin_block(self) -> None:
         self._block_steps = 0
-        self._set(self._probing[0])
+        self._use(self._probing[0])
+
+    def _use(self, n: int) -> None:
+        self._set(n)
+        if n != self._in_use:
+            self._in_use, self._fresh = n, True
 
     def after_step(self, seconds: float) -> str | None:
         """Record a step's time; returns a notice when a probe ends with a choice."""
+        fresh, self._fresh = self._fresh, False
         if self._settle > 0:
             self._settle -= 1
             return None
         if self._probing:
-            return self._probe_step(seconds)
+            return self._probe_step(seconds, fresh)
         self._recent.append(seconds)
         if len(self._recent) == DRIFT_WINDOW and self._reference > 0:
             ratio = statistics.median(self._recent) / self._reference
@@ -109,11 +117,10 @@ class ThreadTuner:
                 self._start_probe()
         return None
 
-    def _probe_step(self, seconds: float) -> str | None:
+    def _probe_step(self, seconds: float, fresh: bool) -> str | None:
         current = self._probing[0]
         self._block_steps += 1
-        # The first step after a change of count is not timed (the pool wakes up).
-        if self._block_steps > 1 or current == self._previous:
+        if not fresh:  # the first step after a change of count is not timed
             self._times[current].append(seconds)
         best = min((self._median(n) for n in self.candidates if n != current), default=math.inf)
         # Under contention one step at too many threads can cost 30 normal ones (every
@@ -122,7 +129,6 @@ class ThreadTuner:
         hopeless = current > 1 and seconds > ABORT * best
         if self._block_steps < PROBE_STEPS and not hopeless:
             return None
-        self._previous = current
         self._probing.pop(0)
         if hopeless:
             self._probing = [n for n in self._probing if n != current]
@@ -144,7 +150,7 @@ class ThreadTuner:
         self.chosen = min(n for n, m in medians.items() if m <= best * TIE)
         self._reference = medians[self.chosen]
         self._recent.clear()
-        self._set(self.chosen)
+        self._use(self.chosen)
         timings = ", ".join(f"{n}: {m * 1000:.0f} ms" for n, m in medians.items())
         again = " (re-measured: step time drifted)" if self.probes > 1 else ""
         return f"cpu threads: {self.chosen}, the fastest measured{again} (per step: {timings})"
