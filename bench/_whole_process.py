@@ -82,15 +82,36 @@ def plain_run(steps: int, out: Path, extra: list[str]) -> float:
     return out.stat().st_mtime - start
 
 
-def whole_process(step_counts: list[int], extra: list[str]) -> None:
-    """Print the comparison for each run length."""
+def whole_process(step_counts: list[int], extra: list[str], pairs: int = 1) -> None:
+    """Print the comparison for each run length.
+
+    ``pairs`` > 1 repeats the two processes in alternating order (plain, llmv0, llmv0,
+    plain, ...): this machine's speed drifts over minutes, and a fixed order hands the
+    drift to whichever runs second. The ratio is then of the summed times.
+    """
     print("\nwhole process, start to final checkpoint (GPT 4x4x128, context 64, batch 32):")
     print(f"  {'steps':>6s} {'plain fp32 eager':>17s} {'llmv0 defaults':>15s} {'ratio':>7s}")
     with tempfile.TemporaryDirectory() as tmp:
         for steps in step_counts:
-            plain = plain_run(steps, Path(tmp) / f"plain{steps}.pt", extra)
-            ours, notes = llmv0_run(steps, Path(tmp) / "runs", extra)
-            print(f"  {steps:6d} {plain:16.1f}s {ours:14.1f}s {plain / ours:6.2f}x")
-            for note in notes:
-                if note.startswith(("compile", "cpu threads")):
-                    print(f"         {note}")
+            plains, ours = [], []
+            for pair in range(pairs):
+                runs = Path(tmp) / f"runs{steps}-{pair}"
+                order = ("plain", "llmv0") if pair % 2 == 0 else ("llmv0", "plain")
+                for which in order:
+                    if which == "plain":
+                        plains.append(plain_run(steps, Path(tmp) / f"plain{steps}.pt", extra))
+                    else:
+                        seconds, notes = llmv0_run(steps, runs, extra)
+                        ours.append(seconds)
+                print(
+                    f"  {steps:6d} {plains[-1]:16.1f}s {ours[-1]:14.1f}s "
+                    f"{plains[-1] / ours[-1]:6.2f}x" + (f"  ({' then '.join(order)})" * (pairs > 1))
+                )
+                for note in notes:
+                    if note.startswith(("compile", "cpu threads")):
+                        print(f"         {note}")
+            if pairs > 1:
+                print(
+                    f"  {steps:6d} sums: {sum(plains):.1f}s vs {sum(ours):.1f}s, "
+                    f"{sum(plains) / sum(ours):.2f}x over {pairs} alternating pairs"
+                )

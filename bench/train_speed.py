@@ -16,6 +16,7 @@ BLAS reaches, not a datasheet number.
     python bench/train_speed.py --quick               # a tiny model, seconds
     python bench/train_speed.py --threads 1           # every mode on one thread
     python bench/train_speed.py --whole-process       # start to final checkpoint, 300/3000
+    python bench/train_speed.py --whole-process 3000 --pairs 2   # alternating order
     python bench/train_speed.py --nanogpt --fp32-only --no-compile --set n_embd=128 \\
         --set seq_length=64 --set position_encoding=learned --set activation=gelu \\
         --set optimizer=adamw    # fp32 eager against nanoGPT's design at its small shape
@@ -244,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also time whole processes (start to final checkpoint): llmv0's defaults vs a "
         "plain fp32 eager loop, small GPT; default 300 and 3000 steps",
     )
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=1,
+        help="--whole-process: run each pair this many times, in alternating order",
+    )
     args = parser.parse_args(argv)
     print(reference_matmul_ms() + " (before)")
     try:
@@ -256,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.whole_process is not None:
         from bench._whole_process import whole_process
 
-        whole_process(args.whole_process or [300, 3000], args.overrides)
+        whole_process(args.whole_process or [300, 3000], args.overrides, args.pairs)
         print(f"  {machine_line()}")
         return 0
     if args.threads > 0:
