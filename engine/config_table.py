@@ -21,7 +21,7 @@ TABLE_FILE = Path(__file__).with_name("config_table.json")
 
 
 class FieldRow(NamedTuple):
-    """One RunConfig field, as the editor and ``--set`` parsing need it."""
+    """One RunConfig field, as the config editor shows it."""
 
     name: str
     group: str  # one of engine.config_fields.FIELD_GROUPS
@@ -29,15 +29,17 @@ class FieldRow(NamedTuple):
     description: str
     allowed: str  # the allowed values as a phrase (engine.config.field_range)
     choices: tuple[str, ...] | None  # a Literal's values; ("true", "false") for a bool
-    kind: str  # "str", "bool", "int", "float" or "choice": how typed text is parsed
     live: bool  # may change while a run goes
-    fixed: bool  # must stay the same when a run resumes
 
 
 def _read(path: Path) -> tuple[FieldRow, ...]:
+    # Keys are read by FieldRow's names, so a file written for another FieldRow still loads
+    # and ``python -m engine.config_table`` can rewrite it (the test reports the mismatch).
     rows = json.loads(path.read_text(encoding="utf-8"))
     return tuple(
-        FieldRow(**{**row, "choices": tuple(row["choices"]) if row["choices"] else None})
+        FieldRow(*(row.get(key) for key in FieldRow._fields))._replace(
+            choices=tuple(row["choices"]) if row.get("choices") else None
+        )
         for row in rows
     )
 
@@ -64,11 +66,9 @@ def rows_from_schema() -> list[FieldRow]:
         ann = info.annotation
         choices: tuple[str, ...] | None = None
         if ann is bool:
-            kind, choices = "bool", ("true", "false")
+            choices = ("true", "false")
         elif typing.get_origin(ann) is typing.Literal:
-            kind, choices = "choice", tuple(str(c) for c in typing.get_args(ann))
-        else:
-            kind = getattr(ann, "__name__", "str")
+            choices = tuple(str(c) for c in typing.get_args(ann))
         rows.append(
             FieldRow(
                 name=name,
@@ -77,9 +77,7 @@ def rows_from_schema() -> list[FieldRow]:
                 description=info.description or "",
                 allowed=range_phrase(info),
                 choices=choices,
-                kind=kind,
                 live=bool(extra.get("live")),
-                fixed=bool(extra.get("fixed")),
             )
         )
     return rows

@@ -11,7 +11,7 @@ import bisect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.config_table import defaults as config_defaults
+from engine.config_table import BY_NAME as CONFIG_FIELDS
 
 if TYPE_CHECKING:
     from textual_plotext.plot import Plot
@@ -157,11 +157,11 @@ def value_at(steps: list[int], values: list[float], step: int | None) -> float |
 
 def tokens_per_step(config: dict[str, Any]) -> int:
     """Tokens one optimizer step consumes, from a run's config (defaults when absent)."""
-    default = config_defaults()
-    batch = int(config.get("batch_size", default["batch_size"]))
-    seq = int(config.get("seq_length", default["seq_length"]))
-    accum = int(config.get("grad_accum_steps", default["grad_accum_steps"]))
-    return batch * seq * accum
+
+    def get(name: str) -> int:
+        return int(config.get(name, CONFIG_FIELDS[name].default))
+
+    return get("batch_size") * get("seq_length") * get("grad_accum_steps")
 
 
 LABEL_MIN_HEIGHT = 14  # a shorter chart spends no row on "step": the view line names the axis
