@@ -85,3 +85,37 @@ async def test_a_size_the_copy_declines_is_drawn_by_plotext() -> None:
         assert empty_chart(12, 3, "lr —", None, (0, 0, 0), (1, 1, 1)) is None
         text = chart.render()
         assert "lr —" in text.plain and chart._plot is not None  # plotext drew it
+
+
+@pytest.mark.parametrize("points", [[], [(1, 2.0), (2, 1.5), (3, 1.2)]], ids=["empty", "data"])
+async def test_the_axis_name_follows_the_height_the_chart_is_drawn_at(points) -> None:
+    """The x axis's name costs a row, so only a tall chart shows it; a chart that grows (the
+    terminal, or a neighbour's layout, changed) shows it at once, before its next redraw."""
+    from textual.app import App, ComposeResult
+
+    from tui.chart_view import LABEL_MIN_HEIGHT
+    from tui.widgets.series_chart import SeriesChart
+
+    class Growing(App[None]):
+        CSS = f"SeriesChart {{ width: 40; height: {LABEL_MIN_HEIGHT - 1}; }}"
+
+        def compose(self) -> ComposeResult:
+            yield SeriesChart("lr", (200, 90, 200))
+
+    def last_row(chart: SeriesChart) -> str:
+        return chart.render().plain.rstrip("\n").split("\n")[-1].strip()
+
+    app = Growing()
+    async with app.run_test() as pilot:
+        chart = app.query_one(SeriesChart)
+        chart.add(points)
+        chart.redraw_if_dirty()
+        await pilot.pause()
+        assert last_row(chart) != "step"
+        chart.styles.height = LABEL_MIN_HEIGHT + 4
+        await pilot.pause()
+        assert chart.size.height == LABEL_MIN_HEIGHT + 4
+        assert last_row(chart) == "step"  # no redraw in between
+        chart.styles.height = LABEL_MIN_HEIGHT - 2
+        await pilot.pause()
+        assert last_row(chart) != "step"

@@ -90,7 +90,10 @@ class ChartBase(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._plot: Plot | None = None
-        self._empty: tuple[str, str | None] | None = None  # (title, x label) to copy
+        self._empty: str | None = None  # the title of an empty chart to copy, or None
+        # The x axis whose name the chart shows when tall enough: decided when the chart is
+        # rendered, at its size then (a redraw can run before a layout change reaches it).
+        self._axis = "step"
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
@@ -108,29 +111,27 @@ class ChartBase(Widget):
 
     def begin(self, title: str, axis: str, *, empty: bool) -> Plot | None:
         """Start a redraw: None when there is nothing to plot (``empty``) and the empty chart
-        was drawn without plotext; else the plotext figure, cleared, with its title and,
-        when the chart is tall enough, the x axis's name."""
-        x_label = x_label_text(axis, self.size.height)
-        if empty and self.draw_empty(title, x_label):
+        was drawn without plotext; else the plotext figure, cleared, with its title. The x
+        axis's name is added at render time, when the chart is tall enough then."""
+        self._axis = axis
+        if empty and self.draw_empty(title):
             return None
-        return self._figure(title, x_label)
+        return self._figure(title)
 
-    def _figure(self, title: str, x_label: str | None) -> Plot:
-        """The plotext figure, cleared, with a title and maybe the x axis's name."""
+    def _figure(self, title: str) -> Plot:
+        """The plotext figure, cleared, with a title."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title(title)
-        if x_label:
-            plt.xlabel(x_label)
         return plt
 
-    def draw_empty(self, title: str, x_label: str | None) -> bool:
+    def draw_empty(self, title: str) -> bool:
         """Show an empty chart without plotext, when this chart has never needed plotext;
         False when it has (then draw on :attr:`plt` as usual)."""
         if self._plot is not None:
             return False
-        self._empty = (title, x_label)
+        self._empty = title
         self.refresh()
         return True
 
@@ -145,10 +146,11 @@ class ChartBase(Widget):
     def render(self) -> RenderResult:
         if self._empty is not None:
             width, height = self.size
-            copy = empty_chart(width, height, *self._empty, *self._colors())
+            x_label = x_label_text(self._axis, height)
+            copy = empty_chart(width, height, self._empty, x_label, *self._colors())
             if copy is not None:
                 return Text.from_ansi(copy)
-            self._figure(*self._empty)  # a size the copy does not cover: plotext draws it
+            self._figure(self._empty)  # a size the copy does not cover: plotext draws it
         return self.render_plot()
 
     def render_plot(self) -> Text:
@@ -161,6 +163,7 @@ class ChartBase(Widget):
         width, height = self.size
         plot.plotsize(width, height)
         plot._set_size(width, height)  # as PlotextPlot: resizing is unreliable without it
+        plot.xlabel(x_label_text(self._axis, height))  # None takes a shorter chart's row back
         name = f"textual-auto-{self.app.theme}"
         if name not in themes:
             canvas, ink = self._colors()
