@@ -14,6 +14,14 @@ counts there and back (1, 2, 2, 1 on two cores), which cancels a steady drift: t
 way only, a machine slowing down during the probe once made two threads look no faster than
 one (71 against 74 ms per step) and a run kept one thread for ~700 steps at 1.5x the step
 time. After a restart (the step just compiled) a few steps pass before timing starts.
+
+A run that chose fewer threads than cores (another process was competing) also measures
+again now and then, even when its step time holds: a one-thread step takes as long with a
+competitor as without, so a competitor that leaves changes nothing the drift check can see.
+A gpt-30min run whose first probe met a short-lived competitor (2 threads at 1095 ms a step
+against 311 ms at 1) kept one thread for its whole 30 minutes. The check comes a minute after
+the probe, then at doubling intervals up to five minutes while it keeps confirming the count;
+under lasting contention it costs one slow step (a hopeless count is dropped at its first).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ ABORT = 2.0  # a candidate whose step (even its first) takes 2x the best so far 
 DRIFT = 1.33  # re-probe when the recent median step time moves by a third, either way
 DRIFT_WINDOW = 10
 MIN_REPROBE_S = 60.0
+RECHECK_MAX_S = 300.0  # fewer threads than cores: measure again at most this long after
 SETTLE_STEPS = 3  # untimed steps after a restart: the first compiled steps run slower
 
 
@@ -68,6 +77,8 @@ class ThreadTuner:
         self._recent: deque[float] = deque(maxlen=DRIFT_WINDOW)
         self._reference = 0.0
         self._last_probe = -MIN_REPROBE_S
+        self._recheck_s = MIN_REPROBE_S  # the wait before a check with fewer threads than cores
+        self._why = ""  # why the probe under way started, for its notice
         self.probes = 0
         if len(self.candidates) > 1:
             self._start_probe()
@@ -84,7 +95,8 @@ class ThreadTuner:
             self.probes = 1
             self._settle = SETTLE_STEPS
 
-    def _start_probe(self) -> None:
+    def _start_probe(self, why: str = "") -> None:
+        self._why = why
         self._probing = self.candidates + self.candidates[::-1]  # there and back
         self._times = {n: [] for n in self.candidates}
         self._dropped = set()
@@ -114,7 +126,11 @@ class ThreadTuner:
             ratio = statistics.median(self._recent) / self._reference
             drifted = ratio > DRIFT or ratio < 1 / DRIFT
             if drifted and self._clock() - self._last_probe >= MIN_REPROBE_S:
-                self._start_probe()
+                self._start_probe("step time drifted")
+                return None
+        fewer = self.chosen < self.candidates[-1]
+        if fewer and self._clock() - self._last_probe >= self._recheck_s:
+            self._start_probe("check")  # has a core come free?
         return None
 
     def _probe_step(self, seconds: float, fresh: bool) -> str | None:
@@ -144,13 +160,22 @@ class ThreadTuner:
     def _median(self, n: int) -> float:
         return statistics.median(self._times.get(n) or [math.inf])
 
-    def _choose(self) -> str:
+    def _choose(self) -> str | None:
+        """Keep the fastest count; a notice, except for a check that changed nothing."""
         medians = {n: self._median(n) for n in self._times}
         best = min(medians.values())
-        self.chosen = min(n for n, m in medians.items() if m <= best * TIE)
+        before, self.chosen = self.chosen, min(n for n, m in medians.items() if m <= best * TIE)
         self._reference = medians[self.chosen]
         self._recent.clear()
         self._use(self.chosen)
+        same = self.chosen == before and self.probes > 1
+        # A check that confirms the count waits twice as long for the next one.
+        self._recheck_s = min(2 * self._recheck_s, RECHECK_MAX_S) if same else MIN_REPROBE_S
+        if same and self._why == "check":
+            return None
         timings = ", ".join(f"{n}: {m * 1000:.0f} ms" for n, m in medians.items())
-        again = " (re-measured: step time drifted)" if self.probes > 1 else ""
+        why = self._why
+        if why == "check":
+            why = "a core came free" if self.chosen > before else "checked again"
+        again = f" (re-measured: {why})" if self.probes > 1 else ""
         return f"cpu threads: {self.chosen}, the fastest measured{again} (per step: {timings})"

@@ -62,6 +62,34 @@ def test_drift_triggers_a_new_measurement_at_most_once_a_minute() -> None:
     assert tuner.probes == 2 and tuner.chosen == 1 and machine.threads == 1
 
 
+def test_a_competitor_that_leaves_gives_the_cores_back() -> None:
+    """One thread takes as long with a competitor as without, so the drift check cannot see
+    it leave: a gpt-30min run whose first probe met a short-lived competitor kept one thread
+    for its whole 30 minutes. With fewer threads than cores the tuner checks again anyway."""
+    machine = Machine({1: 0.31, 2: 1.1})  # a competitor while the first probe runs
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    machine.run(tuner, 10)
+    assert tuner.chosen == 1
+    machine.step_s = {1: 0.31, 2: 0.18}  # it has gone
+    notes = machine.run(tuner, 400)  # two minutes
+    assert tuner.chosen == 2 and machine.threads == 2
+    assert [n for n in notes if "re-measured: a core came free" in n]
+
+
+def test_checks_under_lasting_contention_back_off_and_stay_quiet() -> None:
+    machine = Machine({1: 0.10, 2: 3.0})
+    tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
+    machine.run(tuner, 5)
+    slow_steps = 0
+    notes = []
+    for _ in range(36_000):  # an hour of 0.1 s steps
+        slow_steps += machine.threads == 2
+        notes += machine.run(tuner, 1)
+    assert tuner.chosen == 1 and notes == []  # a check that changes nothing says nothing
+    # A minute, then 2, 4, 5, 5, ... minutes apart: 14 checks in the hour, one slow step each.
+    assert 10 <= tuner.probes - 1 <= 15 and slow_steps == tuner.probes - 1
+
+
 class SlowingMachine(Machine):
     """A shared machine slowing down while it is measured: each step 3% slower than the one
     before it (the whole machine, whatever the thread count)."""
