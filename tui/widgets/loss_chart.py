@@ -117,9 +117,6 @@ class LossChart(ChartBase):
         """Redraw on the next tick (the shared view changed)."""
         self._dirty = True
 
-    def on_resize(self) -> None:
-        self._dirty = True  # the x label depends on the height
-
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
         self.resets += 1

@@ -44,9 +44,6 @@ class MetricChart(ChartBase):
         """Redraw on the next tick (the shared view changed)."""
         self._dirty = True
 
-    def on_resize(self) -> None:
-        self._dirty = True  # the x label depends on the height
-
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
         for series in (self.steps, self.perplexity, self.bits_per_char, self.epoch_steps):

@@ -65,9 +65,6 @@ class SeriesChart(ChartBase):
         """Redraw on the next tick (the shared view changed)."""
         self._dirty = True
 
-    def on_resize(self) -> None:
-        self._dirty = True  # the x label depends on the height
-
     def set_log_scale(self, on: bool) -> None:
         """Switch the y axis between linear and log."""
         self.log_scale = on
