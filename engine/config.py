@@ -230,7 +230,7 @@ class RunConfig(BaseModel):
     num_threads: int = _field(
         0,
         "CPU threads for PyTorch (0 = the fastest of 1..cores, measured on the first training "
-        "steps and again when the speed drifts).",
+        "steps and again when the speed drifts or a core may have come free).",
         ge=0,
         le=1024,
     )
