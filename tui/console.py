@@ -55,6 +55,8 @@ class TrainingDisplay:
         self.start_step = 0
         self.steps_per_epoch = 1
         self._last_draw = 0.0
+        self._last_step: StepCompleted | None = None  # what the status line shows
+        self._finished = False
 
     def __enter__(self) -> TrainingDisplay:
         self.live.__enter__()
@@ -92,7 +94,14 @@ class TrainingDisplay:
         if now - self._last_draw < 0.1 and e.step < e.total_steps:
             return
         self._last_draw = now
+        self._draw(e)
+
+    def _draw(self, e: StepCompleted) -> None:
+        """The status line for step ``e``, with the latest evaluation."""
+        self._last_step = e
         eta = e.eta_s if e.eta_s is not None else float("nan")  # pauses and compile excluded
+        if self._finished:
+            eta = 0.0
         total = f"{e.total_steps:,}" if e.progress is None else f"~{e.total_steps:,}"
         parts = [
             f"step {e.step:,}/{total}",
@@ -114,6 +123,10 @@ class TrainingDisplay:
 
     def _on_EvalCompleted(self, e: EvalCompleted) -> None:
         self.val = {"loss": e.val_loss, "ppl": e.perplexity}
+        if self._last_step is not None:
+            # The final evaluation comes after the last step: the line left on screen at the
+            # end showed the evaluation before it (a gpt-30min run: val 1.5492, not 1.4121).
+            self._draw(self._last_step)
         mark = " [green]best[/]" if e.is_best else ""
         self.console.print(
             f"step {e.step:>7,}  train {e.train_loss:.4f}  val {e.val_loss:.4f}  "
@@ -154,6 +167,9 @@ class TrainingDisplay:
         self.console.print(f"[yellow]warning:[/] {escape(e.message)}", markup=True, highlight=False)
 
     def _on_RunFinished(self, e: RunFinished) -> None:
+        self._finished = True
+        if self._last_step is not None:
+            self._draw(self._last_step)  # ETA 0s, not the final evaluation's estimate
         best = f"{e.best_val_loss:.4f}" if e.best_val_loss != float("inf") else "- (no evaluation)"
         self.console.print(
             f"[bold green]Finished[/] ({e.reason}) at step {e.step:,} in "
