@@ -19,9 +19,10 @@ A run that chose fewer threads than cores (another process was competing) also m
 again now and then, even when its step time holds: a one-thread step takes as long with a
 competitor as without, so a competitor that leaves changes nothing the drift check can see.
 A gpt-30min run whose first probe met a short-lived competitor (2 threads at 1095 ms a step
-against 311 ms at 1) kept one thread for its whole 30 minutes. The check comes a minute after
-the probe, then at doubling intervals up to five minutes while it keeps confirming the count;
-under lasting contention it costs one slow step (a hopeless count is dropped at its first).
+against 311 ms at 1) kept one thread until it was stopped 19 minutes later. The check comes
+a minute after the probe, then at doubling intervals up to five minutes while it keeps
+confirming the count; under lasting contention it costs one slow step (a hopeless count is
+dropped at its first).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def test_drift_triggers_a_new_measurement_at_most_once_a_minute() -> None:
 def test_a_competitor_that_leaves_gives_the_cores_back() -> None:
     """One thread takes as long with a competitor as without, so the drift check cannot see
     it leave: a gpt-30min run whose first probe met a short-lived competitor kept one thread
-    for its whole 30 minutes. With fewer threads than cores the tuner checks again anyway."""
+    for 19 minutes, until stopped. With fewer threads than cores the tuner checks again anyway."""
     machine = Machine({1: 0.31, 2: 1.1})  # a competitor while the first probe runs
     tuner = ThreadTuner(machine.set_threads, 2, lambda: machine.now)
     machine.run(tuner, 10)
