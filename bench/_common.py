@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 
-from engine.config import RunConfig
-from engine.config_merge import merge
-from engine.data import read_corpus, resolve_corpus, split_tokens
-from engine.tokenizer import Tokenizer, build_tokenizer
+from engine.config.merge import merge
+from engine.config.schema import RunConfig
+from engine.text.corpus import read_corpus, resolve_corpus, split_tokens
+from engine.text.tokenizer import Tokenizer, build_tokenizer
 
 PRESETS = ("lstm-seed", "gpt-cpu", "gpt-cpu-long", "gpt-gpu")
 

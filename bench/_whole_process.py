@@ -27,8 +27,8 @@ SHAPE = [
 
 PLAIN_LOOP = """
 import sys, torch
-from engine.config import validate_config, apply_overrides, RunConfig
-from engine.data import read_corpus, resolve_corpus
+from engine.config.schema import validate_config, apply_overrides, RunConfig
+from engine.text.corpus import read_corpus, resolve_corpus
 from engine.models import build_model
 steps, out = int(sys.argv[1]), sys.argv[2]
 cfg = validate_config(apply_overrides(RunConfig().model_dump(), sys.argv[3:]))
@@ -57,10 +57,10 @@ def _env() -> dict[str, str]:
 
 def llmv0_run(steps: int, runs: Path, extra: list[str]) -> tuple[float, list[str]]:
     """Seconds from process start to the final checkpoint, and the run's notices."""
-    from engine.runlog import read_events
+    from engine.run.log import read_events
 
     run_id = f"w{steps}"
-    command = [sys.executable, "-m", "tui.cli", "train", "--max-steps", str(steps), "--run-id",
+    command = [sys.executable, "-m", "tui.cli.main", "train", "--max-steps", str(steps), "--run-id",
                run_id, "--runs-dir", str(runs), "--no-samples",
                "--set", f"eval_interval={steps}"]  # fmt: skip
     for item in [*SHAPE, *extra]:

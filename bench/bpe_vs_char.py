@@ -22,11 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import machine_line
-from engine.config import RunConfig
-from engine.data import read_corpus, resolve_corpus
-from engine.evaluate import evaluate
+from engine.analysis.evaluate import evaluate
+from engine.config.schema import RunConfig
 from engine.events import Event, RunFailed, RunStarted
-from engine.trainer import Trainer
+from engine.text.corpus import read_corpus, resolve_corpus
+from engine.train.trainer import Trainer
 
 
 def run_one(cfg: RunConfig, runs_dir: Path, tail_text: str) -> dict[str, float | str]:

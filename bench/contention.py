@@ -1,7 +1,7 @@
 """Training tokens/s with 0, 1 and 2 competing CPU-bound processes, per thread setting.
 
 Each cell is a fresh ``llmv0 train`` process (as a user would start it) on a preset, with
-``num_threads`` = 0 (the default: measured by engine.threads) or a fixed count, while N
+``num_threads`` = 0 (the default: measured by engine.runtime.threads) or a fixed count, while N
 other processes spin on the CPU. tokens/s is the trained tokens between the first and the
 last step over the time between them (start-up, the compiling step and the final
 evaluation left out; the default's thread probe is counted, it is part of its cost). The
@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import machine_line, reference_matmul_ms
-from engine.runlog import read_events
-from engine.threads import usable_cores
+from engine.run.log import read_events
+from engine.runtime.threads import usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["model=lstm", "hidden_dim=32", "embedding_dim=16", "seq_length=32", "batch_size=8"]
@@ -44,7 +44,7 @@ def train_tokens_per_s(
         f"num_threads={threads}", "sample_length=0", "eval_interval=1000000",
         "eval_max_windows=8", "checkpoint_interval_s=0", "time_budget_s=0", *sets,
     ]  # fmt: skip
-    command = [sys.executable, "-m", "tui.cli", "train", "--config", preset, "--max-steps",
+    command = [sys.executable, "-m", "tui.cli.main", "train", "--config", preset, "--max-steps",
                str(steps), "--run-id", run_id, "--runs-dir", str(runs), "--no-samples"]  # fmt: skip
     for item in overrides:
         command += ["--set", item]

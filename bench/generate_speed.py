@@ -23,11 +23,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import QUICK_OVERRIDES, load_preset, machine_line
-from engine.config import RunConfig
-from engine.device import configure_cpu
+from engine.config.schema import RunConfig
+from engine.generate.sampling import SampleSettings, generate_stream, sample_next
 from engine.models import build_model, count_parameters
-from engine.sampling import SampleSettings, generate_stream, sample_next
-from engine.tokenizer import CharTokenizer
+from engine.runtime.device import configure_cpu
+from engine.text.tokenizer import CharTokenizer
 
 ALPHABET = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # 65 chars
 PROMPT = "ROMEO:"

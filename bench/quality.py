@@ -26,13 +26,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import QUICK_OVERRIDES, load_preset, machine_line, reference_matmul_ms
-from engine.checkpoint import unwrap
+from engine.analysis.evaluate import evaluate
 from engine.control import Control
-from engine.device import configure_cpu, select_device, select_dtype
-from engine.evaluate import evaluate
 from engine.events import EvalCompleted, Event, RunStarted, StepCompleted
 from engine.models import count_parameters
-from engine.trainer import Trainer
+from engine.run.checkpoint import unwrap
+from engine.runtime.device import configure_cpu, select_device, select_dtype
+from engine.train.trainer import Trainer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,10 +41,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import QUICK_OVERRIDES, load_preset, machine_line, reference_matmul_ms
-from engine.config import RunConfig
-from engine.device import autocast, configure_cpu, maybe_compile, select_device
+from engine.config.schema import RunConfig
 from engine.models import build_model
-from engine.optim import build_optimizer
+from engine.runtime.device import autocast, configure_cpu, maybe_compile, select_device
+from engine.train.optim import build_optimizer
 
 VOCAB = 65  # Tiny Shakespeare's characters
 

@@ -33,10 +33,10 @@ from pathlib import Path
 from textual import events
 
 from engine import events as ev
-from engine.config import RunConfig
-from engine.trainer import Trainer
-from tui.launch import make_app
-from tui.trainer_factory import default_trainer_factory
+from engine.config.schema import RunConfig
+from engine.train.trainer import Trainer
+from tui.dashboard.launch import make_app
+from tui.dashboard.trainer_factory import default_trainer_factory
 
 WARMUP_STEPS = 20
 
@@ -107,7 +107,7 @@ async def run_inspect(
 ) -> tuple[float, list[float]]:
     """Train with the Inspect screen open and refreshing; with ``press_keys``, also move its
     cursor every 0.25 s and time each move to the screen."""
-    from tui.screens.inspect import InspectScreen
+    from tui.dashboard.screens.inspect import InspectScreen
 
     app = make_app(trainer_factory=default_trainer_factory(runs_dir))
     app.initial_config = config

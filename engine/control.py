@@ -59,7 +59,7 @@ class Control:
         self.send(Command("sample"))
 
     def set(self, name: str, value: Any) -> None:
-        """Change a live-editable config field (see engine.config.LIVE_FIELDS)."""
+        """Change a live-editable config field (see engine.config.schema.LIVE_FIELDS)."""
         self.send(Command("set", name, value))
 
     def get(self, timeout: float | None = None) -> Command | None:

@@ -71,7 +71,7 @@ class StepCompleted(Event):
     grad_norm: float
     elapsed_s: float
     total_steps: int
-    # Active seconds left (pauses and compilation excluded; engine.budget), None until known.
+    # Active seconds left (pauses and compilation excluded; engine.train.budget), None until known.
     eta_s: float | None = None
     # A time-budgeted run's schedule clock (0..1 of the budget used); None when by steps.
     progress: float | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.events import Event
 
 TINY_TEXT = (

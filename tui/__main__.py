@@ -1,5 +1,5 @@
 """``python -m tui`` starts the dashboard (what ``llmv0-tui`` runs; used by --serve)."""
 
-from tui.dashboard_entry import tui_main
+from tui.dashboard.entry import tui_main
 
 tui_main()

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from engine.analysis import AnalysisError
-from engine.tokenizer import Tokenizer
+from engine.text.tokenizer import Tokenizer
 
 # A head is named after a pattern when the pattern gets at least this share of its attention.
 NAMED_SHARE = 0.4

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from engine.analysis import AnalysisError
-from engine.tokenizer import Tokenizer
+from engine.text.tokenizer import Tokenizer
 
 SPEAKER = re.compile(r"^[A-Za-z][A-Za-z .'-]*:$", re.MULTILINE)
 CAPS_WORD = re.compile(r"\b[A-Z]{2,}\b")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from engine.analysis import AnalysisError
-from engine.tokenizer import Tokenizer
+from engine.text.tokenizer import Tokenizer
 
 VOWELS = frozenset("aeiouAEIOU")
 
@@ -127,7 +127,7 @@ def embedding_map(
 def earlier_tables(run_dir: Path | None, limit: int = 1) -> list[torch.Tensor]:
     """Embedding tables of the run's oldest kept checkpoints (``step-*.pt``, written when
     ``keep_checkpoints`` > 0), oldest first; unreadable files are skipped."""
-    from engine.checkpoint import CheckpointError, load_checkpoint
+    from engine.run.checkpoint import CheckpointError, load_checkpoint
 
     if run_dir is None:
         return []

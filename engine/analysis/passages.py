@@ -7,15 +7,15 @@ from pathlib import Path
 
 import torch
 
-from engine.config import RunConfig
-from engine.data import (
+from engine.config.schema import RunConfig
+from engine.text.corpus import (
     SHAKESPEARE_NAME,
     default_data_dir,
     read_corpus,
     resolve_corpus,
     split_tokens,
 )
-from engine.tokenizer import Tokenizer
+from engine.text.tokenizer import Tokenizer
 
 
 def validation_text(
@@ -29,7 +29,7 @@ def validation_text(
     if not download and cfg.data_file == SHAKESPEARE_NAME:
         cached = (data_dir or default_data_dir()) / SHAKESPEARE_NAME
         if not cached.exists():
-            from engine.data import CorpusError
+            from engine.text.corpus import CorpusError
 
             raise CorpusError(f"The corpus is not downloaded yet ({cached}).")
     text = read_corpus(resolve_corpus(cfg.data_file, data_dir))

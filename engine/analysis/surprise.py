@@ -1,6 +1,6 @@
 """Per-token surprise: the bits a model spends on each token of a text, and its top guesses.
 
-The text is scored exactly as ``engine.evaluate.evaluate`` scores a split: cut into
+The text is scored exactly as ``engine.analysis.evaluate.evaluate`` scores a split: cut into
 non-overlapping windows of ``seq_length`` inputs, each window from an empty context, so the
 bits summed here are the loss ``llmv0 eval`` reports for the same text. Tokens after the last
 full window (which evaluate leaves out) are scored in one shorter window, so every token but
@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.analysis import AnalysisError
-from engine.tokenizer import Tokenizer
+from engine.text.tokenizer import Tokenizer
 
 TOP_K = 5
 LN2 = math.log(2)

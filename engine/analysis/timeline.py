@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from engine.analysis.surprise import surprise_ids
-from engine.run_folder import TIMELINE_FILE
-from engine.tokenizer import Tokenizer
+from engine.run.folder import TIMELINE_FILE
+from engine.text.tokenizer import Tokenizer
 
 PASSAGE_TOKENS = 120  # one screen line and a half; a forward over it costs ~1 ms
 

@@ -20,11 +20,12 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 
 
 class LanguageModel(Protocol):
-    """What the trainer, the decoders (engine.sampling, engine.beam) and analysis need from a
+    """What the trainer, the decoders (engine.generate.sampling, engine.generate.beam) and analysis
+    need from a
     model: an ``nn.Module`` with these methods."""
 
     training: bool

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tui.cli import app
+from tui.cli.main import app
 
 runner = CliRunner()
 pytestmark = pytest.mark.timeout(60)

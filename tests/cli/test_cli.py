@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.checkpoint import load_checkpoint
-from engine.runlog import read_events
-from tui.cli import app
+from engine.run.checkpoint import load_checkpoint
+from engine.run.log import read_events
+from tui.cli.main import app
 
 runner = CliRunner()
 

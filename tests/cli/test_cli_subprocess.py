@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoint import load_checkpoint
-from engine.runlog import read_events
+from engine.run.checkpoint import load_checkpoint
+from engine.run.log import read_events
 
 LLMV0 = Path(sys.executable).with_name("llmv0")
 
@@ -67,7 +67,7 @@ def test_sigint_saves_latest_and_exits_130(corpus: Path, tmp_path: Path) -> None
 def test_entry_point_help_is_quick_and_needs_no_torch() -> None:
     code = (
         "import sys; sys.argv = ['llmv0', '--help']\n"
-        "from tui.cli import main\n"
+        "from tui.cli.main import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded')\n"
     )

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.runlog import read_events
-from tui.cli import app
+from engine.run.log import read_events
+from tui.cli.main import app
 
 runner = CliRunner()
 

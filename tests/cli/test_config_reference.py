@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.config import LIVE_FIELDS, RunConfig, validate_config
-from tui import config_reference as ref
-from tui.cli import app
+from engine.config.schema import LIVE_FIELDS, RunConfig, validate_config
+from tui.cli import config_reference as ref
+from tui.cli.main import app
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from engine.events import RunFailed, RunNotice
-from tui.console import TrainingDisplay
+from tui.cli.console import TrainingDisplay
 
 
 def test_failure_and_notice_texts_with_brackets_print_verbatim() -> None:

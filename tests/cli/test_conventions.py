@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tui import cli
-from tui.cli_serve import ATTACH_ENV
+from tui.cli import main as cli
+from tui.dashboard import command_line
+from tui.dashboard.serve_setup import ATTACH_ENV
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def trained(corpus: Path, runs_dir: Path) -> str:
     return "r"
 
 
-@pytest.mark.parametrize("entry", [cli.app, cli.tui_app], ids=["llmv0", "llmv0-tui"])
+@pytest.mark.parametrize("entry", [cli.app, command_line.tui_app], ids=["llmv0", "llmv0-tui"])
 def test_version(entry) -> None:
     result = runner.invoke(entry, ["--version"])
     assert result.exit_code == 0
@@ -50,7 +51,7 @@ def test_version(entry) -> None:
 
 @pytest.mark.parametrize(
     ("entry", "args"),
-    [(cli.app, []), (cli.app, ["train"]), (cli.app, ["generate"]), (cli.tui_app, [])],
+    [(cli.app, []), (cli.app, ["train"]), (cli.app, ["generate"]), (command_line.tui_app, [])],
 )
 def test_h_is_help_and_flags_show_no_type(entry, args: list[str]) -> None:
     short = runner.invoke(entry, [*args, "-h"], terminal_width=200)
@@ -69,7 +70,7 @@ def test_flags_of_train_are_listed_bare() -> None:
 
 def test_shell_completion_completes_commands_and_options() -> None:
     assert "--install-completion" in runner.invoke(cli.app, ["-h"]).stdout
-    assert "--install-completion" in runner.invoke(cli.tui_app, ["-h"]).stdout
+    assert "--install-completion" in runner.invoke(command_line.tui_app, ["-h"]).stdout
     script = runner.invoke(cli.app, ["--show-completion", "bash"], prog_name="llmv0")
     assert "_LLMV0_COMPLETE=complete_bash" in script.stdout
     env = {"_LLMV0_COMPLETE": "complete_bash", "COMP_WORDS": "llmv0 tr", "COMP_CWORD": "1"}
@@ -102,7 +103,7 @@ def test_a_signal_saves_then_exits_128_plus_it(
     corpus: Path, runs_dir: Path, signum: int, code: int
 ) -> None:
     command = [
-        sys.executable, "-m", "tui.cli", "train", "--max-steps", "1000000", "--run-id", "s",
+        sys.executable, "-m", "tui.cli.main", "train", "--max-steps", "1000000", "--run-id", "s",
         "--runs-dir", str(runs_dir), *sets(f"data_file={corpus}", *TINY, "eval_interval=100000"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -126,7 +127,7 @@ def _text(path: Path) -> str:
 
 def test_dashboard_runs_dir_is_where_runs_are_looked_up(tmp_path: Path) -> None:
     folder = tmp_path / "elsewhere"
-    result = runner.invoke(cli.tui_app, ["--runs-dir", str(folder), "--attach", "nope"])
+    result = runner.invoke(command_line.tui_app, ["--runs-dir", str(folder), "--attach", "nope"])
     assert result.exit_code == 2
     assert str(folder) in flat(result.stderr) and "Traceback" not in result.output
 
@@ -134,8 +135,8 @@ def test_dashboard_runs_dir_is_where_runs_are_looked_up(tmp_path: Path) -> None:
 def test_serve_attach_reaches_every_browser_tab(
     trained: str, runs_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tui.launch
-    import tui.serve
+    import tui.dashboard.launch
+    import tui.dashboard.serve
 
     seen: dict[str, object] = {}
 
@@ -149,23 +150,25 @@ def test_serve_attach_reaches_every_browser_tab(
         seen["tab"] = _no_arguments(monkeypatch)  # a tab opened while serving
         return 0
 
-    monkeypatch.setattr(tui.serve, "serve", fake_serve)
-    monkeypatch.setattr(tui.launch, "run_dashboard", fake_dashboard)
+    monkeypatch.setattr(tui.dashboard.serve, "serve", fake_serve)
+    monkeypatch.setattr(tui.dashboard.launch, "run_dashboard", fake_dashboard)
     monkeypatch.delenv(ATTACH_ENV, raising=False)
     args = ["--serve", "--attach", trained, "--runs-dir", str(runs_dir)]
-    result = runner.invoke(cli.tui_app, args)
+    result = runner.invoke(command_line.tui_app, args)
     assert result.exit_code == 0, result.output
     folder = str((runs_dir / trained).resolve())
     assert seen["env"] == (folder, str(runs_dir.resolve()))
     assert seen["tab"] == 0 and seen["dashboard"]["attach"] == folder
 
-    wrong = runner.invoke(cli.tui_app, ["--serve", "--attach", "nope", "--runs-dir", str(runs_dir)])
+    wrong = runner.invoke(
+        command_line.tui_app, ["--serve", "--attach", "nope", "--runs-dir", str(runs_dir)]
+    )
     assert wrong.exit_code == 2 and "nope" in wrong.stderr
 
 
 def _no_arguments(monkeypatch: pytest.MonkeyPatch) -> object:
     """``llmv0-tui`` (or a served tab's ``python -m tui``) with no arguments: its exit code."""
-    from tui.dashboard_entry import tui_main
+    from tui.dashboard.entry import tui_main
 
     monkeypatch.setattr(sys, "argv", ["llmv0-tui"])
     with pytest.raises(SystemExit) as exit_:
@@ -186,7 +189,7 @@ def test_no_arguments_skip_the_parser_but_keep_every_default(
 
 
 def test_shell_completion_without_arguments_goes_through_the_parser() -> None:
-    code = "import sys; sys.argv = ['llmv0-tui']; import tui.dashboard_entry as e; e.tui_main()"
+    code = "import sys; sys.argv = ['llmv0-tui']; import tui.dashboard.entry as e; e.tui_main()"
     env = {**os.environ, "_LLMV0_TUI_COMPLETE": "source_bash", "PYTHONPATH": str(REPO)}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
@@ -200,11 +203,11 @@ def test_serve_leaves_the_environment_as_it_found_it(
 ) -> None:
     """--serve's settings for its tabs must not outlive it: they once leaked into every
     dashboard a later test started, which then showed another run."""
-    import tui.serve
+    import tui.dashboard.serve
 
-    monkeypatch.setattr(tui.serve, "serve", lambda *args: 0)
+    monkeypatch.setattr(tui.dashboard.serve, "serve", lambda *args: 0)
     monkeypatch.delenv(ATTACH_ENV, raising=False)
     monkeypatch.delenv("LLMV0_RUNS_DIR", raising=False)
     args = ["--serve", "--attach", trained, "--runs-dir", str(runs_dir)]
-    assert runner.invoke(cli.tui_app, args).exit_code == 0
+    assert runner.invoke(command_line.tui_app, args).exit_code == 0
     assert ATTACH_ENV not in os.environ and "LLMV0_RUNS_DIR" not in os.environ

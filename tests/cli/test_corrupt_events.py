@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.run_folder import require_history
-from engine.runs import list_runs
-from engine.trainer import Trainer
-from tui.cli import app
+from engine.run.folder import require_history
+from engine.run.summary import list_runs
+from engine.train.trainer import Trainer
+from tui.cli.main import app
 
 runner = CliRunner()
 pytestmark = pytest.mark.timeout(120)
@@ -76,7 +76,7 @@ def test_history_and_browser_survive_malformed_event_lines(corrupt_run) -> None:
 
 
 async def test_dashboard_opens_a_run_with_malformed_event_lines(corrupt_run) -> None:
-    from tui.launch import make_app
+    from tui.dashboard.launch import make_app
 
     runs, run_id = corrupt_run
     app = make_app(run=run_id, runs_dir=runs)

@@ -15,12 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from engine import events as ev
-from engine.experiments import config_diff, run_record
-from engine.lock import RunLock
-from engine.runlog import RunLog
-from engine.runs import load_history
-from tui.cli import app
-from tui.overlay_plot import int_ticks
+from engine.experiments.records import config_diff, run_record
+from engine.run.lock import RunLock
+from engine.run.log import RunLog
+from engine.run.summary import load_history
+from tui.cli.main import app
+from tui.shared.overlay_plot import int_ticks
 
 runner = CliRunner()
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tui import cli
+from tui.cli import main as cli
+from tui.dashboard import command_line
 
 runner = CliRunner()
 TINY = ["--set", "seq_length=16", "--set", "batch_size=8", "--set", "hidden_dim=16"]
@@ -68,7 +69,7 @@ def test_report_without_matplotlib_is_written_without_its_chart(
 
 def test_serve_names_the_serve_extra(hide) -> None:
     hide("textual_serve")
-    result = runner.invoke(cli.tui_app, ["--serve"])
+    result = runner.invoke(command_line.tui_app, ["--serve"])
     assert result.exit_code == 2
     assert "pip install 'llmv0[serve]'" in result.stderr
     assert result.stderr.count("\n") == 1  # one line

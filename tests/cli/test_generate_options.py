@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import tui.cli_common
-from tui.cli import app
-from tui.cli_generate import PROB_STYLES, prob_style, unescape
+import tui.shared.cli_options
+from tui.cli.generate import PROB_STYLES, prob_style, unescape
+from tui.cli.main import app
 
 runner = CliRunner()
 
@@ -148,7 +148,9 @@ def test_eval_reports_bits_per_character_for_bpe(corpus: Path, runs_dir: Path) -
 
 def test_show_probs_colours_characters_on_a_terminal(gen, monkeypatch) -> None:
     plain = gen("-n", "40").stdout
-    monkeypatch.setattr(tui.cli_common, "out", Console(force_terminal=True, color_system="256"))
+    monkeypatch.setattr(
+        tui.shared.cli_options, "out", Console(force_terminal=True, color_system="256")
+    )
     coloured = gen("-n", "40", "--show-probs").stdout
     assert "\x1b[" in coloured
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.config import RunConfig
-from engine.trainer import Trainer
-from tui.cli import app
+from engine.config.schema import RunConfig
+from engine.train.trainer import Trainer
+from tui.cli.main import app
 
 runner = CliRunner()
 TEXT = (
@@ -113,7 +113,7 @@ def test_bad_input_is_one_clear_paragraph(runs: Path, args: list[str], message: 
 def test_html_escapes_user_text() -> None:
     from rich.text import Text
 
-    from tui.inspect_html import render_html
+    from tui.cli.inspect_html import render_html
 
     page = render_html("a <title> & more", [Text("<script>alert(1)</script> & [bold]x[/]")])
     assert "<script>" not in page and "&lt;script&gt;" in page

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from engine.control import Control
 from engine.events import Event, StepCompleted
-from engine.trainer import Trainer
-from tui import cli_common
-from tui.cli import app
-from tui.screens.run_browser import read_rows
+from engine.train.trainer import Trainer
+from tui.cli.main import app
+from tui.dashboard.screens.run_browser import read_rows
+from tui.shared import cli_options as cli_common
 
 runner = CliRunner()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.runs import Curves
-from tui.plotting import terminal_plot
+from engine.run.summary import Curves
+from tui.cli.plotting import terminal_plot
 
 
 def _curves(steps: int, every: int) -> Curves:

@@ -22,16 +22,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from engine.config import LIVE_FIELDS, ConfigError, RunConfig, live_update, parse_value
+from engine.config.schema import LIVE_FIELDS, ConfigError, RunConfig, live_update, parse_value
 from engine.control import Control
 from engine.events import EVENT_TYPES
-from engine.remote import COMMANDS_FILE, CommandFile, parse_command
-from engine.run_folder import load_for_inference
-from engine.runlog import read_events
-from engine.runs import curves, list_runs
-from engine.sampling import SampleSettings, generate
-from engine.trainer import Trainer
-from tui.cli import app
+from engine.generate.sampling import SampleSettings, generate
+from engine.run.commands_file import COMMANDS_FILE, CommandFile, parse_command
+from engine.run.folder import load_for_inference
+from engine.run.log import read_events
+from engine.run.summary import curves, list_runs
+from engine.train.trainer import Trainer
+from tui.cli.main import app
 
 pytestmark = pytest.mark.timeout(120)  # a hang fails the test instead of stalling CI
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from engine.sweep_space import load_space
-from tui.cli import app
+from engine.experiments.sweep_space import load_space
+from tui.cli.main import app
 
 runner = CliRunner()
 
@@ -98,7 +98,7 @@ def test_jobs_runs_worker_processes_on_one_study(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """--jobs 2 starts one more worker process; together they run exactly n_trials."""
-    from engine.sweep import default_storage, load_study, results
+    from engine.experiments.sweep import default_storage, load_study, results
 
     root = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("PYTHONPATH", str(root))  # the helper process imports this checkout

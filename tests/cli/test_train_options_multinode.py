@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.distributed import from_env
-from engine.runlog import read_events
-from tui.cli import app
+from engine.run.log import read_events
+from engine.runtime.distributed import from_env
+from tui.cli.main import app
 
 runner = CliRunner()
 TINY = [

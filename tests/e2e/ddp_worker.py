@@ -12,9 +12,9 @@ import sys
 
 import torch
 
-from engine.config import validate_config
+from engine.config.schema import validate_config
 from engine.events import EvalCompleted, Event, RunFinished, StepCompleted
-from engine.trainer import Trainer
+from engine.train.trainer import Trainer
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
 
         trainer.run(sink)
     if trainer.dist.enabled:
-        # As `llmv0 train --nproc` does (tui/cli_train.py, _exit_rank): skip an interpreter
+        # As `llmv0 train --nproc` does (tui/cli/train.py, _exit_rank): skip an interpreter
         # teardown that gloo's threads can abort under load, once everything is written.
         sys.stdout.flush()
         os._exit(0)

@@ -20,7 +20,7 @@ import pytest
 from conftest import TINY_FIELDS, TINY_TEXT
 
 from engine.events import StepCompleted
-from engine.runs import load_history
+from engine.run.summary import load_history
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,16 @@ def _config(tmp_path: Path) -> Path:
 
 def _train(runs: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "train", "--runs-dir", str(runs), "--no-samples", *args],
+        [
+            sys.executable,
+            "-m",
+            "tui.cli.main",
+            "train",
+            "--runs-dir",
+            str(runs),
+            "--no-samples",
+            *args,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "COLUMNS": "100"},

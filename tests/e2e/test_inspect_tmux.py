@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import RunConfig
-from engine.trainer import Trainer
+from engine.config.schema import RunConfig
+from engine.train.trainer import Trainer
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,7 +34,8 @@ class Terminal:
         self.name = f"llmv0-inspect-{uuid.uuid4().hex[:8]}"
         env = {"PYTHONPATH": str(ROOT), "TERM": "xterm-256color", **env}
         exports = " ".join(f"{k}={v!r}" for k, v in env.items())
-        command = f"{sys.executable} -c 'from tui.cli import tui_main; tui_main()' {args}"
+        entry = "from tui.dashboard.command_line import tui_main; tui_main()"
+        command = f"{sys.executable} -c '{entry}' {args}"
         script = f"cd {str(cwd)!r} && exec env {exports} {command}"
         shell = f"bash -c {script!r}; echo EXITED:$?; sleep 60"
         subprocess.run(

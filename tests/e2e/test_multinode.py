@@ -22,9 +22,9 @@ import psutil
 import pytest
 from conftest import TINY_FIELDS, TINY_TEXT
 
-from engine.checkpoint import load_checkpoint
-from engine.runlog import read_events
-from tui.cli_multinode import torchrun_command
+from engine.run.checkpoint import load_checkpoint
+from engine.run.log import read_events
+from tui.cli.launch import torchrun_command
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ def test_static_rendezvous_puts_rank_0_on_node_0(tmp_path: Path) -> None:
             "hidden_dim=16", "eval_interval=5", "eval_max_windows=2", "device=cpu",
             "num_threads=1"]  # fmt: skip
     base = [
-        sys.executable, "-m", "tui.cli", "train", "--nnodes", "2", "--rdzv-endpoint", endpoint,
+        sys.executable, "-m", "tui.cli.main", "train", "--nnodes", "2", "--rdzv-endpoint", endpoint,
         "--run-id", "st", "--max-steps", "10", "--runs-dir", str(runs), "--no-samples",
         *[arg for item in sets for arg in ("--set", item)],
     ]  # fmt: skip
@@ -136,7 +136,7 @@ def test_static_rendezvous_puts_rank_0_on_node_0(tmp_path: Path) -> None:
 def test_torchrun_command_for_one_and_many_machines() -> None:
     one = torchrun_command(["--run-id", "x"], nproc=2)
     assert "--standalone" in one and "--nproc_per_node=2" in one
-    assert one[-4:] == ["tui.cli", "train", "--run-id", "x"]
+    assert one[-4:] == ["tui.cli.main", "train", "--run-id", "x"]
     many = torchrun_command([], 1, nnodes=2, rdzv_endpoint="10.0.0.1:29400", max_restarts=3)
     assert "--standalone" not in many
     assert {"--nnodes=2", "--rdzv_endpoint=10.0.0.1:29400", "--rdzv_backend=c10d"} <= set(many)
@@ -172,7 +172,7 @@ def _killed_node_attempt(tmp_path: Path) -> tuple[list[int | None], str, Path]:
             "hidden_dim=64", "eval_interval=40", "eval_max_windows=4", "sample_length=0",
             "device=cpu", "num_threads=1", "seed=3"]  # fmt: skip
     command = [
-        sys.executable, "-m", "tui.cli", "train", "--nnodes", "2", "--rdzv-endpoint", endpoint,
+        sys.executable, "-m", "tui.cli.main", "train", "--nnodes", "2", "--rdzv-endpoint", endpoint,
         "--max-restarts", "2", "--run-id", "mn", "--resume", "auto", "--max-steps", "400",
         "--runs-dir", str(runs), "--no-samples",
         *[arg for item in sets for arg in ("--set", item)],
@@ -194,7 +194,7 @@ def _killed_node_attempt(tmp_path: Path) -> tuple[list[int | None], str, Path]:
         workers = [
             child
             for child in psutil.Process(nodes[1].pid).children(recursive=True)
-            if "tui.cli" in " ".join(child.cmdline())
+            if "tui.cli.main" in " ".join(child.cmdline())
             and "torch.distributed.run" not in " ".join(child.cmdline())
         ]
         assert len(workers) == 1
@@ -210,7 +210,7 @@ def _killed_node_attempt(tmp_path: Path) -> tuple[list[int | None], str, Path]:
 
 
 def test_a_killed_node_restarts_and_resumes_from_the_checkpoint(tmp_path: Path) -> None:
-    # Without a fresh rendezvous store per round (tui.cli_multinode.launcher_env) this failed
+    # Without a fresh rendezvous store per round (tui.cli.launch.launcher_env) this failed
     # about one run in two: the restarted group's gloo read the killed worker's address.
     codes, output, runs = _killed_node_attempt(tmp_path)
     assert codes == [0, 0], output[-3000:]
@@ -233,7 +233,7 @@ def test_ctrl_c_stops_a_data_parallel_run_with_a_checkpoint_and_130(tmp_path: Pa
     sets = [f"data_file={corpus}", "seq_length=16", "batch_size=4", "embedding_dim=8",
             "hidden_dim=16", "eval_interval=100000", "device=cpu", "num_threads=1"]  # fmt: skip
     command = [
-        sys.executable, "-m", "tui.cli", "train", "--nproc", "2", "--run-id", "c",
+        sys.executable, "-m", "tui.cli.main", "train", "--nproc", "2", "--run-id", "c",
         "--max-steps", "1000000", "--runs-dir", str(runs), "--no-samples",
         *[arg for item in sets for arg in ("--set", item)],
     ]  # fmt: skip

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import TINY_FIELDS, TINY_TEXT
 
-from engine.checkpoint import config_of, load_checkpoint
 from engine.events import EvalCompleted, RunFinished, RunStarted
-from engine.runlog import read_events
-from engine.trainer import Trainer
+from engine.run.checkpoint import config_of, load_checkpoint
+from engine.run.log import read_events
+from engine.train.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_sigkill_before_the_first_evaluation_leaves_a_resumable_run(tmp_path: Pa
     config.write_text(json.dumps(fields), encoding="utf-8")
     runs = tmp_path / "runs"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "train", "--runs-dir", str(runs), "--config",
+        [sys.executable, "-m", "tui.cli.main", "train", "--runs-dir", str(runs), "--config",
          str(config), "--run-id", "victim", "--no-samples"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "100"},
     )  # fmt: skip

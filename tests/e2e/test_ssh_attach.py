@@ -135,7 +135,7 @@ def test_attach_over_ssh_survives_a_dropped_connection(
                       encoding="utf-8")  # fmt: skip
     runs = tmp_path / "runs"
     trainer = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "train", "--runs-dir", str(runs), "--run-id", "far",
+        [sys.executable, "-m", "tui.cli.main", "train", "--runs-dir", str(runs), "--run-id", "far",
          "--config", str(config), "--no-samples"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip

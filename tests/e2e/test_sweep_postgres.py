@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from engine.events import RunStarted
-from engine.runlog import read_events
-from engine.sweep import load_study, results
+from engine.experiments.sweep import load_study, results
+from engine.run.log import read_events
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,12 +101,12 @@ def test_two_workers_share_one_study_on_postgres(
     runs_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [
-        *[sys.executable, "-m", "tui.cli", "sweep", str(space_file)],
+        *[sys.executable, "-m", "tui.cli.main", "sweep", str(space_file)],
         *["--storage", postgres, "--runs-dir", str(runs_dir), "--quiet"],
     ]
     # The study is created first, so the two workers only ever load it.
-    from engine.sweep import open_study
-    from engine.sweep_space import load_space
+    from engine.experiments.sweep import open_study
+    from engine.experiments.sweep_space import load_space
 
     open_study(load_space(space_file), postgres)
     workers = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE) for _ in range(2)]

@@ -19,11 +19,11 @@ from typing import Any
 from typer.testing import CliRunner
 
 from engine.events import RunFinished, StepCompleted
-from engine.experiments import read_meta
-from engine.runlog import read_events
-from engine.runs import list_runs
-from engine.sweep import default_storage, load_study, results
-from tui.cli import app
+from engine.experiments.records import read_meta
+from engine.experiments.sweep import default_storage, load_study, results
+from engine.run.log import read_events
+from engine.run.summary import list_runs
+from tui.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +57,7 @@ def test_sigkill_mid_trial_then_resume_completes_each_grid_point_once(
     tiny = make_config(max_steps=150, eval_interval=50).model_dump()
     space_file = write_space(tmp_path / "space.json", tiny, "kr")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "tui.cli", "sweep", str(space_file)]
+    command = [sys.executable, "-m", "tui.cli.main", "sweep", str(space_file)]
     proc = subprocess.Popen(
         [*command, "--runs-dir", str(runs_dir)],
         env=env,
@@ -106,7 +106,7 @@ def test_ctrl_c_stops_the_trial_queues_it_and_exits_130(
     tiny = make_config(max_steps=5000, eval_interval=50).model_dump()
     space_file = write_space(tmp_path / "space.json", tiny, "cc")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "tui.cli", "sweep", str(space_file)]
+    command = [sys.executable, "-m", "tui.cli.main", "sweep", str(space_file)]
     proc = subprocess.Popen(
         [*command, "--runs-dir", str(runs_dir)], env=env, stdout=subprocess.PIPE
     )

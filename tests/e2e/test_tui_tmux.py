@@ -32,7 +32,7 @@ def tui_command() -> str:
     exe = Path(sys.executable).with_name("llmv0-tui")
     if exe.exists():
         return str(exe)
-    return f"{sys.executable} -c 'from tui.cli import tui_main; tui_main()'"
+    return f"{sys.executable} -c 'from tui.dashboard.command_line import tui_main; tui_main()'"
 
 
 class Tmux:

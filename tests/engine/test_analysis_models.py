@@ -11,7 +11,7 @@ from engine.analysis.attention import attention_maps, summarise_heads
 from engine.analysis.cells import cell_states, rank_units, text_features
 from engine.models.gpt import GPT
 from engine.models.lstm import CharLSTM
-from engine.tokenizer import CharTokenizer
+from engine.text.tokenizer import CharTokenizer
 
 TEXT = "the quick brown"  # shorter than a head (16): one-hot positions fit in it
 HS = 16  # head size of the hand-built models: 2 heads of 16 in a 32-wide stream

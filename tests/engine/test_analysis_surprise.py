@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from engine.analysis.embeddings import char_class, embedding_map, pca_2d
+from engine.analysis.evaluate import evaluate
 from engine.analysis.surprise import easiest_words, hardest_characters, surprise
 from engine.analysis.timeline import PASSAGE_TOKENS, TIMELINE_FILE, read_timeline
-from engine.evaluate import evaluate
 from engine.models.gpt import GPT
 from engine.models.lstm import CharLSTM
-from engine.tokenizer import CharTokenizer
+from engine.text.tokenizer import CharTokenizer
 
 TEXT = "ROMEO: But soft, what light through yonder window breaks?\nJULIET: O Romeo!\n" * 3
 
@@ -101,7 +101,7 @@ def test_embedding_map_labels_classes_and_trails() -> None:
 
 
 def test_trainer_records_the_timeline_at_each_evaluation(make_config, tmp_path: Path) -> None:
-    from engine.trainer import Trainer
+    from engine.train.trainer import Trainer
 
     cfg = make_config(max_steps=80, eval_interval=20, learning_rate=0.02)
     trainer = Trainer(cfg, runs_dir=tmp_path / "runs", run_id="t")
@@ -129,7 +129,7 @@ def test_timeline_keeps_the_newest_values_of_repeated_steps(tmp_path: Path) -> N
 
 def test_earlier_tables_come_from_kept_checkpoints(make_config, tmp_path: Path) -> None:
     from engine.analysis.embeddings import earlier_tables
-    from engine.trainer import Trainer
+    from engine.train.trainer import Trainer
 
     cfg = make_config(max_steps=20, eval_interval=10, keep_checkpoints=3)
     Trainer(cfg, runs_dir=tmp_path / "runs", run_id="k").run()

@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.attach import RemoteRun
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.control import Control
 from engine.events import Event, RunFailed, RunFinished, RunPaused, RunResumed, StepCompleted
-from engine.lock import LOCK_FILE
-from engine.runlog import read_events
-from engine.trainer import Trainer
+from engine.run.lock import LOCK_FILE
+from engine.run.log import read_events
+from engine.train.attach import RemoteRun
+from engine.train.trainer import Trainer
 
 MakeConfig = Callable[..., RunConfig]
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import checkpoint as ckpt
-from engine.checkpoint import CheckpointError
-from engine.config import ConfigError, load_config
-from engine.run_folder import RunNotFoundError, existing_run, folder_for_id
-from engine.run_ids import RunIdError, check_run_id
+from engine.config.schema import ConfigError, load_config
+from engine.run import checkpoint as ckpt
+from engine.run.checkpoint import CheckpointError
+from engine.run.folder import RunNotFoundError, existing_run, folder_for_id
+from engine.run.ids import RunIdError, check_run_id
 from engine.safe_files import read_bytes_limited, special_file_problem
 
 pytestmark = pytest.mark.timeout(30)  # a hang fails the test instead of the suite
@@ -89,7 +89,7 @@ def test_run_ids_cannot_leave_the_runs_folder(run_id: str, tmp_path: Path) -> No
 
 
 def test_a_trainer_refuses_a_run_id_outside_the_runs_folder(tmp_path: Path, make_config) -> None:
-    from engine.trainer import Trainer
+    from engine.train.trainer import Trainer
 
     with pytest.raises(RunIdError):
         Trainer(make_config(), runs_dir=tmp_path / "runs", run_id="../outside")
@@ -97,7 +97,7 @@ def test_a_trainer_refuses_a_run_id_outside_the_runs_folder(tmp_path: Path, make
 
 
 def test_special_files_as_corpus_are_refused(specials) -> None:
-    from engine.data import CorpusError, read_corpus, resolve_corpus
+    from engine.text.corpus import CorpusError, read_corpus, resolve_corpus
 
     for kind in ("fifo", "device", "socket"):
         with pytest.raises(CorpusError, match="not a regular file"):
@@ -130,7 +130,7 @@ def test_a_full_disk_in_torch_zip_writer_says_so_and_leaves_no_temp_file(
     assert info.value.errno == 28  # ENOSPC
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.pt"]
     assert (tmp_path / "latest.pt").read_bytes() == b"previous"
-    from engine.run_setup import failure_message
+    from engine.train.setup import failure_message
 
     message = failure_message(info.value, tmp_path, "r")
     assert message.startswith("The disk is full") and "--resume r" in message

@@ -27,7 +27,12 @@ def engine_modules() -> list[str]:
 
 def test_engine_modules_are_found() -> None:
     names = engine_modules()
-    for expected in ("engine.trainer", "engine.sampling", "engine.models.lstm", "engine.runs"):
+    for expected in (
+        "engine.train.trainer",
+        "engine.generate.sampling",
+        "engine.models.lstm",
+        "engine.run.summary",
+    ):
         assert expected in names
 
 

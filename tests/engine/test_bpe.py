@@ -12,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from engine.bpe import MIN_VOCAB, PRETOKEN_PATTERN, BPETokenizer, train_bpe
-from engine.data import eval_windows
-from engine.evaluate import evaluate
+from engine.analysis.evaluate import evaluate
 from engine.events import EvalCompleted, RunFinished
-from engine.run_folder import load_for_inference
-from engine.sampling import SampleSettings, generate
-from engine.tokenizer import CharTokenizer, build_tokenizer, tokenizer_from_dict
-from engine.trainer import Trainer
+from engine.generate.sampling import SampleSettings, generate
+from engine.run.folder import load_for_inference
+from engine.text.bpe import MIN_VOCAB, PRETOKEN_PATTERN, BPETokenizer, train_bpe
+from engine.text.corpus import eval_windows
+from engine.text.tokenizer import CharTokenizer, build_tokenizer, tokenizer_from_dict
+from engine.train.trainer import Trainer
 
 CORPUS = (
     "ROMEO: But soft, what light through yonder window breaks?\n"

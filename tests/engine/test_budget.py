@@ -7,7 +7,10 @@ import math
 
 import pytest
 
-from engine.budget import (
+from engine.config.schema import RunConfig
+from engine.control import Control
+from engine.events import EvalCompleted, RunFinished, RunPaused, RunStarted, StepCompleted
+from engine.train.budget import (
     RESERVE_MARGIN,
     Every,
     Pace,
@@ -15,12 +18,9 @@ from engine.budget import (
     TimeBudget,
     parse_duration,
 )
-from engine.config import RunConfig
-from engine.control import Control
-from engine.events import EvalCompleted, RunFinished, RunPaused, RunStarted, StepCompleted
-from engine.optim import lr_at
-from engine.run_timing import RunTiming
-from engine.trainer import Trainer
+from engine.train.optim import lr_at
+from engine.train.timing import RunTiming
+from engine.train.trainer import Trainer
 
 BUDGET = 24.0
 
@@ -292,7 +292,7 @@ def test_calibration_waits_for_the_thread_choice_but_not_past_half_the_budget() 
 def test_run_summary_of_a_budgeted_run_shows_its_step_total(
     make_config, runs_dir, new_recorder
 ) -> None:
-    from engine.runs import list_runs
+    from engine.run.summary import list_runs
 
     clock = FakeClock()
     cfg = budgeted_config(make_config)

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import checkpoint as ckpt
-from engine.checkpoint import CheckpointError
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.models import build_model
-from engine.run_folder import load_for_inference
-from engine.tokenizer import CharTokenizer
-from engine.trainer import Trainer
+from engine.run import checkpoint as ckpt
+from engine.run.checkpoint import CheckpointError
+from engine.run.folder import load_for_inference
+from engine.text.tokenizer import CharTokenizer
+from engine.train.trainer import Trainer
 
 
 @pytest.fixture

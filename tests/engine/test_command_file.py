@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.control import Control
-from engine.remote import (
+from engine.run.commands_file import (
     COMMANDS_FILE,
     MAX_LINE_BYTES,
     CommandFile,
@@ -73,7 +73,7 @@ def test_every_bad_line_is_skipped_with_a_reason_and_good_lines_still_arrive(
         fh.write(b"x" * (MAX_LINE_BYTES * 3) + b"\n")  # huge, split across reads
     send_command(tmp_path, "set", "learning_rate", 0.001)
     control = Control()
-    with caplog.at_level(logging.WARNING, logger="engine.remote"):
+    with caplog.at_level(logging.WARNING, logger="engine.run.commands_file"):
         while reader.poll(control):
             pass
         reader.poll(control)

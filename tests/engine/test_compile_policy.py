@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine import compile_policy as cp
-from engine.budget import RunClock
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.events import RunNotice
-from engine.run_timing import RunTiming
-from engine.trainer import Trainer
+from engine.runtime import compile_policy as cp
+from engine.train.budget import RunClock
+from engine.train.timing import RunTiming
+from engine.train.trainer import Trainer
 
 
 @pytest.fixture(autouse=True)

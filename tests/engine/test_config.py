@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import (
+from engine.config.schema import (
     LIVE_FIELDS,
     ConfigError,
     RunConfig,
@@ -203,15 +203,15 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
 
 
 def test_the_plain_data_table_matches_the_schema() -> None:
-    """engine/config_table.json (the dashboard's first frame, drawn before pydantic loads) is
+    """engine/config/table.json (the dashboard's first frame, drawn before pydantic loads) is
     written from RunConfig: a field added, renamed or re-described there must be written
     there too."""
-    from engine import config_table
+    from engine.config import table as config_table
 
     expected = config_table.table_text()
     written = config_table.TABLE_FILE.read_text(encoding="utf-8")
     assert written == expected, (
-        "engine/config_table.json is out of date: run `python -m engine.config_table`"
+        "engine/config/table.json is out of date: run `python -m engine.config.table`"
     )
     assert config_table.defaults() == RunConfig().model_dump()
     assert config_table.LIVE_NAMES == LIVE_FIELDS
@@ -221,7 +221,7 @@ def test_the_plain_data_table_matches_the_schema() -> None:
 
 
 def test_rewriting_the_table_reports_a_change(tmp_path: Path) -> None:
-    from engine import config_table
+    from engine.config import table as config_table
 
     path = tmp_path / "config_table.json"
     path.write_text("[]\n", encoding="utf-8")

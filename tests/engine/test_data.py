@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import data
-from engine.data import (
+from engine.text import corpus as data
+from engine.text.corpus import (
     CorpusError,
     EpochBatches,
     download_corpus,

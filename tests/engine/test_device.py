@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from engine import device as dev
-from engine.config import RunConfig
-from engine.device import (
+from engine.config.schema import RunConfig
+from engine.runtime import device as dev
+from engine.runtime.device import (
     CompiledModel,
     DeviceError,
     autocast,
@@ -103,7 +103,7 @@ def test_compile_failure_at_first_call_falls_back_eagerly(
     wrapped, note = maybe_compile(model, RunConfig(compile=True), CPU)
     assert isinstance(wrapped, CompiledModel) and note is not None
     x = torch.randn(2, 3)
-    with caplog.at_level(logging.WARNING, logger="engine.device"):
+    with caplog.at_level(logging.WARNING, logger="engine.runtime.device"):
         out, _ = wrapped(x)
     torch.testing.assert_close(out, model(x)[0])
     assert wrapped.failure == "RuntimeError: inductor exploded"

@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 import typer
 
-from engine.checkpoint import CheckpointError
-from engine.config import ConfigError
-from engine.data import CorpusError
-from engine.device import DeviceError
+from engine.config.schema import ConfigError
 from engine.errors import UserError
-from engine.lock import RunLockedError
-from engine.remote import RemoteCommandError
-from engine.run_folder import RunNotFoundError
-from engine.sampling import SampleSettings, SampleSettingsError
-from engine.tokenizer import UnknownCharactersError
-from tui.cli_common import user_errors
+from engine.generate.sampling import SampleSettings, SampleSettingsError
+from engine.run.checkpoint import CheckpointError
+from engine.run.commands_file import RemoteCommandError
+from engine.run.folder import RunNotFoundError
+from engine.run.lock import RunLockedError
+from engine.runtime.device import DeviceError
+from engine.text.corpus import CorpusError
+from engine.text.tokenizer import UnknownCharactersError
+from tui.shared.cli_options import user_errors
 
 
 @pytest.mark.parametrize(
@@ -43,10 +43,10 @@ def test_cli_turns_user_errors_into_exit_2_but_lets_bugs_through() -> None:
 
 
 def test_issue_12_errors_are_user_errors_and_keep_their_old_bases() -> None:
-    from engine.config import ConfigError
-    from engine.memory_check import MemoryEstimateError
-    from engine.run_ids import RunIdError
-    from tui.serve_guard import ServeTokenError
+    from engine.config.schema import ConfigError
+    from engine.run.ids import RunIdError
+    from engine.train.memory_check import MemoryEstimateError
+    from tui.dashboard.serve_guard import ServeTokenError
 
     for error in (MemoryEstimateError, RunIdError, ServeTokenError):
         assert issubclass(error, UserError) and issubclass(error, ValueError)

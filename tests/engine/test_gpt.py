@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
+from engine.generate.sampling import SampleSettings, generate_stream, sample_next
 from engine.models import build_model
 from engine.models.gpt import GPT, Rotary
-from engine.sampling import SampleSettings, generate_stream, sample_next
-from engine.tokenizer import CharTokenizer
+from engine.text.tokenizer import CharTokenizer
 
 VOCAB = 11
 
@@ -204,7 +204,7 @@ GPT_FIELDS = {"model": "gpt", "n_layer": 2, "n_head": 2, "n_embd": 16, "dropout"
 def test_gpt_resume_continues_exactly(make_config, runs_dir, new_recorder, recipe) -> None:
     from engine.control import Control
     from engine.events import StepCompleted
-    from engine.trainer import Trainer
+    from engine.train.trainer import Trainer
 
     cfg = make_config(
         max_steps=12, eval_interval=4, lr_schedule="cosine", warmup_steps=3,
@@ -232,7 +232,7 @@ def test_gpt_resume_continues_exactly(make_config, runs_dir, new_recorder, recip
 
 
 def test_gpt_early_stopping_on_a_plateau(make_config, runs_dir, recorder) -> None:
-    from engine.trainer import Trainer
+    from engine.train.trainer import Trainer
 
     cfg = make_config(
         max_steps=40, learning_rate=1e-10, eval_interval=2, early_stopping_patience=2,

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from engine.lock import LOCK_FILE, RunLock, RunLockedError, lock_is_live, read_lock
+from engine.run.lock import LOCK_FILE, RunLock, RunLockedError, lock_is_live, read_lock
 
 
 def _stale_lock(run_dir: Path, pid: int) -> None:
@@ -65,7 +65,7 @@ def test_only_one_of_many_racers_takes_over_a_stale_lock(tmp_path: Path) -> None
 
 def test_a_killed_holder_frees_the_folder_at_once(tmp_path: Path) -> None:
     code = (
-        "import sys, pathlib; from engine.lock import RunLock; "
+        "import sys, pathlib; from engine.run.lock import RunLock; "
         "RunLock(pathlib.Path(sys.argv[1])).acquire(); print('held', flush=True); "
         "sys.stdin.read()"
     )

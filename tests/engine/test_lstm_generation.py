@@ -7,9 +7,9 @@ import threading
 import pytest
 import torch
 
+from engine.generate.sampling import SampleSettings, generate
 from engine.models.lstm import CharLSTM
-from engine.sampling import SampleSettings, generate
-from engine.tokenizer import CharTokenizer
+from engine.text.tokenizer import CharTokenizer
 
 TEXT = "To be, or not to be, that is the question:\n"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import memory_check
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.events import RunFailed
-from engine.memory_check import MemoryEstimateError, check_fits, estimate
-from engine.trainer import Trainer
+from engine.train import memory_check
+from engine.train.memory_check import MemoryEstimateError, check_fits, estimate
+from engine.train.trainer import Trainer
 
 HUGE_GPT = {"model": "gpt", "n_embd": 8192, "n_layer": 48, "n_head": 64}
 

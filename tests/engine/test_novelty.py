@@ -8,10 +8,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.bpe import train_bpe
-from engine.data import split_tokens
-from engine.novelty import NoveltyIndex, suffix_array, training_text
-from engine.tokenizer import CharTokenizer
+from engine.generate.novelty import NoveltyIndex, suffix_array, training_text
+from engine.text.bpe import train_bpe
+from engine.text.corpus import split_tokens
+from engine.text.tokenizer import CharTokenizer
 
 
 def _longest_copy_brute_force(sample: str, text: str) -> int:

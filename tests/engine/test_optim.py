@@ -9,9 +9,9 @@ import math
 import pytest
 import torch
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.models import build_model
-from engine.optim import Muon, MuonAdamW, build_optimizer, lr_at, orthogonalize, param_groups
+from engine.train.optim import Muon, MuonAdamW, build_optimizer, lr_at, orthogonalize, param_groups
 
 
 def gpt_config(**overrides: object) -> RunConfig:

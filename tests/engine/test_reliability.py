@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import checkpoint as ckpt
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.control import Control
 from engine.events import (
     CheckpointSaved,
@@ -28,11 +27,12 @@ from engine.events import (
     RunStarted,
     StepCompleted,
 )
-from engine.lock import LOCK_FILE, RunLock, RunLockedError
-from engine.remote import CommandFile, send_command
-from engine.runlog import RunLog, read_events
-from engine.runs import list_runs
-from engine.trainer import Trainer
+from engine.run import checkpoint as ckpt
+from engine.run.commands_file import CommandFile, send_command
+from engine.run.lock import LOCK_FILE, RunLock, RunLockedError
+from engine.run.log import RunLog, read_events
+from engine.run.summary import list_runs
+from engine.train.trainer import Trainer
 
 MakeConfig = Callable[..., RunConfig]
 
@@ -220,7 +220,7 @@ def test_sigterm_and_sighup_save_then_stop(tmp_path: Path, sig: signal.Signals) 
         [
             sys.executable,
             "-m",
-            "tui.cli",
+            "tui.cli.main",
             "train",
             "--runs-dir",
             str(runs),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import ConfigError
+from engine.config.schema import ConfigError
 from engine.control import Control
 from engine.events import EvalCompleted, RunStarted, SampleGenerated, StepCompleted
-from engine.run_folder import RunNotFoundError
-from engine.runlog import read_events
-from engine.runs import load_history
-from engine.trainer import Trainer
+from engine.run.folder import RunNotFoundError
+from engine.run.log import read_events
+from engine.run.summary import load_history
+from engine.train.trainer import Trainer
 
 N = 24
 

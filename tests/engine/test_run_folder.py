@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.checkpoint import CheckpointError
-from engine.config import FIXED_ON_RESUME, LIVE_FIELDS, ConfigError, RunConfig, save_config
-from engine.config_merge import merge
+from engine.config.merge import merge
+from engine.config.schema import FIXED_ON_RESUME, LIVE_FIELDS, ConfigError, RunConfig, save_config
 from engine.events import ConfigChanged, RunStarted
-from engine.run_folder import (
+from engine.run.checkpoint import CheckpointError
+from engine.run.folder import (
     RunFolder,
     RunNotFoundError,
     existing_run,
@@ -18,8 +18,8 @@ from engine.run_folder import (
     require_history,
     resolve_run,
 )
-from engine.runlog import RunLog
-from engine.trainer import Trainer
+from engine.run.log import RunLog
+from engine.train.trainer import Trainer
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from engine.control import Control
 from engine.events import Event, RunFinished, RunPaused, StepCompleted
-from engine.run_state import RunState, end_state, history_state, next_state
-from engine.runs import list_runs
-from engine.trainer import Trainer
+from engine.run.state import RunState, end_state, history_state, next_state
+from engine.run.summary import list_runs
+from engine.train.trainer import Trainer
 
 
 def test_a_paused_run_is_listed_as_paused(make_config, runs_dir: Path) -> None:

@@ -14,8 +14,8 @@ from engine.events import (
     StepCompleted,
     event_from_dict,
 )
-from engine.runlog import RunLog, effective_history, follow_events, read_events
-from engine.runs import curves, list_runs, summarise
+from engine.run.log import RunLog, effective_history, follow_events, read_events
+from engine.run.summary import curves, list_runs, summarise
 
 
 def started(start_step: int = 0, resumed: bool = False) -> RunStarted:
@@ -194,7 +194,7 @@ def test_a_run_stopped_before_its_first_evaluation_logs_strict_json(
     make_config, runs_dir: Path
 ) -> None:
     from engine.control import Control
-    from engine.trainer import Trainer
+    from engine.train.trainer import Trainer
 
     control = Control()
     control.stop()

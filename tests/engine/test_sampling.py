@@ -7,10 +7,16 @@ import math
 import pytest
 import torch
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
+from engine.generate.sampling import (
+    SampleSettings,
+    filter_logits,
+    generate,
+    generate_stream,
+    sample_next,
+)
 from engine.models import build_model
-from engine.sampling import SampleSettings, filter_logits, generate, generate_stream, sample_next
-from engine.tokenizer import CharTokenizer, UnknownCharactersError
+from engine.text.tokenizer import CharTokenizer, UnknownCharactersError
 
 TEXT = "To be, or not to be, that is the question:\n"
 

@@ -10,10 +10,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from engine.beam import BeamSearch, beam_search, reorder_state
-from engine.config import RunConfig
-from engine.models import build_model
-from engine.sampling import (
+from engine.config.schema import RunConfig
+from engine.generate.beam import BeamSearch, beam_search, reorder_state
+from engine.generate.sampling import (
     GeneratedChar,
     SampleSettings,
     TokenStep,
@@ -27,7 +26,8 @@ from engine.sampling import (
     pending_stop_prefix,
     sample_next,
 )
-from engine.tokenizer import CharTokenizer
+from engine.models import build_model
+from engine.text.tokenizer import CharTokenizer
 
 TEXT = "To be, or not to be, that is the question:\n"
 

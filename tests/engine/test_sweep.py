@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from engine.config import ConfigError
-from engine.experiments import read_meta, tags_of
-from engine.runs import list_runs
-from engine.sweep import Worker, default_storage, open_study, results, save_best_preset
-from engine.sweep_space import grid_points, parse_space
+from engine.config.schema import ConfigError
+from engine.experiments.records import read_meta, tags_of
+from engine.experiments.sweep import Worker, default_storage, open_study, results, save_best_preset
+from engine.experiments.sweep_space import grid_points, parse_space
+from engine.run.summary import list_runs
 
 
 @pytest.fixture
@@ -144,8 +144,8 @@ def test_a_trial_stopped_by_the_user_is_recorded_stopped_not_failed(
     import threading
     import time
 
-    from engine.remote import send_command
-    from engine.runlog import read_events
+    from engine.run.commands_file import send_command
+    from engine.run.log import read_events
 
     data = space_dict(fixed, method="grid", fields={"hidden_dim": [16, 32]})
     data["set"]["max_steps"] = 5000  # long enough to be stopped from outside
@@ -203,7 +203,7 @@ def test_a_trial_past_the_budget_is_handed_back_unrun_and_hidden(
 
     from optuna.trial import TrialState
 
-    from engine.sweep import TrialFailedError
+    from engine.experiments.sweep import TrialFailedError
 
     space = parse_space(space_dict(fixed, method="random", n_trials=1, fields={"hidden_dim": [16]}))
     study = open_study(space, default_storage(runs_dir))

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.events import Event, RunFinished, RunWarning
-from engine.trainer import Trainer
+from engine.train.trainer import Trainer
 
 MakeConfig = Callable[..., RunConfig]
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from engine.events import RunNotice
-from engine.threads import ThreadTuner, usable_cores
-from engine.trainer import Trainer
+from engine.runtime.threads import ThreadTuner, usable_cores
+from engine.train.trainer import Trainer
 
 
 class Machine:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.tokenizer import CharTokenizer, UnknownCharactersError, tokenizer_from_dict
+from engine.text.tokenizer import CharTokenizer, UnknownCharactersError, tokenizer_from_dict
 
 
 def test_vocab_is_sorted_distinct_characters() -> None:

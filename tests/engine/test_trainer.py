@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import checkpoint as ckpt
 from engine.control import Command, Control
 from engine.errors import UserError
 from engine.events import (
@@ -28,8 +27,9 @@ from engine.events import (
     StepCompleted,
 )
 from engine.models.lstm import CharLSTM
-from engine.runlog import read_events
-from engine.trainer import Trainer
+from engine.run import checkpoint as ckpt
+from engine.run.log import read_events
+from engine.train.trainer import Trainer
 
 
 def run(cfg, runs_dir: Path, recorder, control: Control | None = None, **kwargs):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.checkpoint import load_checkpoint
-from engine.command_handler import BROADCAST_FIELDS
-from engine.config import LIVE_FIELDS, RunConfig
-from engine.train_state import TrainState
-from engine.trainer import Trainer
+from engine.config.schema import LIVE_FIELDS, RunConfig
+from engine.run.checkpoint import load_checkpoint
+from engine.train.commands import BROADCAST_FIELDS
+from engine.train.state import TrainState
+from engine.train.trainer import Trainer
 
 
 def test_every_attribute_is_born_in_init(make_config, runs_dir: Path) -> None:

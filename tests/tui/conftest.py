@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import ScriptedTrainer
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 
 TEXT = (
     "ROMEO: But soft, what light through yonder window breaks?\n"

@@ -1,6 +1,6 @@
 """A scripted trainer with the real Trainer's interface, for fast, deterministic UI tests.
 
-It publishes the same event sequence as engine.trainer.Trainer (started, steps, evals with a
+It publishes the same event sequence as engine.train.trainer.Trainer (started, steps, evals with a
 sample, epochs, checkpoints, terminal) and obeys the same Control commands between steps.
 ``snapshot()`` returns a tiny real CharLSTM, so generation tests stream real characters.
 """
@@ -12,10 +12,10 @@ import threading
 import time
 
 from engine import events as ev
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.control import Control
 from engine.models import build_model
-from engine.tokenizer import CharTokenizer
+from engine.text.tokenizer import CharTokenizer
 
 VOCAB = "\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

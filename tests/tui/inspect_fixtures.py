@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.models.gpt import GPT
 from engine.models.lstm import CharLSTM
-from engine.tokenizer import CharTokenizer
-from tui.app import Dashboard
+from engine.text.tokenizer import CharTokenizer
+from tui.dashboard.app import Dashboard
 
 CORPUS = (
     'ROMEO:\nBut soft, what light through yonder window breaks? "It is the east."\n'

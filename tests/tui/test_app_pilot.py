@@ -6,12 +6,12 @@ from conftest import wait_until
 from textual.widgets import Input, Label
 
 from engine import events as ev
-from engine.config import RunConfig
-from tui.launch import make_app
-from tui.messages import EngineEvent, GenerationEnded, StepsReady
-from tui.widgets.generation_pane import GenerationPane
-from tui.widgets.loss_chart import LossChart
-from tui.widgets.samples_pager import SamplesPager
+from engine.config.schema import RunConfig
+from tui.dashboard.launch import make_app
+from tui.dashboard.messages import EngineEvent, GenerationEnded, StepsReady
+from tui.dashboard.widgets.charts.loss_chart import LossChart
+from tui.dashboard.widgets.generation_pane import GenerationPane
+from tui.dashboard.widgets.samples_pager import SamplesPager
 
 
 async def type_into(pilot, selector: str, text: str) -> None:

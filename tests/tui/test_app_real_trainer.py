@@ -8,8 +8,8 @@ from conftest import wait_until
 from textual.widgets import Input, Label
 
 from engine import events as ev
-from engine.config import RunConfig
-from tui.launch import make_app
+from engine.config.schema import RunConfig
+from tui.dashboard.launch import make_app
 
 
 async def test_real_training_story(tiny_config: RunConfig, tmp_path: Path) -> None:

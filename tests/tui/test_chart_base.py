@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from plotext._dict import themes
 from textual_plotext.plot import Plot, _rgbify_theme, _sequence
 
-from tui.widgets.chart_base import empty_chart
+from tui.dashboard.widgets.charts.base import empty_chart
 
 # What the charts' titles are made of: "@120 loss 1.234 · val 1.5 · log", "trainer CPU % —".
 TITLE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789 .,:/%()@—·-+eE"
@@ -69,7 +69,7 @@ def test_the_dashboards_sizes_are_copied(width, height, title, x_label) -> None:
 async def test_a_size_the_copy_declines_is_drawn_by_plotext() -> None:
     from textual.app import App, ComposeResult
 
-    from tui.widgets.series_chart import SeriesChart
+    from tui.dashboard.widgets.charts.series_chart import SeriesChart
 
     class Tiny(App[None]):
         CSS = "SeriesChart { width: 12; height: 3; }"  # no room for title, frame and a row
@@ -93,8 +93,8 @@ async def test_the_axis_name_follows_the_height_the_chart_is_drawn_at(points) ->
     terminal, or a neighbour's layout, changed) shows it at once, before its next redraw."""
     from textual.app import App, ComposeResult
 
-    from tui.chart_view import LABEL_MIN_HEIGHT
-    from tui.widgets.series_chart import SeriesChart
+    from tui.dashboard.widgets.charts.series_chart import SeriesChart
+    from tui.dashboard.widgets.charts.view import LABEL_MIN_HEIGHT
 
     class Growing(App[None]):
         CSS = f"SeriesChart {{ width: 40; height: {LABEL_MIN_HEIGHT - 1}; }}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from conftest import wait_until
 from textual.command import CommandPalette
 
-from tui.commands import dashboard_commands
-from tui.launch import make_app
-from tui.widgets.config_editor import ConfigEditor
+from tui.dashboard.commands import dashboard_commands
+from tui.dashboard.launch import make_app
+from tui.dashboard.widgets.config_editor import ConfigEditor
 
 
 async def run_command(pilot, query: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from conftest import wait_until
 from textual.widgets import Input, Label, Select
 
-from engine.config import FIELD_GROUPS, RunConfig, list_presets
-from engine.config_layout import field_applies, field_group
-from tui.launch import make_app
-from tui.widgets.config_editor import ConfigEditor
+from engine.config.layout import field_applies, field_group
+from engine.config.schema import FIELD_GROUPS, RunConfig, list_presets
+from tui.dashboard.launch import make_app
+from tui.dashboard.widgets.config_editor import ConfigEditor
 
 
 def shown(editor: ConfigEditor) -> set[str]:
@@ -137,7 +137,7 @@ async def test_rows_after_the_first_group_arrive_after_the_first_frame(
 async def test_a_dashboard_without_a_config_shows_the_defaults_then_validates_them(
     fake_factory,
 ) -> None:
-    """No --config: the rows come from engine.config_table (no pydantic before the first
+    """No --config: the rows come from engine.config.table (no pydantic before the first
     frame); the first validation, after that frame, yields RunConfig's defaults."""
     app = make_app(trainer_factory=fake_factory)
     assert app.initial_config is None

@@ -17,13 +17,13 @@ from rich.text import Text
 from textual.widgets import DataTable, Input
 
 from engine import events as ev
-from engine.lock import RunLock
-from engine.runlog import RunLog
-from tui.launch import make_app
-from tui.screens.compare import CompareScreen
-from tui.screens.prompt import Confirm, TextPrompt
-from tui.screens.run_browser import RunBrowser
-from tui.screens.sweeps import SweepsScreen
+from engine.run.lock import RunLock
+from engine.run.log import RunLog
+from tui.dashboard.launch import make_app
+from tui.dashboard.screens.compare import CompareScreen
+from tui.dashboard.screens.prompt import Confirm, TextPrompt
+from tui.dashboard.screens.run_browser import RunBrowser
+from tui.dashboard.screens.sweeps import SweepsScreen
 
 
 def write_run(runs: Path, name: str, config: dict, losses: list[float], started: float) -> Path:
@@ -176,9 +176,9 @@ async def test_delete_refuses_a_running_run_and_confirms_others(tmp_path, fake_f
 async def test_sweeps_view_lists_trials_and_stops_a_running_one(
     tmp_path, fake_factory, corpus
 ) -> None:
-    from engine.remote import COMMANDS_FILE
-    from engine.sweep import default_storage, open_study
-    from engine.sweep_space import parse_space
+    from engine.experiments.sweep import default_storage, open_study
+    from engine.experiments.sweep_space import parse_space
+    from engine.run.commands_file import COMMANDS_FILE
 
     runs = make_runs(tmp_path)
     space = parse_space(

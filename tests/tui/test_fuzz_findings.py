@@ -14,8 +14,8 @@ import pytest
 from test_app_pilot import type_into
 from textual.widgets import Label
 
-from tui import launch
-from tui.launch import make_app, run_dashboard
+from tui.dashboard import launch
+from tui.dashboard.launch import make_app, run_dashboard
 
 
 @pytest.mark.parametrize("typed", ["[b=", "[/]", "[bold]x[/b]", "[@click=app.quit]"])

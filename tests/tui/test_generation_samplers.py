@@ -7,12 +7,12 @@ from conftest import wait_until
 from fakes import VOCAB
 from textual.widgets import Label
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
+from engine.generate.sampling import SampleSettings, generate, next_char_candidates
 from engine.models import build_model
-from engine.sampling import SampleSettings, generate, next_char_candidates
-from engine.tokenizer import CharTokenizer
-from tui.launch import make_app
-from tui.widgets.generation_pane import PROB_STYLES, format_candidates, prob_style
+from engine.text.tokenizer import CharTokenizer
+from tui.dashboard.launch import make_app
+from tui.dashboard.widgets.generation_pane import PROB_STYLES, format_candidates, prob_style
 
 
 def loaded_app(fake_factory):
@@ -33,7 +33,7 @@ def settings_text(app) -> str:
 def test_prob_palette_is_the_clis_and_candidate_line() -> None:
     from rich.style import Style
 
-    from tui.cli_generate import PROB_STYLES as CLI_STYLES
+    from tui.cli.generate import PROB_STYLES as CLI_STYLES
 
     assert [(f, s) for f, s in PROB_STYLES] == [(f, Style.parse(s)) for f, s in CLI_STYLES]
     assert prob_style(0.9) == Style.parse("bold green")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from conftest import wait_until
 from textual.widgets import Label
 
-from engine.config import RunConfig
-from tui.launch import make_app
-from tui.widgets.generation_pane import GenerationPane
+from engine.config.schema import RunConfig
+from tui.dashboard.launch import make_app
+from tui.dashboard.widgets.generation_pane import GenerationPane
 
 
 async def _generate(pilot, pane: GenerationPane) -> str:

@@ -9,9 +9,9 @@ from conftest import wait_until
 from inspect_fixtures import inspect_app
 from textual.widgets import Input
 
-from engine.config import RunConfig
-from tui.launch import make_app
-from tui.screens.inspect import InspectScreen
+from engine.config.schema import RunConfig
+from tui.dashboard.launch import make_app
+from tui.dashboard.screens.inspect import InspectScreen
 
 
 async def settle(pilot) -> None:
@@ -111,7 +111,7 @@ async def test_no_model_yet_says_so(fake_factory):
 
 @pytest.mark.parametrize("no_color", [False, True])
 async def test_live_weights_refresh_while_training(fake_factory, no_color: bool, monkeypatch):
-    monkeypatch.setattr("tui.screens.inspect.REFRESH_S", 0.2)
+    monkeypatch.setattr("tui.dashboard.screens.inspect.REFRESH_S", 0.2)
     if no_color:
         monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(trainer_factory=fake_factory)

@@ -8,7 +8,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
 
-from tui.widgets.key_footer import KeyFooter
+from tui.dashboard.widgets.key_footer import KeyFooter
 
 
 class Keys(App[None]):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from conftest import wait_until
 from test_snapshots import play_events, scripted_app
 
-from engine.config import RunConfig
-from tui.chart_view import ChartView, StepClock, ema, tokens_per_step
-from tui.launch import make_app
-from tui.widgets import metric_grid
-from tui.widgets.metric_grid import MetricGrid
+from engine.config.schema import RunConfig
+from tui.dashboard.launch import make_app
+from tui.dashboard.widgets.charts import metric_grid
+from tui.dashboard.widgets.charts.metric_grid import MetricGrid
+from tui.dashboard.widgets.charts.view import ChartView, StepClock, ema, tokens_per_step
 
 
 def shown_text(chart) -> str:
@@ -151,7 +151,7 @@ async def test_a_new_run_clears_the_series_but_keeps_its_early_steps() -> None:
 
 
 def test_incremental_smoothing_equals_the_full_ema() -> None:
-    from tui.chart_view import Smoothed
+    from tui.dashboard.widgets.charts.view import Smoothed
 
     values = [float((i * 7919) % 13) for i in range(500)]
     smoothed = Smoothed()

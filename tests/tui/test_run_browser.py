@@ -13,14 +13,14 @@ import pytest
 from conftest import TEXT, wait_until
 from textual.widgets import DataTable
 
-from engine.config import RunConfig
+from engine.config.schema import RunConfig
 from engine.control import Control
 from engine.events import RunFinished, StepCompleted
-from engine.lock import RunLock
-from engine.trainer import Trainer
-from tui.launch import make_app
-from tui.screens.run_browser import RunBrowser, read_rows
-from tui.trainer_factory import default_trainer_factory
+from engine.run.lock import RunLock
+from engine.train.trainer import Trainer
+from tui.dashboard.launch import make_app
+from tui.dashboard.screens.run_browser import RunBrowser, read_rows
+from tui.dashboard.trainer_factory import default_trainer_factory
 
 
 def tiny(corpus: Path, **changes) -> RunConfig:

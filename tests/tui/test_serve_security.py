@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tui import serve_guard
-from tui.serve_guard import COOKIE, GuardedServer, ServeTokenError, server_token
+from tui.dashboard import serve_guard
+from tui.dashboard.serve_guard import COOKIE, GuardedServer, ServeTokenError, server_token
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 

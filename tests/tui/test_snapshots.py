@@ -12,9 +12,9 @@ from fakes import ScriptedTrainer
 from textual.widgets import Input
 
 from engine import events as ev
-from engine.config import RunConfig
-from tui.app import Dashboard
-from tui.launch import make_app
+from engine.config.schema import RunConfig
+from tui.dashboard.app import Dashboard
+from tui.dashboard.launch import make_app
 
 SIZE = (120, 40)
 

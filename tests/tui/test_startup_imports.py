@@ -1,7 +1,8 @@
 """The dashboard draws its first frame before torch is imported, and its first frame waits
-for every module imported before it: the ``llmv0-tui`` entry (tui.dashboard_entry, and
-tui.cli_dashboard when there are arguments to parse), tui.launch,
-tui.app and every widget must not import torch, nor the ``llmv0`` commands' modules, nor the
+for every module imported before it: the ``llmv0-tui`` entry (tui.dashboard.entry, and
+tui.dashboard.command_line when there are arguments to parse), tui.dashboard.launch,
+tui.dashboard.app and every widget must not import torch, nor the ``llmv0`` commands' modules,
+nor the
 screens opened later (their DataTable alone costs ~70 ms)."""
 
 from __future__ import annotations
@@ -17,26 +18,26 @@ ROOT = Path(__file__).resolve().parents[2]
 LATER = (
     "torch",
     "numpy",
-    "tui.cli",
-    "tui.cli_train",
-    "tui.cli_sweep",
-    "tui.cli_experiments",
-    "tui.screens.run_browser",
-    "tui.screens.sweeps",
+    "tui.cli.main",
+    "tui.cli.train",
+    "tui.cli.sweep",
+    "tui.cli.experiments",
+    "tui.dashboard.screens.run_browser",
+    "tui.dashboard.screens.sweeps",
     "textual.widgets._data_table",
     "psutil",
     "plotext",  # ~70-100 ms; the empty charts of the first frame are drawn without it
     "textual_plotext",  # ~45 ms; the charts sample CPU and memory only once steps arrive
-    # 0.1-0.2 s: the editor's first rows come from engine.config_table; RunConfig loads at
+    # 0.1-0.2 s: the editor's first rows come from engine.config.table; RunConfig loads at
     # its first validation, after the first frame
     "pydantic",
-    "engine.config",
+    "engine.config.schema",
 )
 
 SCRIPT = """
 import sys
-import {entry}, tui.launch, tui.app
-from tui.launch import make_app
+import {entry}, tui.dashboard.launch, tui.dashboard.app
+from tui.dashboard.launch import make_app
 make_app()
 heavy = sorted(m for m in {later!r} if m in sys.modules)
 print(",".join(heavy) or "none")
@@ -58,12 +59,12 @@ def _fresh_python(script: str) -> str:
 
 
 # With no arguments, llmv0-tui does not load the command-line parser either.
-PARSER = ("typer", "click", "tui.cli_dashboard")
+PARSER = ("typer", "click", "tui.dashboard.command_line")
 
 
 @pytest.mark.parametrize(
     ("entry", "later"),
-    [("tui.cli_dashboard", LATER), ("tui.dashboard_entry", LATER + PARSER)],
+    [("tui.dashboard.command_line", LATER), ("tui.dashboard.entry", LATER + PARSER)],
     ids=["with-arguments", "no-arguments"],
 )
 def test_dashboard_modules_do_not_import_torch_or_later_screens(
@@ -75,8 +76,8 @@ def test_dashboard_modules_do_not_import_torch_or_later_screens(
 
 FIRST_FRAME = """
 import asyncio, sys
-from tui.launch import make_app
-from tui.app import Dashboard
+from tui.dashboard.launch import make_app
+from tui.dashboard.app import Dashboard
 Dashboard._preload_engine = lambda self: None  # this test looks at the first frame alone
 
 async def main():

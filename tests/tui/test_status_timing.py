@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from engine import events as ev
-from tui.launch import make_app
-from tui.widgets.status_bar import RunStats, render_stats
+from tui.dashboard.launch import make_app
+from tui.dashboard.widgets.status_bar import RunStats, render_stats
 
 
 def started() -> ev.RunStarted:

@@ -1,4 +1,4 @@
-"""Textual work-arounds (tui/textual_fixes.py) hold: each test fails on Textual alone."""
+"""Textual work-arounds (tui/dashboard/textual_fixes.py) hold: each test fails on Textual alone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from textual.app import App
 from textual.notifications import Notification
 from textual.widgets._toast import Toast
 
-import tui.textual_fixes  # noqa: F401  (the dashboard imports it with tui.app)
+import tui.dashboard.textual_fixes  # noqa: F401  (the dashboard imports it with tui.dashboard.app)
 
 
 @pytest.mark.timeout(60)  # without the fix the app spins and never closes

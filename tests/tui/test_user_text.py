@@ -7,9 +7,9 @@ from test_app_pilot import type_into
 from textual.widgets import Input, Label
 
 from engine import events as ev
-from engine.config import RunConfig
-from tui.launch import make_app
-from tui.messages import EngineEvent
+from engine.config.schema import RunConfig
+from tui.dashboard.launch import make_app
+from tui.dashboard.messages import EngineEvent
 
 MARKUP = ["[/]", "[x=", "[bold]", "[link=file:///etc]x[/link]", "[@click=app.quit]q[/]", "]["]
 

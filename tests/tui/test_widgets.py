@@ -9,13 +9,13 @@ from conftest import wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.app import Dashboard
-from tui.launch import make_app, run_dashboard
-from tui.messages import DrainBuffer
-from tui.screens.help import key_rows, keys_markdown
-from tui.widgets.generation_pane import TOP_K_STEPS
-from tui.widgets.loss_chart import MAX_MARKS, bucket_means, step_ticks, thin
-from tui.widgets.status_bar import RunStats, format_duration, render_stats
+from tui.dashboard.app import Dashboard
+from tui.dashboard.launch import make_app, run_dashboard
+from tui.dashboard.messages import DrainBuffer
+from tui.dashboard.screens.help import key_rows, keys_markdown
+from tui.dashboard.widgets.charts.loss_chart import MAX_MARKS, bucket_means, step_ticks, thin
+from tui.dashboard.widgets.generation_pane import TOP_K_STEPS
+from tui.dashboard.widgets.status_bar import RunStats, format_duration, render_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ def test_status_formatting() -> None:
 
 
 def test_keys_md_is_the_help_table() -> None:
-    """tui/KEYS.md (for the README) must list exactly the keys the app binds."""
+    """tui/dashboard/KEYS.md (for the README) must list exactly the keys the app binds."""
     expected = keys_markdown(key_rows(Dashboard.BINDINGS))
     assert (ROOT / "tui" / "KEYS.md").read_text(encoding="utf-8") == expected
 

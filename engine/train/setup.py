@@ -1,0 +1,201 @@
+"""What a run needs before its first step (tokens, tokenizer, model, optimizer, resumed state)
+and how a failure is explained.
+
+Split from the trainer so its loop reads top to bottom; every function here is plain and
+testable on its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.config.schema import FIXED_ON_RESUME, ConfigError, RunConfig
+from engine.errors import UserError
+from engine.models import build_model
+from engine.run import checkpoint as ckpt
+from engine.run.folder import RunFolder, existing_run
+from engine.run.lock import lock_is_live
+from engine.text.corpus import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
+from engine.text.tokenizer import (
+    Tokenizer,
+    build_tokenizer,
+    tokenizer_from_dict,
+)
+from engine.train.memory_check import check_fits
+from engine.train.optim import build_optimizer
+from engine.train.state import TrainState
+
+
+def new_run_id(cfg: RunConfig, runs_dir: Path) -> str:
+    """``YYYYmmdd-HHMMSS-<model>``, with a suffix if that folder already exists."""
+    base = f"{datetime.now():%Y%m%d-%H%M%S}-{cfg.model}"
+    run_id, n = base, 1
+    while (runs_dir / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+class RunExistsError(UserError, ValueError):
+    """A new run was given the id of a folder that already holds a run."""
+
+
+def refuse_used_folder(folder: RunFolder) -> None:
+    """Refuse to start a new run in a folder another run already wrote (its checkpoints
+    would be overwritten). A folder a live trainer holds is left to the lock's message.
+
+    Raises:
+        RunExistsError: the folder has events or checkpoints of an earlier run.
+    """
+    if folder.is_used() and not lock_is_live(folder.path):
+        raise RunExistsError(
+            f"The run folder {folder.path} already holds a run; a new run there would "
+            f"overwrite its checkpoints. Continue it with `llmv0 train --resume "
+            f"{folder.run_id}`, or give a new name with --run-id."
+        )
+
+
+def open_resume(
+    resume: str | Path, config: RunConfig | None, runs_dir: Path
+) -> tuple[RunConfig, dict[str, Any], Path]:
+    """The config, checkpoint payload and run folder a resume continues from.
+
+    ``resume`` is a run id, a run folder or a .pt file (a folder resumes from latest.pt).
+    A given ``config`` may change anything but the schema's fixed-on-resume fields.
+    """
+    path = existing_run(resume, runs_dir).checkpoint_for_resume()
+    payload = ckpt.load_checkpoint(path)
+    saved = ckpt.config_of(payload, path)
+    if config is not None:
+        changed = {
+            name: f"the run was trained with {getattr(saved, name)!r}; a resumed run must keep it"
+            for name in sorted(FIXED_ON_RESUME)
+            if getattr(config, name) != getattr(saved, name)
+        }
+        if changed:
+            raise ConfigError(changed, source=f"config for resuming {path}")
+    return config or saved, payload, path.parent
+
+
+def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:
+    """The one-paragraph RunFailed text for an exception that ended a run."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"The disk is full ({exc.strerror}): llmv0 could not write "
+            f"{exc.filename or 'a file'}. To go on, free some space, then resume with "
+            f"`llmv0 train --resume {run_id}`; the last good checkpoint is kept in {run_dir}."
+        )
+    if isinstance(exc, OSError):
+        return (
+            f"A file operation failed ({exc.strerror or exc}: {exc.filename or ''}). If the "
+            f"disk is full, free some space; the last good checkpoint is kept in {run_dir}. "
+            f"Resume with `llmv0 train --resume {run_id}`."
+        )
+    log.error("training failed", exc_info=exc)
+    return (
+        f"Training stopped on an unexpected error: {type(exc).__name__}: {exc}. The last "
+        f"good checkpoint is kept in {run_dir}."
+    )
+
+
+def diverged_message(loss: float, step: int, cfg: RunConfig, run_dir: Path) -> str:
+    """The RunFailed text for a loss that became NaN or infinite at 0-based ``step``."""
+    return (
+        f"The loss became {loss} at step {step + 1}: training diverged. The last good "
+        f"checkpoint in {run_dir} is kept. Lower learning_rate (now {cfg.learning_rate:g}), "
+        "keep grad_clip > 0 or add warmup_steps, then start again or resume."
+    )
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunData:
+    """The corpus as token ids, split, with what bits per character needs."""
+
+    tokenizer: Tokenizer
+    train: torch.Tensor
+    val: torch.Tensor
+    char_lengths: torch.Tensor  # characters each token id spells
+
+
+def prepare_data(
+    cfg: RunConfig,
+    data_dir: Any,
+    progress: Progress | None,
+    saved_tokenizer: dict[str, Any] | None,
+) -> RunData:
+    """Resolve and read the corpus, build (or restore) the tokenizer, encode and split."""
+    path = resolve_corpus(cfg.data_file, data_dir, progress)
+    text = read_corpus(path)
+    if saved_tokenizer is not None:
+        tokenizer = tokenizer_from_dict(saved_tokenizer)
+        missing = tokenizer.unknown(text)
+        if missing:
+            raise CorpusError(
+                f"The corpus {path} now has characters the resumed model never saw "
+                f"({', '.join(repr(c) for c in missing[:10])}): it changed since the run "
+                "started. Restore the original file or start a new run."
+            )
+    else:
+        tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size)
+    tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
+    return RunData(
+        tokenizer=tokenizer,
+        train=splits.train,
+        val=splits.val,
+        char_lengths=torch.tensor(tokenizer.char_lengths(), dtype=torch.long),
+    )
+
+
+@dataclass
+class ModelState:
+    """Model, optimizer, loss scaler and the bookkeeping a checkpoint restores."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    progress: TrainState
+
+
+def build_state(
+    cfg: RunConfig,
+    vocab_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    payload: dict[str, Any] | None,
+) -> ModelState:
+    """A fresh model and optimizer (initialised from torch's global RNG, seeded by the
+    caller), or the ones a checkpoint ``payload`` holds, with its RNG state restored.
+
+    Raises:
+        MemoryEstimateError: the run would not fit in the device's free memory.
+    """
+    check_fits(cfg, vocab_size, device)  # before allocating: a clear refusal, not a crash
+    model = build_model(cfg, vocab_size).to(device)
+    optimizer = build_optimizer(model, cfg, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and dtype == torch.float16)
+    state = ModelState(model, optimizer, scaler, TrainState())
+    if payload is None:
+        return state
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    if payload.get("scaler"):
+        scaler.load_state_dict(payload["scaler"])
+    torch.set_rng_state(payload["rng_cpu"])
+    if torch.cuda.is_available() and payload.get("rng_cuda"):
+        torch.cuda.set_rng_state_all(payload["rng_cuda"])
+    state.progress = TrainState.from_payload(payload)
+    return state

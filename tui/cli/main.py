@@ -1,0 +1,208 @@
+"""The ``llmv0`` command line (train, generate, eval, plot, runs, config) and ``llmv0-tui``.
+
+Both front doors drive the same engine. Textual is imported only when the dashboard starts;
+torch only inside the commands that need it, so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from engine.errors import UserError
+from tui.cli.control import control as remote_control
+from tui.cli.experiments import register as register_experiments
+from tui.cli.generate import generate as generate_cmd
+from tui.cli.inspect import inspect as inspect_cmd
+from tui.cli.sweep import register as register_sweep
+from tui.cli.train import build_config, download_progress
+from tui.cli.train import register as register_train
+from tui.shared.cli_options import (
+    CONTEXT_SETTINGS,
+    FlagGroup,
+    RunsDir,
+    VersionOption,
+    err,
+    out,
+    runs_dir_or_default,
+    user_errors,
+)
+
+app = typer.Typer(
+    name="llmv0",
+    help="Train, sample and inspect a character-level language model. "
+    "`llmv0-tui` opens the dashboard.",
+    no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
+    cls=FlagGroup,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _options(version: VersionOption = False) -> None:
+    """Options before the command: --version, shell completion."""
+
+
+register_train(app)  # first: `llmv0 --help` lists the commands in the order they are added
+
+
+@app.command("eval")
+def evaluate_cmd(
+    run: Annotated[str, typer.Argument(help="Run id, run folder or .pt file.")],
+    split: Annotated[str, typer.Option(help="'val' or 'train'.")] = "val",
+    runs_dir: RunsDir = None,
+) -> None:
+    """Loss, perplexity and bits per character over a whole split."""
+    import torch
+
+    from engine.analysis.evaluate import evaluate
+    from engine.run.folder import load_for_inference
+    from engine.text.corpus import read_corpus, resolve_corpus, split_tokens
+    from tui.cli.console import metrics_table
+    from tui.shared.formatting import format_metric
+
+    with user_errors():
+        if split not in {"val", "train"}:
+            raise UserError(f"--split must be 'val' or 'train', not {split!r}.")
+        model, tokenizer, cfg = load_for_inference(run, runs_dir_or_default(runs_dir))
+        text = read_corpus(resolve_corpus(cfg.data_file, progress=download_progress()))
+        tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+        splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
+        metrics = evaluate(
+            model, getattr(splits, split), cfg.seq_length, char_lengths=tokenizer.char_lengths()
+        )
+    out.print(
+        metrics_table(
+            f"{run} on the {split} split",
+            [
+                (
+                    f"loss (nats/{'char' if cfg.tokenizer == 'char' else 'token'})",
+                    f"{metrics.loss:.4f}",
+                ),
+                ("perplexity", format_metric(metrics.perplexity)),
+                ("bits per character", f"{metrics.bits_per_char:.4f}"),
+                ("windows x length", f"{metrics.windows:,} x {cfg.seq_length}"),
+                ("tokens scored", f"{metrics.tokens:,}"),
+                ("characters scored", f"{metrics.chars or metrics.tokens:,}"),
+            ],
+        )
+    )
+
+
+@app.command()
+def plot(
+    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    png: Annotated[Path | None, typer.Option("--png", help="Also write a PNG picture.")] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Loss and perplexity curves in the terminal (and as a PNG with --png)."""
+    from engine.run.folder import require_history
+    from engine.run.summary import curves
+    from tui.cli.plotting import png_plot, terminal_plot
+    from tui.shared.overlay_plot import use_colour
+
+    with user_errors():
+        folder, history = require_history(run, runs_dir_or_default(runs_dir))
+        data = curves(history)
+        if not data.train_steps:
+            raise UserError(f"Run {run!r} has no training steps yet; nothing to plot.")
+        if png is not None:
+            from tui.shared.extras import require
+
+            require("matplotlib", "png", "llmv0 plot --png")
+    if png is None or sys.stdout.isatty():
+        colour = use_colour(sys.stdout)  # NO_COLOR or a pipe: plain text, no escape codes
+        sys.stdout.write(terminal_plot(data, folder.name, colour=colour) + "\n")
+    if png is not None:
+        png_plot(data, folder.name, png)
+        out.print(f"Wrote {png}", markup=False)
+
+
+@app.command()
+def report(
+    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Markdown file [default: <run>/report.md].")
+    ] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """A markdown report: config changes, final metrics, loss chart picture, samples."""
+    from engine.run.folder import require_history
+    from tui.cli.report import build_report
+
+    with user_errors():
+        folder, history = require_history(run, runs_dir_or_default(runs_dir))
+        target = out_file or folder / "report.md"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(build_report(folder, history, target), encoding="utf-8")
+    out.print(f"Wrote {target}", markup=False)
+    from rich.markup import escape
+
+    from tui.cli.report import NO_CHART
+    from tui.shared.extras import available
+
+    if not available("matplotlib"):
+        err.print(f"[yellow]Note:[/] {escape(NO_CHART)}")
+
+
+@app.command()
+def config(
+    config_file: Annotated[
+        str | None, typer.Option("--config", "-c", help="Config file or preset to start from.")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value")] = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Write the result here.")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print the README's config table (defaults).")
+    ] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON schema of a config file.")
+    ] = False,
+) -> None:
+    """Every config field with its value, allowed range and description; validate or save."""
+    from engine.config.schema import LIVE_FIELDS, RunConfig, field_range, list_presets, save_config
+
+    if markdown or schema:
+        from tui.cli.config_reference import json_schema, markdown_table
+
+        sys.stdout.write(json_schema() if schema else markdown_table())
+        return
+
+    with user_errors():
+        cfg = build_config(config_file, set_)
+    if save is not None:
+        save_config(cfg, save)
+        out.print(f"Wrote {save}", markup=False)
+        return
+    table = Table(title="Config fields (live = can change during a run)")
+    for column in ("field", "value", "allowed", "description"):
+        # Field names never wrap: they are what users copy into --set.
+        table.add_column(column, overflow="fold", no_wrap=column == "field")
+    for name, info in RunConfig.model_fields.items():
+        live = " [cyan](live)[/]" if name in LIVE_FIELDS else ""
+        table.add_row(
+            name, repr(getattr(cfg, name)), field_range(name), (info.description or "") + live
+        )
+    out.print(table)
+    out.print(f"Presets: {', '.join(list_presets()) or 'none'}")
+
+
+app.command("generate")(generate_cmd)
+app.command("control")(remote_control)
+app.command("inspect")(inspect_cmd)
+register_experiments(app)
+register_sweep(app)
+
+
+def main() -> None:
+    """Entry point of ``llmv0``."""
+    app(prog_name="llmv0")  # also names its shell completion, however it was started
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""``llmv0 sweep SPACE_FILE`` and ``llmv0 sweep-results NAME``: hyperparameter sweeps.
+
+The engine (engine/experiments/sweep.py) runs trials; this module starts workers, reports each
+trial as
+it ends and prints the results table. ``--jobs N`` starts N-1 more worker processes on the
+same study beside this one.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
+from tui.shared.formatting import format_duration
+
+Storage = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Optuna storage URL, e.g. postgresql://user@host/db to share a sweep between "
+        "machines [default: sqlite file sweeps.db in the runs folder].",
+    ),
+]
+STATE_STYLES = {
+    "complete": "green",
+    "pruned": "yellow",
+    "stopped": "yellow",
+    "failed": "red",
+    "interrupted": "magenta",
+    "running": "cyan",
+    "queued": "dim",
+}
+
+
+def results_table(name: str, rows: list) -> Table:
+    """The sweep's trials: number, changed fields, best val loss, time, state."""
+    complete = [r for r in rows if r.state == "complete" and r.value is not None]
+    best = min(complete, key=lambda r: r.value).number if complete else None
+    table = Table(title=f"Sweep {escape(name)}: {len(rows)} trials (* best)")
+    for column in ("trial", "changed fields", "best val", "time", "state", "run"):
+        table.add_column(column, justify="right" if column in {"trial", "best val"} else "left")
+    for r in rows:
+        value = f"{r.value:.4f}" if r.value is not None and math.isfinite(r.value) else "—"
+        style = STATE_STYLES.get(r.state, "")
+        table.add_row(
+            f"{r.number}{'*' if r.number == best else ''}",
+            escape(r.changed),
+            value,
+            format_duration(r.duration_s),
+            f"[{style}]{r.state}[/]" if style else r.state,
+            escape(r.run_id),
+        )
+    return table
+
+
+def _require_optuna(feature: str) -> None:
+    """Sweeps run on Optuna, an optional extra: name it in one line when it is missing."""
+    from tui.shared.extras import require
+
+    require("optuna", "sweep", feature)
+
+
+def _worker_command(space_file: Path, storage: str, runs_dir: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tui.cli.main",
+        "sweep",
+        str(space_file),
+        "--storage",
+        storage,
+        "--runs-dir",
+        str(runs_dir),
+        "--quiet",
+    ]
+
+
+def sweep(
+    space_file: Annotated[Path, typer.Argument(help="Search space: a .toml or .json file.")],
+    storage: Storage = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Trials at once (worker processes).", min=1)
+    ] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No per-trial lines.")] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Run (or continue) a sweep: each trial trains a normal run folder; Ctrl-C stops it.
+
+    Run the same command again to continue a stopped or killed sweep; trials a killed
+    sweep left half-done are marked interrupted and run again.
+    """
+    from engine.experiments.sweep_space import load_space
+
+    folder = runs_dir_or_default(runs_dir)
+    with user_errors():
+        _require_optuna("llmv0 sweep")
+        space = load_space(space_file)
+        from engine.experiments.sweep import default_storage
+
+        url = storage or default_storage(folder)
+        study = _open(space, url)
+    helpers = [subprocess.Popen(_worker_command(space_file, url, folder)) for _ in range(jobs - 1)]
+
+    def on_start(number: int, run_id: str) -> None:
+        if not quiet:
+            out.print(f"trial {number} started: run {escape(run_id)}")
+
+    def on_trial(row: Any) -> None:
+        if quiet:
+            return
+        value = f"best val {row.value:.4f}" if row.value is not None else row.error[:80]
+        out.print(
+            f"trial {row.number} {row.state}: {escape(row.changed)} "
+            f"({escape(value)}, {format_duration(row.duration_s)})"
+        )
+
+    from engine.experiments.sweep import Worker, results
+
+    worker = Worker(space, study, folder, on_trial=on_trial, on_start=on_start)
+
+    stopped_by: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopped_by.append(signum)
+        err.print("[yellow]Stopping the sweep after saving this trial's checkpoint…[/]")
+        worker.stop()
+        for helper in helpers:
+            helper.send_signal(signal.SIGINT)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.run()
+        for helper in helpers:
+            helper.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not quiet:
+        out.print(results_table(space.name, results(study)))
+        out.print(f"Storage: {escape(_safe_url(url))}")
+    if stopped_by:  # like `llmv0 train`: 128 + the signal, so a calling script stops too
+        raise typer.Exit(128 + stopped_by[0])
+
+
+def _safe_url(url: str) -> str:
+    """A storage URL without its password, for printing."""
+    head, sep, tail = url.partition("@")
+    if sep and ":" in head.split("//", 1)[-1]:
+        scheme, _, user = head.partition("//")
+        return f"{scheme}//{user.split(':', 1)[0]}:***@{tail}"
+    return url
+
+
+def _open(space: Any, url: str) -> Any:
+    from engine.experiments.sweep import open_study
+    from engine.experiments.sweep_space import SweepError
+
+    try:
+        return open_study(space, url)
+    except ImportError as exc:  # e.g. postgresql:// without a driver
+        raise SweepError(f"Cannot open storage {_safe_url(url)}: {exc}") from None
+    except Exception as exc:  # sqlalchemy's errors: a server down, a bad URL
+        if type(exc).__module__.startswith(("sqlalchemy", "optuna")):
+            raise SweepError(
+                f"Cannot open storage {_safe_url(url)}: {str(exc).splitlines()[0]}"
+            ) from None
+        raise
+
+
+def sweep_results(
+    name: Annotated[str, typer.Argument(help="The sweep's name (from its space file).")],
+    storage: Storage = None,
+    save_best_preset: Annotated[
+        str | None,
+        typer.Option("--save-best-preset", help="Save the best trial's config as this preset."),
+    ] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """A sweep's trials: changed fields, best val loss, time and state (complete/pruned/...)."""
+    folder = runs_dir_or_default(runs_dir)
+    with user_errors():
+        _require_optuna("llmv0 sweep-results")
+        from engine.experiments.sweep import default_storage, load_study, results
+        from engine.experiments.sweep import save_best_preset as save
+
+        url = storage or default_storage(folder)
+        study = load_study(name, url)
+        rows = results(study)
+        out.print(results_table(name, rows))
+        if save_best_preset:
+            path = save(study, save_best_preset)
+            out.print(f"Saved the best config as preset {escape(save_best_preset)}: {path}")
+            out.print(f"Train it with: llmv0 train --config {escape(save_best_preset)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the sweep commands to the ``llmv0`` app."""
+    app.command("sweep")(sweep)
+    app.command("sweep-results")(sweep_results)

@@ -1,0 +1,236 @@
+"""``llmv0 train``: build the run's config, launch it (here, detached or under torchrun), and
+turn Ctrl-C, SIGTERM and SIGHUP into a saved stop with a shell-style exit code."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from engine.errors import UserError
+from tui.cli import launch as cli_multinode
+from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
+
+if TYPE_CHECKING:
+    from engine.control import Control
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` command to the ``llmv0`` app."""
+    app.command("train")(train)
+
+
+def build_config(config: str | None, overrides: list[str] | None) -> Any:
+    """The RunConfig from a file or preset plus ``--set`` overrides, validated once."""
+    from engine.config.merge import merge
+
+    return merge(None, config, overrides)
+
+
+def train(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Config JSON file or preset name.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", help="Override a field: --set learning_rate=3e-4 (repeatable)."
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Run id or folder to continue exactly; 'auto' (with --run-id): continue "
+            "that run if it has a checkpoint, else start it.",
+        ),
+    ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option("--max-steps", help="Total optimizer steps (overrides epochs).", min=1),
+    ] = None,
+    time_budget: Annotated[
+        str | None,
+        typer.Option("--time", help="Train for this long (90s, 5m, 1h30m); sets time_budget_s."),
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the run folder.")] = None,
+    no_samples: Annotated[
+        bool, typer.Option("--no-samples", help="Don't print the samples taken at evaluations.")
+    ] = False,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Train in a background process that survives the "
+            "terminal closing; output goes to the run folder's train.log.",
+        ),
+    ] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            help="Train data-parallel in this many processes (torchrun; "
+            "one GPU each, or CPU with gloo).",
+            min=1,
+        ),
+    ] = 1,
+    nnodes: cli_multinode.NNodes = 1,
+    node_rank: cli_multinode.NodeRank = None,
+    rdzv_endpoint: cli_multinode.RdzvEndpoint = None,
+    max_restarts: cli_multinode.MaxRestarts = 0,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Train a model with live progress. Ctrl-C saves a checkpoint, then exits with 130."""
+    from engine.config.schema import RunConfig
+    from engine.control import Control
+    from engine.events import RunFailed
+    from engine.train.trainer import Trainer
+    from tui.cli.console import TrainingDisplay
+
+    with user_errors():
+        launched_resume = resume  # `auto` is decided again by each (re)started rank
+        if resume == cli_multinode.AUTO:
+            resume = cli_multinode.auto_resume(run_id, runs_dir_or_default(runs_dir))
+        overrides = list(set_ or [])
+        if time_budget is not None:
+            from engine.train.budget import parse_duration
+
+            try:
+                seconds = parse_duration(time_budget)
+            except ValueError as exc:
+                raise UserError(f"--time: {exc}") from None
+            set_ = [*(set_ or []), f"time_budget_s={seconds}"]
+            overrides = list(set_)
+        if max_steps is not None:
+            overrides.append(f"max_steps={max_steps}")
+        cfg: RunConfig | None
+        if resume and not (config or overrides):
+            cfg = None
+        elif resume:
+            from engine.config.merge import merge
+            from engine.run.checkpoint import config_of, load_checkpoint
+            from engine.run.folder import existing_run
+
+            path = existing_run(resume, runs_dir_or_default(runs_dir)).checkpoint_for_resume()
+            saved = config_of(load_checkpoint(path), path)
+            cfg = merge(saved, config, overrides, source="resume config")
+        else:
+            cfg = build_config(config, overrides)
+        if detach or cli_multinode.needs_launcher(nproc, nnodes):
+            from tui.cli import control as cli_remote
+
+            folder = runs_dir_or_default(runs_dir)
+            name = cli_remote.resolve_run_id(cfg, resume, run_id, folder)
+            args = cli_remote.train_args(
+                config, list(set_ or []), launched_resume, max_steps, name, folder
+            )
+            command = cli_remote.train_command(args, 1)
+            if cli_multinode.needs_launcher(nproc, nnodes):
+                command = cli_multinode.torchrun_command(
+                    args, nproc, nnodes, node_rank, rdzv_endpoint, max_restarts
+                )
+            if detach:
+                cli_remote.detach_training(command, name, folder, out)
+                return
+            raise typer.Exit(cli_multinode.run_launcher(command))
+        progress = download_progress()
+        trainer = Trainer(
+            cfg,
+            runs_dir=runs_dir_or_default(runs_dir),
+            run_id=run_id,
+            resume=resume,
+            download_progress=progress,
+        )
+    control = Control()
+    with stop_on_signals(control) as interrupted:
+        if trainer.dist.is_main:
+            with TrainingDisplay(out, show_samples=not no_samples) as display:
+                result = trainer.run(display, control)
+        else:  # other data-parallel ranks train silently; rank 0 reports for all
+            result = trainer.run(None, control)
+    out.print()
+    code = 0
+    if isinstance(result, RunFailed):  # the inputs (exit 2) or the run itself (exit 1)
+        code = 2 if isinstance(trainer.error, UserError) else 1
+    if code == 0 and getattr(result, "reason", "") == "stopped" and "signal" in interrupted:
+        # Saved, but not done: 128 + the signal, as shells report (130 for Ctrl-C), so a
+        # script's `llmv0 train && llmv0 eval` stops here. A stop asked for by
+        # `llmv0 control RUN stop` or the dashboard returns 0.
+        code = 128 + interrupted["signal"]
+    if not isinstance(result, RunFailed) and trainer.dist.is_main:
+        out.print(
+            f"Resume with: llmv0 train --resume {trainer.run_id}    "
+            f"Sample with: llmv0 generate --run {trainer.run_id}"
+        )
+    if trainer.dist.enabled:
+        _exit_rank(code)
+    if code:
+        raise typer.Exit(code)
+
+
+@contextmanager
+def stop_on_signals(control: Control) -> Iterator[dict[str, int]]:
+    """While the block runs, Ctrl-C, SIGTERM and SIGHUP ask ``control`` to stop (the trainer
+    saves first); a second Ctrl-C aborts at once. Yields a dict that holds ``"signal"``, the
+    last signal's number, once one came. The previous handlers come back afterwards."""
+    interrupted = {"count": 0}
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted["count"] += 1
+        interrupted["signal"] = signum
+        if interrupted["count"] > 1:
+            raise KeyboardInterrupt
+        out.print(
+            "\n[yellow]Stopping: saving a checkpoint after this step "
+            "(Ctrl-C again to abort without saving)...[/]"
+        )
+        control.stop()
+
+    def on_hangup_or_term(signum: int, frame: Any) -> None:
+        # A closed SSH session (SIGHUP) or a polite kill (SIGTERM): save, then stop.
+        interrupted["signal"] = signum
+        control.stop()
+
+    handlers = {
+        signal.SIGINT: on_sigint,
+        signal.SIGTERM: on_hangup_or_term,
+        signal.SIGHUP: on_hangup_or_term,
+    }
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield interrupted
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _exit_rank(code: int) -> None:
+    """End a data-parallel rank now that its run is saved and its group destroyed.
+
+    Under load, gloo's transport threads can outlive ``destroy_process_group`` and abort the
+    interpreter's teardown (SIGABRT, "terminate called without an active exception"), which
+    torchrun reports as a failed run although every step and checkpoint completed. Nothing
+    is left to clean up, so the rank skips that teardown.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def download_progress() -> Any:
+    """A corpus-download callback that prints every tenth percent to stderr."""
+    state = {"last": -1}
+
+    def progress(done: int, total: int | None) -> None:
+        pct = int(done * 100 / total) if total else -1
+        if pct != state["last"] and (pct % 10 == 0 or pct < 0):
+            state["last"] = pct
+            size = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
+            err.print(f"[dim]downloading Tiny Shakespeare: {size}[/]")
+
+    return progress

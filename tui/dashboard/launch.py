@@ -1,0 +1,164 @@
+"""Building and running the dashboard: :func:`make_app` for the CLI and for tests (tests pass
+a scripted trainer factory), :func:`run_dashboard` for ``llmv0-tui`` (exit codes, SIGHUP, a
+clean stop however the UI ends).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine import events as ev
+from engine.errors import UserError
+from engine.run.folder import resolve_run
+from engine.run.state import shown_state
+from engine.run.summary import default_runs_dir
+from tui.dashboard.app import STOP_TIMEOUT_S, Dashboard
+from tui.dashboard.model_source import GenerationModel
+from tui.dashboard.trainer_factory import (
+    TrainerFactory,
+    default_trainer_factory,
+    read_history,
+    remote_factory,
+)
+
+
+def make_app(
+    config: str | None = None,
+    run: str | None = None,
+    trainer_factory: TrainerFactory | None = None,
+    runs_dir: str | Path | None = None,
+    attach: str | None = None,
+) -> Dashboard:
+    """The dashboard, for the CLI and for tests.
+
+    ``attach`` follows (and steers) a run that another process trains.
+
+    Raises:
+        ConfigError: the config file is missing or invalid.
+        CheckpointError: ``run`` cannot be loaded.
+        RunNotFoundError: ``attach`` names no run with events.
+    """
+    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    if attach:
+        return _attached_app(attach, runs_dir)
+    loaded: GenerationModel | None = None
+    history: list[ev.Event] = []
+    cfg = None  # RunConfig's defaults: the editor shows them before pydantic loads
+    if config:
+        from engine.config.schema import load_config
+
+        cfg = load_config(config)
+    if run:
+        from engine.run.folder import load_for_inference
+
+        model, tokenizer, run_config = load_for_inference(run, runs_dir=runs_dir)
+        loaded = GenerationModel(model, tokenizer, f"checkpoint {run}")
+        cfg = cfg or run_config
+        history = read_history(run, runs_dir)
+    app = Dashboard(
+        cfg,
+        trainer_factory or default_trainer_factory(runs_dir),
+        config_path=config or "",
+        run=str(resolve_run(run, runs_dir).folder.path) if run else None,
+        loaded=loaded,
+        history=history,
+        runs_dir=runs_dir,
+    )
+    if run and history:  # a finished run opened with --run says "finished", not "idle"
+        from engine.run.summary import summarise
+
+        folder = resolve_run(run, runs_dir).folder.path
+        app.stats.state = shown_state(summarise(history, folder).state)
+    return app
+
+
+def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
+    """A dashboard following a run folder through :class:`engine.train.attach.RemoteRun`."""
+    from engine.run.folder import RunFolder, require_history
+
+    folder, history = require_history(attach, runs_dir)
+    run = RunFolder(folder)
+    cfg = run.effective_config(history)
+    return Dashboard(
+        cfg,
+        remote_factory(folder),
+        config_path=str(run.config_path),
+        attached=folder,
+        runs_dir=runs_dir,
+    )
+
+
+def _exit_when_orphaned(on_hangup: Callable[[int, object], None]) -> None:
+    """Under ``--serve``: if the server dies without stopping us (SIGKILL), stdin stays open
+    nowhere and nobody would ever stop this dashboard; hang up when the parent is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        on_hangup(signal.SIGHUP, None)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
+def run_dashboard(
+    config: str | None,
+    run: str | None,
+    attach: str | None = None,
+    runs_dir: Path | None = None,
+) -> int:
+    """Entry point of ``llmv0-tui``: 0 on a clean exit, 2 when the inputs cannot be opened."""
+    try:
+        app = make_app(config, run, attach=attach, runs_dir=runs_dir)
+    except UserError as exc:  # the dashboard's one place for user errors
+        print(f"llmv0-tui: {exc}", file=sys.stderr)
+        return 2
+
+    # A hang-up (SSH dropped, terminal closed) must stop the run with a checkpoint, never kill
+    # the process mid-step. A process-level handler, not the event loop's: the loop's handler
+    # goes when the loop closes, and a second SIGHUP (the session leader dying) can follow.
+    def on_hangup(signum: int, frame: object) -> None:
+        if app.attached is not None:
+            app.detach()  # another process trains it: leave it running
+        elif app.control is not None:
+            app.control.stop()  # Control is safe to call from a signal handler
+        app.mute_terminal()  # now, before the next frame is written to a dead terminal
+        loop = getattr(app, "_loop", None)
+        if app.is_running and loop is not None:
+            loop.call_soon_threadsafe(app.action_hangup)
+
+    # A polite kill (SIGTERM) does what q does: the run stops with its checkpoint (saved
+    # before the process exits, below), the app exits and restores the terminal.
+    def on_terminate(signum: int, frame: object) -> None:
+        if app.attached is None and app.control is not None:
+            app.control.stop()
+        loop = getattr(app, "_loop", None)
+        if app.is_running and loop is not None:
+            loop.call_soon_threadsafe(app.exit, 0)
+
+    with contextlib.suppress(ValueError, AttributeError):  # no SIGHUP (Windows), not main
+        signal.signal(signal.SIGHUP, on_hangup)
+        signal.signal(signal.SIGTERM, on_terminate)
+    if os.environ.get("TEXTUAL_DRIVER", "").endswith("WebDriver"):
+        _exit_when_orphaned(on_hangup)
+    code = None
+    try:
+        code = app.run()
+    finally:
+        # However the UI ended (even by an exception), a run still going is stopped and its
+        # checkpoint saved before the process exits.
+        if app.attached is not None:
+            app.detach()
+        elif not app.train_done.is_set() and app.control is not None:
+            app.control.stop()
+            app.train_done.wait(timeout=STOP_TIMEOUT_S)
+    # run() gives the value passed to exit(); a crash leaves it None and sets return_code 1,
+    # which must not read as a clean exit.
+    return code if code is not None else (app.return_code or 0)

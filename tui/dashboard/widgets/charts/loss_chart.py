@@ -1,0 +1,246 @@
+"""LossChart: training and validation loss against step, with epoch and config-change markers.
+
+Data arrive any time (``add_steps``, ``add_eval``...) and only mark the chart dirty; the app's
+refresh timer calls :meth:`redraw_if_dirty` a few times a second, so a fast run never makes the
+UI redraw per step. Long runs are averaged into at most ``MAX_POINTS`` buckets before plotting.
+
+Other runs can be overlaid for comparison (:meth:`LossChart.set_overlay`): each is one more
+series in its own colour, labelled with its run id in the legend (on the step axis only: their
+wall time and tokens are not known here).
+
+The metric grid shares one :class:`tui.dashboard.widgets.charts.view.ChartView` (smoothing of the
+train loss, x axis, last-N-steps zoom) and one
+:class:`tui.dashboard.widgets.charts.view.StepClock` with every chart; the
+title shows the value at the last point.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import RenderResult
+
+from tui.dashboard.widgets.charts.base import ChartBase
+from tui.dashboard.widgets.charts.view import (
+    ChartView,
+    Smoothed,
+    StepClock,
+    format_value,
+    value_at,
+    window,
+    x_ticks,
+)
+
+if TYPE_CHECKING:
+    from textual_plotext.plot import Plot
+
+MAX_POINTS = 300  # about two per braille column of a full-width chart
+MAX_MARKS = 12
+TRAIN_COLOR = (80, 160, 255)
+VAL_COLOR = (255, 170, 60)
+EPOCH_COLOR = (120, 120, 120)
+CHANGE_COLOR = (200, 90, 200)
+CURSOR_COLOR = (250, 250, 250)
+# Compared runs: distinct from the train/val colours and from each other; cycles past six.
+OVERLAY_COLORS = (
+    (90, 210, 120),
+    (230, 80, 80),
+    (180, 130, 255),
+    (240, 230, 90),
+    (60, 210, 210),
+    (255, 130, 200),
+)
+
+
+@dataclass(frozen=True)
+class OverlaySeries:
+    """Another run's loss curve: validation loss per evaluation, else smoothed train loss."""
+
+    label: str
+    steps: list[int]
+    losses: list[float]
+
+
+def bucket_means(xs: list[int], ys: list[float], limit: int = MAX_POINTS) -> tuple[list, list]:
+    """Average consecutive points so at most ``limit`` remain (keeps the curve's shape)."""
+    n = len(xs)
+    if n <= limit:
+        return list(xs), list(ys)
+    size = -(-n // limit)
+    out_x, out_y = [], []
+    for start in range(0, n, size):
+        chunk_y = ys[start : start + size]
+        out_x.append(xs[min(start + size, n) - 1])
+        out_y.append(sum(chunk_y) / len(chunk_y))
+    return out_x, out_y
+
+
+def thin(marks: list[int], limit: int = MAX_MARKS) -> list[int]:
+    """At most ``limit`` evenly spread marks: a tiny corpus has an epoch every few steps, and
+    hundreds of vertical lines would hide the curves."""
+    if len(marks) <= limit:
+        return marks
+    stride = -(-len(marks) // limit)
+    return marks[stride - 1 :: stride]
+
+
+def step_ticks(first: int, last: int, count: int = 5) -> list[int]:
+    """Whole-number step ticks from ``first`` to ``last`` (plotext would print 757.5)."""
+    if last <= first:
+        return [first]
+    return sorted({round(first + (last - first) * i / (count - 1)) for i in range(count)})
+
+
+class LossChart(ChartBase):
+    """Train loss per step and val loss per evaluation on one set of axes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.train_steps: list[int] = []
+        self.train_loss: list[float] = []
+        self.val_steps: list[int] = []
+        self.val_loss: list[float] = []
+        self.epoch_steps: list[int] = []
+        self.change_steps: list[int] = []
+        self.overlays: list[OverlaySeries] = []
+        self.log_scale = False
+        self.redraws = 0
+        self.resets = 0  # the metric grid clears its other series when this moves
+        self.smoothed = Smoothed()
+        self.view = ChartView()  # the grid hands every chart the same view and clock
+        self.clock = StepClock()
+        self._dirty = True
+
+    def mark_dirty(self) -> None:
+        """Redraw on the next tick (the shared view changed)."""
+        self._dirty = True
+
+    def reset(self) -> None:
+        """Forget every point (a new run starts)."""
+        self.resets += 1
+        self.smoothed.clear()
+        for series in (self.train_steps, self.train_loss, self.val_steps, self.val_loss):
+            series.clear()
+        self.epoch_steps.clear()
+        self.change_steps.clear()
+        self._dirty = True
+
+    def add_steps(self, steps: list[tuple[int, float]]) -> None:
+        """Append (step, loss) pairs; non-finite losses are skipped (they cannot be drawn)."""
+        for step, loss in steps:
+            if loss == loss and abs(loss) != float("inf"):
+                self.train_steps.append(step)
+                self.train_loss.append(loss)
+        self._dirty = self._dirty or bool(steps)
+
+    def add_eval(self, step: int, val_loss: float) -> None:
+        """Append one validation point."""
+        self.val_steps.append(step)
+        self.val_loss.append(val_loss)
+        self._dirty = True
+
+    def add_epoch(self, step: int) -> None:
+        """Mark an epoch boundary after ``step``."""
+        self.epoch_steps.append(step)
+        self._dirty = True
+
+    def add_change(self, step: int) -> None:
+        """Mark a live config change (for example a new learning rate) at ``step``."""
+        self.change_steps.append(step)
+        self._dirty = True
+
+    def set_overlay(self, overlays: list[OverlaySeries]) -> None:
+        """Show these runs' curves beside the current one (replaces any previous overlay)."""
+        self.overlays = list(overlays)
+        self._dirty = True
+
+    def clear_overlay(self) -> bool:
+        """Remove the compared runs; False when there were none."""
+        had = bool(self.overlays)
+        self.overlays = []
+        self._dirty = True
+        return had
+
+    def set_log_scale(self, on: bool) -> None:
+        """Switch the y axis between linear and log."""
+        self.log_scale = on
+        self._dirty = True
+
+    def redraw_if_dirty(self) -> bool:
+        """Rebuild the plot when data changed since the last redraw; True when it did."""
+        if not self._dirty:
+            return False
+        self._dirty = False
+        self.redraws += 1
+        view, clock, axis = self.view, self.clock, self.view.x_axis
+        last = max(self.train_steps[-1:] + self.val_steps[-1:], default=0)
+        smoothed = self.smoothed.of(self.train_loss, view.smoothing)
+        train_steps, train_loss = window(self.train_steps, smoothed, view.last_n, last)
+        val_steps, val_loss = window(self.val_steps, self.val_loss, view.last_n, last)
+        # Short: plotext drops a title wider than the chart (the view line says the rest).
+        at = view.cursor
+        values = [f"loss {format_value(value_at(train_steps, train_loss, at))}"]
+        if val_loss:
+            values.append(f"val {format_value(value_at(val_steps, val_loss, at))}")
+        where = f"@{at} " if at is not None else ""
+        title = where + " · ".join(values) + (" · log" if self.log_scale else "")
+        overlays = [o for o in self.overlays if o.steps] if axis == "step" else []
+        marks = self.epoch_steps or self.change_steps or at is not None
+        plt = self.begin(title, axis, empty=not (train_steps or val_steps or overlays or marks))
+        if plt is None:
+            return True
+        steps, ys = bucket_means(train_steps, train_loss)
+        xs = clock.x(steps, axis)
+        val_xs = clock.x(val_steps, axis)
+        x_ticks(plt, xs + val_xs + [float(s) for o in overlays for s in o.steps], axis)
+        val_ys = val_loss
+        overlay_ys = [o.losses for o in overlays]
+        if self.log_scale:
+            ys, val_ys, *overlay_ys = log_axis(plt, ys, val_ys, *overlay_ys)
+        if xs:
+            plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
+        if val_xs:
+            plt.plot(val_xs, val_ys, color=VAL_COLOR, label="val", marker="dot")
+        for i, (overlay, values_) in enumerate(zip(overlays, overlay_ys, strict=True)):
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            plt.plot(overlay.steps, values_, color=color, label=overlay.label, marker="dot")
+        first = train_steps[0] if train_steps else (val_steps[0] if val_steps else 0)
+        for step in thin([s for s in self.epoch_steps if s >= first]):
+            plt.vline(clock.x([step], axis)[0], EPOCH_COLOR)
+        for step in (s for s in self.change_steps if s >= first):
+            plt.vline(clock.x([step], axis)[0], CHANGE_COLOR)
+        if at is not None:
+            plt.vline(clock.x([at], axis)[0], CURSOR_COLOR)
+        self.refresh()
+        return True
+
+    def render(self) -> RenderResult:
+        return safe_render(self)
+
+
+def log_axis(plt: Plot, *series: list[float]) -> list[list[float]]:
+    """Plot log10 of the values on a linear axis, labelled with the real values.
+
+    plotext's own log scale raises on values below 1 and on empty plots; this cannot.
+    Non-positive values (impossible for a loss) are clamped to a tiny positive number.
+    """
+    logged = [[math.log10(max(v, 1e-12)) for v in values] for values in series]
+    flat = [v for values in logged for v in values]
+    if flat:
+        low, high = min(flat), max(flat)
+        if high - low < 1e-9:
+            low, high = low - 0.5, high + 0.5
+        ticks = [low + (high - low) * i / 4 for i in range(5)]
+        plt.yticks(ticks, [f"{10**t:.3g}" for t in ticks])
+    return logged
+
+
+def safe_render(plot: ChartBase) -> RenderResult:
+    """Render a plotext chart; a plotext edge case becomes a line of text, not a crash."""
+    try:
+        return ChartBase.render(plot)
+    except Exception as exc:  # plotext raises bare TypeErrors/ValueErrors on odd data
+        return Text(f"(chart unavailable: {type(exc).__name__}: {exc})", style="dim")
