@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import time
-from pathlib import Path
 
 import torch
 
 from engine.config.merge import merge
 from engine.config.schema import RunConfig
-from engine.text.corpus import read_corpus, resolve_corpus, split_tokens
-from engine.text.tokenizer import Tokenizer, build_tokenizer
 
 PRESETS = ("lstm-seed", "gpt-cpu", "gpt-cpu-long", "gpt-gpu")
 
@@ -32,16 +29,6 @@ def load_preset(name: str, overrides: list[str] | None = None) -> RunConfig:
     """A preset by name (configs/<name>.json) or path, with ``key=value`` overrides, on top
     of the defaults (as ``llmv0 train --config`` reads it)."""
     return merge(None, name, overrides, source="preset")
-
-
-def load_splits(cfg: RunConfig) -> tuple[Tokenizer, torch.Tensor, torch.Tensor]:
-    """Tokenizer (the config's kind: char or BPE), training and validation tokens of
-    ``cfg``'s corpus."""
-    text = read_corpus(resolve_corpus(cfg.data_file))
-    tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size)
-    tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
-    splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
-    return tokenizer, splits.train, splits.val
 
 
 def machine_line() -> str:
@@ -72,11 +59,6 @@ def reference_matmul_ms(size: int = 1024, repeats: int = 5) -> str:
         parts.append(f"{threads} thread{'s' if threads > 1 else ''} {median_ms:.1f} ms")
     torch.set_num_threads(before)
     return f"reference matmul fp32 {size}^3: " + ", ".join(parts)
-
-
-def ensure_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 if __name__ == "__main__":  # python bench/_common.py: the load figures alone, before/after a run
