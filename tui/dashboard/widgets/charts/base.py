@@ -1,34 +1,32 @@
-"""ChartBase: a plotext chart whose empty state is drawn without plotext.
+"""ChartBase: a plotext chart that owns the drawing its charts share.
 
-plotext (with textual-plotext) takes 70-100 ms to import here, about a tenth of the
-dashboard's time to its first frame, and every chart of that frame is empty. An empty
-plotext chart is a centred title, a frame and a centred axis name; :func:`empty_chart`
-writes exactly the text plotext would (tests compare the two over generated sizes and
-titles), so the first frame needs no plotext and nothing changes on screen when it loads.
-plotext is imported at a chart's first point, or earlier by the dashboard's background
-preload; a size the copy does not cover (a tiny chart) is drawn by plotext itself.
-
-Otherwise this is textual-plotext's ``PlotextPlot``: :attr:`plt` is the plotext figure,
-coloured from the app's theme ("auto": the theme's surface and foreground).
+It draws an empty chart without plotext (:func:`empty_chart` writes exactly plotext's text),
+so the first frame does not wait for plotext's import (docs/LOG.md, 2026-11-30); a size the
+copy does not cover is drawn by plotext. It holds the grid's shared view, the dirty mark
+and the log scale, and draws the title, the marks and the cursor; subclasses plot their data
+in :meth:`ChartBase.draw`. Colours follow the app theme, as textual-plotext's ``PlotextPlot``.
 """
 
 from __future__ import annotations
 
+import math
 import unicodedata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import RenderResult
 from textual.color import Color
 from textual.widget import Widget
 
-from tui.dashboard.widgets.charts.view import x_label_text
+from tui.dashboard.widgets.charts.view import ChartView, StepClock, x_label_text
 
 if TYPE_CHECKING:
     from textual_plotext.plot import Plot
 
 RGB = tuple[int, int, int]
 NARROW = frozenset({"N", "Na", "H", "A"})  # east-asian widths of one column ("A": — and ·)
+EPOCH_COLOR = (120, 120, 120)
+CURSOR_COLOR = (250, 250, 250)
 
 
 def empty_chart(
@@ -76,9 +74,29 @@ def _plain(text: str) -> bool:
     )
 
 
+def log_axis(plt: Plot, *series: list[float]) -> list[list[float]]:
+    """Plot log10 of the values on a linear axis, labelled with the real values.
+
+    plotext's own log scale raises on values below 1 and on empty plots; this cannot.
+    Non-positive values (impossible for a loss) are clamped to a tiny positive number.
+    """
+    logged = [[math.log10(max(v, 1e-12)) for v in values] for values in series]
+    flat = [v for values in logged for v in values]
+    if flat:
+        low, high = min(flat), max(flat)
+        if high - low < 1e-9:
+            low, high = low - 0.5, high + 0.5
+        ticks = [low + (high - low) * i / 4 for i in range(5)]
+        plt.yticks(ticks, [f"{10**t:.3g}" for t in ticks])
+    return logged
+
+
 class ChartBase(Widget):
-    """A plotext chart (see the module docstring): subclasses draw with :attr:`plt`, or
-    with :meth:`draw_empty` when they have nothing to plot."""
+    """A plotext chart (see the module docstring): subclasses implement :meth:`draw`, which
+    starts with :meth:`begin` and ends with :meth:`finish`."""
+
+    REDRAW_HIDDEN: ClassVar[bool] = True
+    """False: a hidden chart keeps its dirty mark and redraws when shown."""
 
     DEFAULT_CSS = """
     ChartBase {
@@ -94,9 +112,59 @@ class ChartBase(Widget):
         # The x axis whose name the chart shows when tall enough: decided when the chart is
         # rendered, at its size then (a redraw can run before a layout change reaches it).
         self._axis = "step"
+        self.view = ChartView()  # the grid hands every chart the same view and clock
+        self.clock = StepClock()
+        self.log_scale = False
+        self.redraws = 0
+        self._dirty = True
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
+
+    def mark_dirty(self) -> None:
+        """Redraw on the next tick (the shared view changed)."""
+        self._dirty = True
+
+    def set_log_scale(self, on: bool) -> None:
+        """Switch the y axis between linear and log."""
+        self.log_scale = on
+        self._dirty = True
+
+    def redraw_if_dirty(self) -> bool:
+        """Rebuild the plot when data or the view changed since the last redraw; True when
+        it did."""
+        if not self._dirty or not (self.REDRAW_HIDDEN or self.display):
+            return False
+        self._dirty = False
+        self.redraws += 1
+        self.draw(self.view.x_axis, self.view.cursor)
+        return True
+
+    def draw(self, axis: str, at: int | None) -> None:
+        """Draw the chart on the x ``axis``, with the value cursor at step ``at`` (or none)."""
+        raise NotImplementedError
+
+    def heading(self, text: str) -> str:
+        """A title: the cursor's step, ``text``, and a mark when the y axis is log. Keep it
+        short: plotext drops a title wider than the chart (the view line says the rest)."""
+        at = self.view.cursor
+        where = f"@{at} " if at is not None else ""
+        return where + text + (" · log" if self.log_scale else "")
+
+    def y_axis(self, plt: Plot, *series: list[float]) -> list[list[float]]:
+        """The series as plotted: log10 of each on a log axis (see :func:`log_axis`)."""
+        return log_axis(plt, *series) if self.log_scale else list(series)
+
+    def mark(self, plt: Plot, axis: str, steps: list[int], color: RGB) -> None:
+        """A vertical line at each of ``steps``."""
+        for step in steps:
+            plt.vline(self.clock.x([step], axis)[0], color)
+
+    def finish(self, plt: Plot, axis: str, at: int | None) -> None:
+        """Draw the value cursor's line (when there is one) and show the new plot."""
+        if at is not None:
+            self.mark(plt, axis, [at], CURSOR_COLOR)
+        self.refresh()
 
     @property
     def plt(self) -> Plot:
@@ -144,6 +212,13 @@ class ChartBase(Widget):
         )
 
     def render(self) -> RenderResult:
+        """The chart; a plotext edge case becomes a line of text, not a crash."""
+        try:
+            return self._render_chart()
+        except Exception as exc:  # plotext raises bare TypeErrors/ValueErrors on odd data
+            return Text(f"(chart unavailable: {type(exc).__name__}: {exc})", style="dim")
+
+    def _render_chart(self) -> Text:
         if self._empty is not None:
             width, height = self.size
             x_label = x_label_text(self._axis, height)

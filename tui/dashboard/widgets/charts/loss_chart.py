@@ -16,34 +16,22 @@ title shows the value at the last point.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from rich.text import Text
-from textual.app import RenderResult
-
-from tui.dashboard.widgets.charts.base import ChartBase
+from tui.dashboard.widgets.charts.base import EPOCH_COLOR, ChartBase
 from tui.dashboard.widgets.charts.view import (
-    ChartView,
     Smoothed,
-    StepClock,
     format_value,
     value_at,
     window,
     x_ticks,
 )
 
-if TYPE_CHECKING:
-    from textual_plotext.plot import Plot
-
 MAX_POINTS = 300  # about two per braille column of a full-width chart
 MAX_MARKS = 12
 TRAIN_COLOR = (80, 160, 255)
 VAL_COLOR = (255, 170, 60)
-EPOCH_COLOR = (120, 120, 120)
 CHANGE_COLOR = (200, 90, 200)
-CURSOR_COLOR = (250, 250, 250)
 # Compared runs: distinct from the train/val colours and from each other; cycles past six.
 OVERLAY_COLORS = (
     (90, 210, 120),
@@ -106,17 +94,8 @@ class LossChart(ChartBase):
         self.epoch_steps: list[int] = []
         self.change_steps: list[int] = []
         self.overlays: list[OverlaySeries] = []
-        self.log_scale = False
-        self.redraws = 0
         self.resets = 0  # the metric grid clears its other series when this moves
         self.smoothed = Smoothed()
-        self.view = ChartView()  # the grid hands every chart the same view and clock
-        self.clock = StepClock()
-        self._dirty = True
-
-    def mark_dirty(self) -> None:
-        """Redraw on the next tick (the shared view changed)."""
-        self._dirty = True
 
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
@@ -164,42 +143,29 @@ class LossChart(ChartBase):
         self._dirty = True
         return had
 
-    def set_log_scale(self, on: bool) -> None:
-        """Switch the y axis between linear and log."""
-        self.log_scale = on
-        self._dirty = True
-
-    def redraw_if_dirty(self) -> bool:
-        """Rebuild the plot when data changed since the last redraw; True when it did."""
-        if not self._dirty:
-            return False
-        self._dirty = False
-        self.redraws += 1
-        view, clock, axis = self.view, self.clock, self.view.x_axis
+    def draw(self, axis: str, at: int | None) -> None:
+        """Train loss (smoothed, bucketed), val loss, compared runs, then the marks."""
+        view, clock = self.view, self.clock
         last = max(self.train_steps[-1:] + self.val_steps[-1:], default=0)
         smoothed = self.smoothed.of(self.train_loss, view.smoothing)
         train_steps, train_loss = window(self.train_steps, smoothed, view.last_n, last)
         val_steps, val_loss = window(self.val_steps, self.val_loss, view.last_n, last)
-        # Short: plotext drops a title wider than the chart (the view line says the rest).
-        at = view.cursor
         values = [f"loss {format_value(value_at(train_steps, train_loss, at))}"]
         if val_loss:
             values.append(f"val {format_value(value_at(val_steps, val_loss, at))}")
-        where = f"@{at} " if at is not None else ""
-        title = where + " · ".join(values) + (" · log" if self.log_scale else "")
+        title = self.heading(" · ".join(values))
         overlays = [o for o in self.overlays if o.steps] if axis == "step" else []
         marks = self.epoch_steps or self.change_steps or at is not None
         plt = self.begin(title, axis, empty=not (train_steps or val_steps or overlays or marks))
         if plt is None:
-            return True
+            return
         steps, ys = bucket_means(train_steps, train_loss)
         xs = clock.x(steps, axis)
         val_xs = clock.x(val_steps, axis)
         x_ticks(plt, xs + val_xs + [float(s) for o in overlays for s in o.steps], axis)
         val_ys = val_loss
         overlay_ys = [o.losses for o in overlays]
-        if self.log_scale:
-            ys, val_ys, *overlay_ys = log_axis(plt, ys, val_ys, *overlay_ys)
+        ys, val_ys, *overlay_ys = self.y_axis(plt, ys, val_ys, *overlay_ys)
         if xs:
             plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
         if val_xs:
@@ -208,39 +174,6 @@ class LossChart(ChartBase):
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
             plt.plot(overlay.steps, values_, color=color, label=overlay.label, marker="dot")
         first = train_steps[0] if train_steps else (val_steps[0] if val_steps else 0)
-        for step in thin([s for s in self.epoch_steps if s >= first]):
-            plt.vline(clock.x([step], axis)[0], EPOCH_COLOR)
-        for step in (s for s in self.change_steps if s >= first):
-            plt.vline(clock.x([step], axis)[0], CHANGE_COLOR)
-        if at is not None:
-            plt.vline(clock.x([at], axis)[0], CURSOR_COLOR)
-        self.refresh()
-        return True
-
-    def render(self) -> RenderResult:
-        return safe_render(self)
-
-
-def log_axis(plt: Plot, *series: list[float]) -> list[list[float]]:
-    """Plot log10 of the values on a linear axis, labelled with the real values.
-
-    plotext's own log scale raises on values below 1 and on empty plots; this cannot.
-    Non-positive values (impossible for a loss) are clamped to a tiny positive number.
-    """
-    logged = [[math.log10(max(v, 1e-12)) for v in values] for values in series]
-    flat = [v for values in logged for v in values]
-    if flat:
-        low, high = min(flat), max(flat)
-        if high - low < 1e-9:
-            low, high = low - 0.5, high + 0.5
-        ticks = [low + (high - low) * i / 4 for i in range(5)]
-        plt.yticks(ticks, [f"{10**t:.3g}" for t in ticks])
-    return logged
-
-
-def safe_render(plot: ChartBase) -> RenderResult:
-    """Render a plotext chart; a plotext edge case becomes a line of text, not a crash."""
-    try:
-        return ChartBase.render(plot)
-    except Exception as exc:  # plotext raises bare TypeErrors/ValueErrors on odd data
-        return Text(f"(chart unavailable: {type(exc).__name__}: {exc})", style="dim")
+        self.mark(plt, axis, thin([s for s in self.epoch_steps if s >= first]), EPOCH_COLOR)
+        self.mark(plt, axis, [s for s in self.change_steps if s >= first], CHANGE_COLOR)
+        self.finish(plt, axis, at)

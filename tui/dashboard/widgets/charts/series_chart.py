@@ -7,19 +7,10 @@ and the last-N-steps zoom; the title shows the value at the last point.
 
 from __future__ import annotations
 
-from textual.app import RenderResult
-
-from tui.dashboard.widgets.charts.base import ChartBase
-from tui.dashboard.widgets.charts.loss_chart import (
-    CURSOR_COLOR,
-    bucket_means,
-    log_axis,
-    safe_render,
-)
+from tui.dashboard.widgets.charts.base import ChartBase, log_axis
+from tui.dashboard.widgets.charts.loss_chart import bucket_means
 from tui.dashboard.widgets.charts.view import (
-    ChartView,
     Smoothed,
-    StepClock,
     format_value,
     value_at,
     window,
@@ -30,6 +21,8 @@ from tui.dashboard.widgets.charts.view import (
 
 class SeriesChart(ChartBase):
     """A titled line of (step, value) points in one colour."""
+
+    REDRAW_HIDDEN = False
 
     def __init__(
         self,
@@ -44,12 +37,7 @@ class SeriesChart(ChartBase):
         self.color = color
         self.steps: list[int] = []
         self.values: list[float] = []
-        self.view = ChartView()  # the grid hands every chart the same view and clock
-        self.clock = StepClock()
-        self.log_scale = False
-        self.redraws = 0
         self.smoothed = Smoothed()
-        self._dirty = True
 
     def reset(self) -> None:
         """Forget every point (a new run starts)."""
@@ -66,15 +54,6 @@ class SeriesChart(ChartBase):
                 self.values.append(value)
         self._dirty = self._dirty or bool(points)
 
-    def mark_dirty(self) -> None:
-        """Redraw on the next tick (the shared view changed)."""
-        self._dirty = True
-
-    def set_log_scale(self, on: bool) -> None:
-        """Switch the y axis between linear and log."""
-        self.log_scale = on
-        self._dirty = True
-
     @property
     def last_value(self) -> float | None:
         """The value at the last point as drawn (smoothed when smoothing is on)."""
@@ -82,24 +61,17 @@ class SeriesChart(ChartBase):
             return None
         return self.smoothed.of(self.values, self.view.smoothing)[-1]
 
-    def redraw_if_dirty(self) -> bool:
-        """Rebuild the plot when data or view changed since the last redraw."""
-        if not self._dirty or not self.display:  # hidden charts redraw when shown
-            return False
-        self._dirty = False
-        self.redraws += 1
-        view, axis = self.view, self.view.x_axis
+    def draw(self, axis: str, at: int | None) -> None:
+        """The series (smoothed, bucketed) in its colour."""
+        view = self.view
         smoothed = self.smoothed.of(self.values, view.smoothing)
         last = self.steps[-1] if self.steps else 0
         steps, values = window(self.steps, smoothed, view.last_n, last)
-        at = view.cursor
         shown = format_value(value_at(steps, values, at))
-        where = f"@{at} " if at is not None else ""
-        # Short: plotext drops a title wider than the chart (the view line says the rest).
-        title = f"{where}{self.title} {shown}" + (" · log" if self.log_scale else "")
+        title = self.heading(f"{self.title} {shown}")
         plt = self.begin(title, axis, empty=not (steps or at is not None))
         if plt is None:
-            return True
+            return
         steps, values = bucket_means(steps, values)
         if steps:
             xs = self.clock.x(steps, axis)
@@ -109,10 +81,4 @@ class SeriesChart(ChartBase):
             else:
                 y_ticks(plt, values)
             plt.plot(xs, values, color=self.color, marker="braille")
-        if at is not None:
-            plt.vline(self.clock.x([at], axis)[0], CURSOR_COLOR)
-        self.refresh()
-        return True
-
-    def render(self) -> RenderResult:
-        return safe_render(self)
+        self.finish(plt, axis, at)
