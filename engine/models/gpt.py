@@ -1,21 +1,10 @@
 """GPT: a decoder-only Transformer for characters, with a KV cache for streaming generation.
 
 Read top to bottom, as in nanoGPT's ``model.py``: attention, MLP, block, then the model.
-Pre-norm residual blocks, causal self-attention (``F.scaled_dot_product_attention``'s fused
-kernels on GPUs, plain products that torch.compile fuses on CPU), learned absolute position
-embeddings or rotary ones, and the output projection tied to the token embedding.
-
-**Generation state.** ``step()`` keeps, per layer, the keys and values of every token in the
-current context window (:class:`KVCache`), so a new character costs one forward pass over one
-token. Positions count from the start of the window (0 .. block_size-1), so when the window
-is full it cannot simply roll: every key would need a new position (and, with rotary
-embeddings, deeper layers' keys would still carry context that has left the window). Instead
-the cache is rebuilt from the most recent ``block_size - slide_stride + 1`` tokens (one
-batched forward), leaving room for ``slide_stride - 1`` cheap steps before the next rebuild.
-With ``slide_stride = 1`` this is exactly nanoGPT's "crop the context to the last
-block_size tokens and recompute" at every character. The default, block_size // 4, keeps at
-least 3/4 of the block as context (more than the block_size / 2 a training window gives a
-position on average) and spreads one rebuild over block_size / 4 characters.
+Pre-norm residual blocks, causal self-attention (fused SDPA kernels on GPUs, plain products
+that torch.compile fuses on CPU), learned absolute or rotary position embeddings, and the
+output projection tied to the token embedding. ``GPT.step`` generates one token at a time
+from a :class:`KVCache` whose window slides by ``slide_stride`` when full.
 """
 
 from __future__ import annotations
@@ -118,19 +107,17 @@ class CausalSelfAttention(nn.Module):
         (query i sees keys 0 .. i + S - T), which for T = 1 is every key.
         On CUDA (and MPS) this is ``scaled_dot_product_attention``'s fused kernels. On CPU it
         is written out: for these small heads SDPA's CPU flash kernel is the slowest part of a
-        training step (its backward alone took 40% of gpt-cpu's step), while the plain
-        products run in bf16 on AMX and torch.compile fuses the mask and softmax around them:
-        gpt-cpu's step went from 299 to 214 ms (bench/train_speed.py).
+        training step, while the plain products run in bf16 on AMX and torch.compile fuses
+        the mask and softmax around them (docs/LOG.md, 2026-11-25).
 
         The attention weights themselves get no dropout (nanoGPT drops them): on CPU a random
-        mask over every (T x T) score costs a quarter of a step, and the dropout on the
-        residual branches and embeddings remains.
+        mask over every (T x T) score is costly, and the dropout on the residual branches and
+        embeddings remains.
         """
         T, S = q.size(-2), k.size(-2)
         if q.device.type != "cpu" or (mask is None and _eager_fp32(q)):
             # fp32 eager on CPU is the exception: there SDPA's kernel beats the written-out
-            # products (at nanoGPT's small shape, 4x4x128 with context 64, llmv0's fp32 step
-            # went from 0.88x to 1.00x of nanoGPT's design: bench/train_speed.py --nanogpt).
+            # products (docs/LOG.md, 2026-11-30).
             causal = mask is None and T > 1
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.size(-1)))  # (B, nh, T, S)
@@ -198,8 +185,8 @@ class GPT(nn.Module):
         n_head: attention heads; must divide n_embd.
         n_embd: width of the residual stream.
         dropout: dropout on the embeddings and on each residual branch.
-        slide_stride: how far the generation window slides when it is full (see the module
-            docstring); 0 picks max(1, block_size // 4).
+        slide_stride: how far the generation window slides when it is full (see
+            :meth:`step`); 0 picks max(1, block_size // 4).
         position_encoding: "learned" (absolute embeddings added to the tokens') or "rope"
             (rotary, applied to queries and keys in every layer).
         activation: the MLP's non-linearity, "gelu" or "relu2".
@@ -391,7 +378,14 @@ class GPT(nn.Module):
 
         While the window has room this is one forward over the new tokens only. When it would
         overflow, the window restarts from the last ``block_size - slide_stride + 1`` tokens
-        and the cache is rebuilt over them in one batched forward.
+        and the cache is rebuilt over them in one batched forward, leaving room for
+        ``slide_stride - 1`` cheap steps before the next rebuild. It cannot simply roll:
+        positions count from the window's start, so every key would need a new position (and,
+        with rotary embeddings, deeper layers' keys would still carry context that has left
+        the window). ``slide_stride = 1`` is nanoGPT's "crop to the last block_size tokens and
+        recompute" at every token; the default, block_size // 4, keeps at least 3/4 of the
+        block as context (more than a training window gives a position on average) and
+        spreads one rebuild over block_size / 4 tokens.
         """
         cache = state if state is not None else self._new_cache(idx, self._cache_dtype(idx))
         if cache.length + idx.size(1) <= self.block_size:

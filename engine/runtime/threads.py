@@ -1,28 +1,11 @@
-"""CPU thread count chosen by measuring training steps, and measured again when speed drifts.
+"""CPU thread count chosen by timing real training steps, and timed again when speed drifts.
 
-On a machine whose cores are shared (a server over SSH, other jobs, the dashboard's own UI
-thread), one thread per core is not the fastest choice: a thread that waits for a busy
-core stalls every other thread at the next barrier, and an LSTM step measured 5-8x slower
-with two threads than with one while one other process competed for two cores. No static
-rule gets both the idle and the busy case right, so :class:`ThreadTuner` times real
-training steps (they are not wasted: they train) at 1..N threads, keeps the fastest (fewer
-threads when within 5%), and repeats that probe when the step time drifts by more than a
-third from what the chosen count gave, at most once a minute.
-
-The speed of a shared machine also moves while it is being measured, so a probe times the
-counts there and back (1, 2, 2, 1 on two cores), which cancels a steady drift: timed one
-way only, a machine slowing down during the probe once made two threads look no faster than
-one (71 against 74 ms per step) and a run kept one thread for ~700 steps at 1.5x the step
-time. After a restart (the step just compiled) a few steps pass before timing starts.
-
-A run that chose fewer threads than cores (another process was competing) also measures
-again now and then, even when its step time holds: a one-thread step takes as long with a
-competitor as without, so a competitor that leaves changes nothing the drift check can see.
-A gpt-30min run whose first probe met a short-lived competitor (2 threads at 1095 ms a step
-against 311 ms at 1) kept one thread until it was stopped 19 minutes later. The check comes
-a minute after the probe, then at doubling intervals up to five minutes while it keeps
-confirming the count; under lasting contention it costs one slow step (a hopeless count is
-dropped at its first).
+On a shared machine one thread per core is not always fastest: a thread waiting for a busy
+core stalls the others at every barrier. :class:`ThreadTuner` times training steps at 1..N
+threads, there and back (1, 2, 2, 1) so a steady drift cancels, keeps the fastest (fewer when
+within 5%), and probes again when the step time drifts by a third or, with fewer threads than
+cores, now and then: a competitor leaving does not change a one-thread step's time
+(docs/LOG.md, 2026-11-30 and 2026-12-01).
 """
 
 from __future__ import annotations
