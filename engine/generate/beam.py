@@ -1,19 +1,10 @@
 """Beam search over a model's incremental state, streaming the prefix no hypothesis can change.
 
-Each step extends every live hypothesis by every token in one batched model step, keeps the
-``2 x beams`` best extensions by total log-probability, moves those that are finished
-(``length`` characters reached, or a stop string generated) to a pool of the ``beams`` best
-finished hypotheses, and carries up to ``beams`` others on. Hypotheses are ranked by
-``log p / tokens ** length_penalty`` (GNMT-style length normalisation; 0 = raw sum). The search
-ends when no hypothesis is live, or when the pool is full and the best live hypothesis
-already ranks below the worst finished one (the Hugging Face heuristic).
-
-**Streaming**: the tokens shared by every live and pooled hypothesis are final, since the
-winner descends from one of them, so :meth:`BeamSearch.stream` yields them as soon as they
-are shared; the rest of the winner arrives at the end. Scores use the model's
-log-probabilities with the repetition penalty applied; temperature, top-k, top-p and min-p
-do not apply (beam search is a search, not a sampler), so it is deterministic without a seed.
-With ``beams = 1`` it is greedy decoding.
+Hypotheses are ranked by ``log p / tokens ** length_penalty`` (GNMT-style; 0 = raw sum), with
+the repetition penalty applied; temperature and the top-k/p and min-p filters do not apply, so
+the search is deterministic without a seed, and ``beams = 1`` is greedy decoding. Tokens shared
+by every live and finished hypothesis are final (the winner descends from one of them), so
+:meth:`BeamSearch.stream` yields them at once; the rest of the winner comes at the end.
 """
 
 from __future__ import annotations
@@ -77,7 +68,14 @@ def _visible_text(raw: bytes) -> str:
 
 
 class BeamSearch:
-    """One beam search from prompt ids; iterate :meth:`stream` or call :meth:`run`."""
+    """One beam search from prompt ids; iterate :meth:`stream` or call :meth:`run`.
+
+    Each step extends every live hypothesis by every token in one batched model step, keeps
+    the ``2 x beams`` best extensions, moves the finished ones (``length`` characters, or a
+    stop string) to a pool of the ``beams`` best, and carries up to ``beams`` others on. It
+    ends when none is live, or when the pool is full and the best live hypothesis already
+    ranks below the worst finished one (the Hugging Face heuristic).
+    """
 
     def __init__(
         self, model: LanguageModel, tokenizer: Tokenizer, ids: list[int], settings: SampleSettings

@@ -1,20 +1,10 @@
 """Streaming generation: ``generate_stream`` yields one character at a time.
 
-Strategies (``SampleSettings.strategy``):
-
-- ``"sample"``: draw from the model's distribution after, in this order, the repetition
-  penalty, the temperature, then the top-k, top-p (nucleus) and min-p filters. Temperature 0
-  means greedy argmax (as in nanochat).
-- ``"greedy"``: always the most likely token (after the repetition penalty).
-- ``"beam"``: beam search (engine/generate/beam.py). It streams the *stable prefix*: characters are
-  yielded as soon as every hypothesis still in the running shares them, so they can no
-  longer change; the rest of the winning hypothesis arrives when the search ends.
-
-Everything is a pure function of the model, the prompt, the settings and a seeded
-``torch.Generator`` (never torch's global RNG): same inputs, same text. Each new token costs
-one model step over one token (carried LSTM state, GPT KV cache). ``length`` and ``stop``
-count *characters* whatever the tokenizer; a multi-character BPE token is yielded one
-character at a time.
+Strategies (``SampleSettings.strategy``): ``"sample"`` (repetition penalty, temperature, then
+top-k, top-p and min-p; temperature 0 is argmax, as in nanochat), ``"greedy"``, and ``"beam"``
+(engine/generate/beam.py, streaming the prefix no hypothesis can change). Output is a pure
+function of the model, prompt, settings and a seeded ``torch.Generator``; each new token costs
+one model step. ``length`` and ``stop`` count characters whatever the tokenizer.
 """
 
 from __future__ import annotations

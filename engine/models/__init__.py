@@ -1,15 +1,10 @@
 """Model registry keyed by ``config.model``, and the protocol every model follows.
 
-A model is an ``nn.Module`` with:
-
-- ``forward(idx, targets=None) -> (logits, loss)``: idx (B, T) token ids; logits (B, T, V);
-  loss is the mean cross-entropy when targets are given, else None.
-- ``init_state(batch_size) -> state``: an empty generation state.
-- ``step(idx, state) -> (logits, state)``: feed new tokens idx (B, T') after those already in
-  ``state``; returns the logits of the last position (B, V). Each new token costs O(1) model
-  steps (carried LSTM state, GPT KV cache), so streaming generation stays fast.
-- ``reorder_state(state, index) -> state``: the state of batch rows ``index`` (in that
-  order, repeats allowed); beam search uses it and never looks inside a state.
+A model is an ``nn.Module`` with ``forward(idx, targets=None) -> (logits, loss)`` (idx (B, T),
+logits (B, T, V), mean cross-entropy or None); ``init_state(batch_size)``, an empty generation
+state; ``step(idx, state) -> (logits, state)``, the last position's logits (B, V) after new
+tokens (B, T'), O(1) model steps per token; ``reorder_state(state, index)``, the state of
+batch rows ``index`` (repeats allowed), for beam search, which never looks inside a state.
 """
 
 from __future__ import annotations

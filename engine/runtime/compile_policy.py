@@ -1,15 +1,11 @@
 """Compile only when it pays for itself, and keep inductor's on-disk caches across runs.
 
-``torch.compile`` costs 20-32 s on a 2-core CPU for ``gpt-cpu`` and makes its bf16 steps
-about 1.4x faster (README, Results): a 300-step run loses more than it gains, a 3000-step
-run gains. So a run with ``compile = true`` trains its first steps eagerly, times them,
-and compiles only when the time the rest of the run would save exceeds the compile cost
-(with a margin). The cost is the last one measured for the same model, precision and
-batch shape on this machine (recorded next to inductor's cache), else a default. Inductor
-caches compiled graphs on disk; its default folder is under /tmp, which many systems wipe
-at boot, so llmv0 points it at ``~/.cache/llmv0/inductor`` unless
-``TORCHINDUCTOR_CACHE_DIR`` says otherwise: a second run of the same shape compiles in a
-fraction of the time.
+``torch.compile`` costs tens of seconds on a small CPU and speeds up each step, so a short run
+loses more than it gains (docs/LOG.md, 2026-11-30). A run with ``compile = true`` times its
+first steps eagerly and compiles only when the rest of the run would save more than the
+compile costs, by the last cost recorded for the same shape on this machine. Inductor's cache
+moves from /tmp (often wiped at boot) to ``~/.cache/llmv0/inductor`` unless
+``TORCHINDUCTOR_CACHE_DIR`` is set, so a second run of the same shape compiles much faster.
 """
 
 from __future__ import annotations

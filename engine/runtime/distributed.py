@@ -1,13 +1,10 @@
 """Data-parallel training across processes (torchrun): rank facts and the few collectives used.
 
-Started by ``torchrun --nproc_per_node=N -m tui.cli.main train ...`` (or ``llmv0 train --nproc N``,
-on one machine or, with ``--nnodes`` and a rendezvous endpoint, on several), each process reads
-RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE from its environment. Rank 0 names the run
-for all; only it writes the run folder, while every rank reads a checkpoint to resume.
-``batch_size`` is per rank: the global batch is ``batch_size * world_size`` windows, and rank
-r trains on its slice of the same global batch a single process with that batch size would
-draw, so the loss curve matches a single-process run at the same global batch. Backends: NCCL
-on CUDA, gloo on CPU.
+Each process reads RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE from its environment
+(``llmv0 train --nproc N``, optionally ``--nnodes``). Rank 0 names the run and alone writes
+its folder; every rank reads a checkpoint to resume. ``batch_size`` is per rank: rank r trains
+on its slice of the global batch a single process would draw, so the loss curve matches a
+single-process run at the same global batch. Backends: NCCL on CUDA, gloo on CPU.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """Corpus resolution, the train/validation split and seeded batch sampling.
 
-``"shakespeare.txt"`` names Tiny Shakespeare: it resolves to ``<data dir>/shakespeare.txt``
-and, when absent, is downloaded from the char-rnn repository, checked against its sha256 and
-written atomically. Any other value is a path to a UTF-8 text file. Every way this can go wrong
-raises :class:`CorpusError` with a one-paragraph explanation and a fix.
-
-**Split**: the first ``1 - val_fraction`` of the characters train, the rest validate (as in
-nanoGPT's shakespeare_char).
-
-**One epoch** is one pass over the training split in non-overlapping windows: each epoch the
-split is cut into windows of ``seq_length + 1`` characters (inputs plus the shifted targets)
-starting at a random offset in ``[0, seq_length)``, the windows are shuffled, and consecutive
-groups of ``batch_size`` windows form the epoch's ``steps_per_epoch`` batches. Offset and order
-come from a generator seeded with ``(seed, epoch)``, so the batch of any step can be rebuilt
-from the step number alone: resuming a run continues the exact same data order.
+``"shakespeare.txt"`` resolves to ``<data dir>/shakespeare.txt``, downloaded (sha256-checked,
+written atomically) when absent; any other value is a path to a UTF-8 text file. Every
+failure raises :class:`CorpusError` with an explanation and a fix. The first ``1 -
+val_fraction`` of the text trains, the rest validates (as nanoGPT's shakespeare_char);
+:class:`EpochBatches` draws the batch of any step from the step number alone.
 """
 
 from __future__ import annotations
@@ -180,7 +171,14 @@ def split_tokens(tokens: torch.Tensor, val_fraction: float, seq_length: int) -> 
 
 
 class EpochBatches:
-    """Seeded batches over a token tensor; the batch of any step depends only on the step."""
+    """Seeded batches over a token tensor; the batch of any step depends only on the step.
+
+    One epoch is one pass over the split in non-overlapping windows of ``seq_length + 1``
+    tokens (inputs plus the shifted targets), starting at a random offset in
+    ``[0, seq_length)``, shuffled, and grouped ``batch_size`` at a time into the epoch's
+    ``steps_per_epoch`` batches. Offset and order come from a generator seeded with
+    ``(seed, epoch)``, so a resumed run continues the exact same data order.
+    """
 
     def __init__(self, tokens: torch.Tensor, seq_length: int, batch_size: int, seed: int) -> None:
         self.tokens = tokens

@@ -1,19 +1,10 @@
 """Run time that counts: a clock without pauses or start-up costs, a time budget, deadlines.
 
-A run's *active* time is wall time with pauses taken out. Part of it is *overhead* (building
-the model and data, the first compiled step): it uses up a time budget but does not advance
-the learning-rate schedule, so a slow compile does not skip a slice of the schedule. With
-``time_budget_s`` set, the schedule's clock is the fraction of the budget's *usable* time
-spent training::
-
-    fraction = (active - overhead) / (budget - overhead - reserve)
-
-where ``reserve`` is the expected cost of the final evaluation (measured at an earlier
-evaluation, else extrapolated from a timed evaluation of a few windows: engine.train.timing),
-so the schedule reaches its end exactly when the final evaluation must start, and the run
-ends at the deadline. All of it runs on an injectable clock (any ``() -> seconds``
-callable) so tests are deterministic, and its state is checkpointed, so a resumed run
-keeps the remaining budget.
+*Active* time is wall time without pauses; its *overhead* (building the model and data, the
+first compiled step) uses up a budget but does not advance the learning-rate schedule. With
+``time_budget_s`` the schedule's clock is ``(active - overhead) / (budget - overhead -
+reserve)``, ``reserve`` being the final evaluation's expected cost, so the schedule ends when
+that evaluation must start. Clocks are injectable and the state is checkpointed.
 """
 
 from __future__ import annotations

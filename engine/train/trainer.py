@@ -1,14 +1,11 @@
 """Trainer: owns the model, optimizer and schedule of one run and publishes its events.
 
 ``Trainer(config).run(sink, control)`` loops until the run completes, is stopped, stops early
-or fails, and returns the terminal event. It is built from parts it owns: a
-:class:`~engine.train.commands.CommandHandler` (commands between optimizer steps), an
-:class:`~engine.train.evaluator.Evaluator` (metrics and early stopping), a
-:class:`~engine.train.checkpointer.Checkpointer` (checkpoints in the run folder) and one
-:class:`~engine.train.state.TrainState` (checkpointed as such). User errors (a bad corpus, an
-unusable device, a diverging loss, a full disk) end the run with ``RunFailed`` and a
-one-paragraph explanation; ``run`` never raises for them. Every event also goes to the run
-folder's event log.
+or fails, and returns the terminal event. It is built from a
+:class:`~engine.train.commands.CommandHandler`, an :class:`~engine.train.evaluator.Evaluator`,
+a :class:`~engine.train.checkpointer.Checkpointer` and one
+:class:`~engine.train.state.TrainState`. User errors end the run with ``RunFailed`` and an
+explanation (``run`` never raises for them); every event also goes to the run's event log.
 """
 
 from __future__ import annotations
