@@ -1,27 +1,8 @@
 """A sweep's search space, read from a small TOML or JSON file and checked before any trial.
 
-Example (TOML)::
-
-    name = "lr-width"          # the study's name; trials are run folders lr-width-t000, ...
-    base = "lstm-seed"         # optional preset or config file every trial starts from
-    method = "tpe"             # grid | random | tpe
-    n_trials = 8               # grid: defaults to the number of grid points
-    seed = 0
-
-    [set]                      # fixed for every trial
-    max_steps = 300
-
-    [fields]                   # what the sweep searches
-    learning_rate = { low = 1e-4, high = 1e-2, log = true }
-    hidden_dim = [64, 128]                  # choices (grid values)
-    num_layers = { low = 1, high = 3 }      # whole numbers
-    dropout = { values = [0.0, 0.1] }
-
-    [pruner]                   # stop poor trials early on their validation losses
-    kind = "median"            # median | successive_halving | none
-    startup_trials = 2
-    warmup_steps = 0
-
+Top-level keys: ``name`` (trials are run folders ``<name>-t000`` ...), ``base`` (a preset or
+config file), ``method`` (grid | random | tpe), ``n_trials``, ``seed``; tables ``[set]`` (fixed
+for every trial), ``[fields]`` (what is searched; see :func:`load_space`) and ``[pruner]``.
 The objective is always the trial's best validation loss, minimised.
 """
 
@@ -36,13 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config.schema import (
-    ConfigError,
-    RunConfig,
-    read_config_dict,
-    resolve_preset_path,
-    validate_config,
-)
+from engine.config.fields import ConfigError
+from engine.config.files import read_config_dict, resolve_preset_path
+from engine.config.schema import RunConfig, validate_config
 from engine.errors import UserError
 
 METHODS = ("grid", "random", "tpe")
@@ -227,7 +204,29 @@ def parse_space(data: dict[str, Any], source: str = "sweep file") -> SweepSpace:
 
 
 def load_space(path: Path) -> SweepSpace:
-    """Read and check a sweep file (``.toml`` or ``.json``)."""
+    """Read and check a sweep file (``.toml`` or ``.json``), for example::
+
+    name = "lr-width"          # trials are run folders lr-width-t000, ...
+    base = "lstm-seed"         # optional preset or config file every trial starts from
+    method = "tpe"             # grid | random | tpe
+    n_trials = 8               # grid: defaults to the number of grid points
+    seed = 0
+
+    [set]                      # fixed for every trial
+    max_steps = 300
+
+    [fields]                   # what the sweep searches
+    learning_rate = { low = 1e-4, high = 1e-2, log = true }
+    hidden_dim = [64, 128]                  # choices (grid values)
+    num_layers = { low = 1, high = 3 }      # whole numbers
+    dropout = { values = [0.0, 0.1] }
+
+    [pruner]                   # stop poor trials early on their validation losses
+    kind = "median"            # median | successive_halving | none
+    startup_trials = 2
+    warmup_steps = 0
+    """
+
     source = f"sweep file {path}"
     try:
         text = path.read_text(encoding="utf-8")

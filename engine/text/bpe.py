@@ -1,21 +1,10 @@
 """BPETokenizer: byte-level byte-pair encoding trained on the corpus, saved inside checkpoints.
 
-**Exact round trip.** Text is encoded to UTF-8 bytes (lone surrogates pass through, so every
-Python ``str`` survives) and the base vocabulary is all 256 byte values, so any text encodes
-without an unknown-character error and ``decode(encode(text)) == text``. Merges never cross
-the boundaries of *pre-tokens* (runs of letters with an optional leading space, digits,
-punctuation, whitespace), as in GPT-2: a token never glues the end of one word to the start
-of the next, which keeps the vocabulary spent on useful pieces. The pre-token pattern ends in
-a catch-all, so it covers every character and the round trip never depends on it.
-
-**Training** (:func:`train_bpe`) counts each distinct pre-token once with its frequency, then
-merges the most frequent adjacent pair, ties broken by the smaller pair of ids so training is
-deterministic. Pair counts live in a dict updated incrementally (only the words that contain
-the merged pair are touched) with a lazy max-heap to find the best pair: Tiny Shakespeare at
-vocabulary 1024 trains in about a second on one core.
-
-**Ids**: 0-255 are the bytes, 256+ the merges in the order they were learned (lower id =
-higher priority when encoding).
+The base vocabulary is the 256 byte values of the UTF-8 text (lone surrogates pass through), so
+any ``str`` encodes and ``decode(encode(text)) == text``. As in GPT-2, merges never cross
+*pre-tokens* (letters with an optional leading space, digits, punctuation, whitespace; the
+pattern ends in a catch-all), so no token glues one word's end to the next one's start.
+Ids 0-255 are the bytes, 256+ the merges in the order learned (lower id = higher priority).
 """
 
 from __future__ import annotations
@@ -146,7 +135,12 @@ class BPETokenizer:
 def train_bpe(text: str, vocab_size: int, pattern: str = PRETOKEN_PATTERN) -> BPETokenizer:
     """Learn up to ``vocab_size - 256`` merges from ``text``.
 
+    Each distinct pre-token is counted once with its frequency; each merge takes the most
+    frequent adjacent pair, ties broken by the smaller pair of ids, so training is
+    deterministic. Pair counts are updated incrementally (only the words holding the merged
+    pair) with a lazy max-heap for the best pair (timing: docs/LOG.md, 2026-11-25).
     Training stops early when no adjacent pair occurs twice (a small corpus), so the
+
     tokenizer's ``vocab_size`` may be below the one asked for.
 
     Raises:
