@@ -1,17 +1,10 @@
 """LossChart: training and validation loss against step, with epoch and config-change markers.
 
 Data arrive any time (``add_steps``, ``add_eval``...) and only mark the chart dirty; the app's
-refresh timer calls :meth:`redraw_if_dirty` a few times a second, so a fast run never makes the
-UI redraw per step. Long runs are averaged into at most ``MAX_POINTS`` buckets before plotting.
-
-Other runs can be overlaid for comparison (:meth:`LossChart.set_overlay`): each is one more
-series in its own colour, labelled with its run id in the legend (on the step axis only: their
-wall time and tokens are not known here).
-
-The metric grid shares one :class:`tui.dashboard.widgets.charts.view.ChartView` (smoothing of the
-train loss, x axis, last-N-steps zoom) and one
-:class:`tui.dashboard.widgets.charts.view.StepClock` with every chart; the
-title shows the value at the last point.
+refresh timer redraws it a few times a second, so a fast run never redraws per step. Long
+runs are averaged into at most ``MAX_POINTS`` buckets. Other runs can be overlaid
+(:meth:`LossChart.set_overlay`), each in its own colour and labelled with its run id (on the
+step axis only: their wall time and tokens are not known here).
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """MetricGrid: the dashboard's charts, the metrics the user chose, laid out in a grid.
 
-Metrics: train and validation loss (:class:`LossChart`), validation perplexity or bits per
-char (:class:`MetricChart`), and per-step series from ``StepCompleted`` (learning rate,
-gradient norm, tokens/s) plus the trainer process's CPU and memory use, sampled with psutil
-on the UI side at most every ``SYSTEM_SAMPLE_S`` seconds while steps arrive (never inside
-the training loop). One :class:`ChartView` (smoothing, x axis, zoom) and one
-:class:`StepClock` are shared by every chart; the line under the charts shows the view.
-
-CPU and memory are this process's: the dashboard trains in a thread of its own process.
-While the dashboard follows a run another process trains (attach), the app turns
-``sample_process`` off, so the dashboard's own use is never labelled as the trainer's.
+Metrics: loss (:class:`LossChart`), validation perplexity or bits per char
+(:class:`MetricChart`), and per-step series (learning rate, gradient norm, tokens/s, and the
+trainer process's CPU and memory, sampled on the UI side at most every ``SYSTEM_SAMPLE_S``
+while steps arrive, and off while the dashboard follows another process's run). Every chart
+shares one :class:`ChartView` and one :class:`StepClock`; the line under them shows the view.
 """
 
 from __future__ import annotations
