@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from engine.config.fields import ConfigError
 from engine.safe_files import read_bytes_limited
 
-if TYPE_CHECKING:
-    from engine.config.schema import RunConfig
+if TYPE_CHECKING:  # any pydantic model; typed without the schema, which imports this module
+    from pydantic import BaseModel
 
 CONFIG_DIR_ENV = "LLMV0_CONFIG_DIR"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -77,7 +77,7 @@ def resolve_preset_path(name_or_path: str) -> Path:
     return candidate
 
 
-def save_config(cfg: RunConfig, path: str | os.PathLike[str]) -> None:
+def save_config(cfg: BaseModel, path: str | os.PathLike[str]) -> None:
     """Write a config as pretty JSON (atomically: temp file then rename)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.config.schema import (
-    RunConfig,
-    apply_overrides,
-    read_config_dict,
-    resolve_preset_path,
-    validate_config,
-)
+from engine.config.files import read_config_dict, resolve_preset_path
+from engine.config.schema import RunConfig, apply_overrides, validate_config
 
 
 def merge(

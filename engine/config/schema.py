@@ -11,24 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-# Re-exported: callers import the config's whole vocabulary from engine.config.schema.
-from engine.config.fields import FIELD_GROUPS as FIELD_GROUPS
-from engine.config.fields import ConfigError as ConfigError
-from engine.config.fields import describe_error, range_phrase
+from engine.config.fields import ConfigError, describe_error, range_phrase
 from engine.config.fields import schema_field as _field  # short: RunConfig's body uses it
 from engine.config.fields import start_group as _group
-from engine.config.files import CONFIG_DIR_ENV as CONFIG_DIR_ENV
-from engine.config.files import MAX_CONFIG_BYTES as MAX_CONFIG_BYTES
-from engine.config.files import config_dir as config_dir
-from engine.config.files import list_presets as list_presets
-from engine.config.files import read_config_dict as read_config_dict
-from engine.config.files import resolve_preset_path as resolve_preset_path
-from engine.config.files import save_config as save_config
+from engine.config.files import read_config_dict, resolve_preset_path
 
 MIN_TEMPERATURE = 1e-3
 """Below this, dividing logits by the temperature overflows; 0 means greedy instead."""
@@ -381,12 +371,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> RunConfig:
     """
     if path is None:
         return RunConfig()
-    candidate = Path(path)
-    if not candidate.exists() and candidate.suffix == "":
-        preset = config_dir() / f"{candidate}.json"
-        if preset.exists():
-            candidate = preset
-    return validate_config(read_config_dict(candidate), source=f"config file {candidate}")
+    file = resolve_preset_path(os.fspath(path))
+    return validate_config(read_config_dict(file), source=f"config file {file}")
 
 
 def diff_from_defaults(cfg: RunConfig) -> dict[str, tuple[Any, Any]]:

@@ -57,8 +57,8 @@ def defaults() -> dict[str, Any]:
 
 def rows_from_schema() -> list[FieldRow]:
     """Every RunConfig field as a row, in schema order (imports pydantic)."""
-    from engine.config.fields import range_phrase
-    from engine.config.schema import FIELD_GROUPS, RunConfig
+    from engine.config.fields import FIELD_GROUPS, range_phrase
+    from engine.config.schema import RunConfig
 
     rows = []
     for name, info in RunConfig.model_fields.items():

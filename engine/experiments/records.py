@@ -23,9 +23,6 @@ from engine.run.folder import RunFolder
 from engine.run.lock import lock_is_live
 from engine.run.summary import RunSummary, summarise
 
-META_FILE = "meta.json"
-ARCHIVE_DIR = "archive"
-
 METRICS: dict[str, tuple[type[Event], str]] = {
     "train_loss": (StepCompleted, "loss"),
     "val_loss": (EvalCompleted, "val_loss"),
@@ -50,7 +47,7 @@ class RunBusyError(ExperimentError):
 def read_meta(folder: Path) -> dict[str, Any]:
     """The run's ``meta.json`` (tags, note, sweep), or an empty dict when missing or unreadable."""
     try:
-        data = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        data = json.loads(RunFolder(folder).meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -59,9 +56,10 @@ def read_meta(folder: Path) -> dict[str, Any]:
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:
     """Write ``meta.json`` atomically (a temp file then rename), so a reader never sees half."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{META_FILE}.{os.getpid()}.tmp"
+    path = RunFolder(folder).meta_path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / META_FILE)
+    os.replace(tmp, path)
 
 
 def tags_of(folder: Path) -> list[str]:
@@ -310,7 +308,7 @@ def delete_run(folder: Path) -> None:
 def archive_run(folder: Path, runs_dir: Path) -> Path:
     """Move a run folder under ``runs_dir/archive`` (out of the lists); returns its new path."""
     _refuse_if_live(folder, "archive")
-    target = runs_dir / ARCHIVE_DIR / folder.name
+    target = RunFolder(folder).archived_path(runs_dir)
     if target.exists():
         raise ExperimentError(f"{target} already exists: rename or delete it first.")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,16 +1,11 @@
 """Hyperparameter sweeps on Optuna: each trial is a normal run folder, the study is resumable.
 
-A *worker* (:func:`run_worker`) takes trials from the study one after another until the
-study holds ``n_trials`` counted trials. Several workers, in processes on one machine or on
-several machines sharing a PostgreSQL storage, fill one study together: Optuna numbers
-trials atomically, and a worker whose new trial lands past the budget hands it back as a
-*surplus* trial (failed, hidden, never trained), so trials add up and none runs twice.
-
-A trial left RUNNING by a killed worker on this host (its pid is gone) is marked failed
-and *interrupted* when a worker starts; it is not counted, and its parameters are queued
-again so the study still covers them. Pruning reports every evaluation's validation loss to
-Optuna's pruner; a pruned trial stops (checkpoint saved) and is recorded PRUNED, as is a
-trial the user stops from the dashboard or ``llmv0 control``.
+A :class:`Worker` takes trials from the study until it holds ``n_trials`` counted trials;
+workers in several processes or machines (sharing a PostgreSQL storage) fill one study, and a
+trial that lands past the budget is handed back as *surplus* (failed, hidden, never trained),
+so trials add up and none runs twice. A trial left RUNNING by a dead worker on this host is
+marked *interrupted* and its parameters queued again. Pruning and a user's stop both record a
+trial PRUNED, with its checkpoint saved.
 """
 
 from __future__ import annotations
@@ -29,15 +24,17 @@ import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from engine import events as ev
-from engine.config.schema import ConfigError, RunConfig, config_dir, save_config, validate_config
+from engine.config.fields import ConfigError
+from engine.config.files import config_dir, save_config
+from engine.config.schema import RunConfig, validate_config
 from engine.control import Control
 from engine.experiments.records import read_meta, write_meta
 from engine.experiments.sweep_space import SweepError, SweepSpace
+from engine.run.folder import sweep_db_path
 from engine.run.lock import pid_alive
 
 log = logging.getLogger(__name__)
 
-SWEEP_DB = "sweeps.db"
 ATTR_SURPLUS = "surplus"
 ATTR_INTERRUPTED = "interrupted"
 ATTR_REQUEUED = "requeued"
@@ -46,7 +43,7 @@ ATTR_REQUEUED = "requeued"
 def default_storage(runs_dir: Path) -> str:
     """The embedded default: a SQLite file in the runs folder (one machine needs nothing else)."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(runs_dir / SWEEP_DB).resolve()}"
+    return f"sqlite:///{sweep_db_path(runs_dir).resolve()}"
 
 
 def storage_of(url: str) -> optuna.storages.RDBStorage:

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from engine.config.schema import ConfigError, RunConfig, validate_config
+from engine.config.fields import ConfigError
+from engine.config.schema import RunConfig, validate_config
 from engine.errors import UserError
 from engine.models import build_model
 from engine.safe_files import special_file_problem

@@ -17,10 +17,9 @@ from typing import Any, BinaryIO
 
 from engine.control import COMMAND_KINDS, Command, Control
 from engine.errors import UserError
+from engine.run.folder import RunFolder
 
 log = logging.getLogger(__name__)
-
-COMMANDS_FILE = "commands.jsonl"
 
 
 class RemoteCommandError(UserError, ValueError):
@@ -35,7 +34,7 @@ def send_command(run_dir: Path, kind: str, name: str = "", value: Any = None) ->
         )
     if not run_dir.is_dir():
         raise RemoteCommandError(f"No run folder {run_dir}; `llmv0 runs` lists the runs.")
-    path = run_dir / COMMANDS_FILE
+    path = RunFolder(run_dir).commands_path
     line = json.dumps({"kind": kind, "name": name, "value": value}) + "\n"
     try:
         # No following a planted symlink, no blocking on a FIFO put in its place.
@@ -97,7 +96,7 @@ class CommandFile:
     """
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / COMMANDS_FILE
+        self.path = RunFolder(run_dir).commands_path
         self._fh: BinaryIO | None = None
         self.offset = 0
         self.pending = b""

@@ -1,18 +1,9 @@
-"""The one owner of a run folder's files, and of turning a run reference into a folder.
+"""The one owner of a run folder's file names, and of turning a run reference into a folder.
 
-A run folder ``<runs_dir>/<run_id>/`` holds:
-
-- ``config.json``: the config the run (or its latest resume) started with;
-- ``events.jsonl``: every event as it happened, live changes included (engine.run.log);
-- ``latest.pt``: the newest checkpoint, which a resume continues from;
-- ``best.pt``: the checkpoint with the lowest validation loss, which inference prefers;
-- ``step-NNNNNNN.pt``: kept copies of latest.pt (``keep_checkpoints``);
-- ``run.lock`` (engine.run.lock) and ``commands.jsonl`` (engine.run.commands_file).
-
-A run reference is what a user types: a run id (a folder under the runs folder), a path to
-a run folder, or a path to a ``.pt`` file. :func:`resolve_run` is the only place that turns
-one into a :class:`RunFolder`; it refuses ids that would leave the runs folder. This module
-knows files, never the training loop.
+Every file of a run (and the two runs-folder files, ``archive/`` and ``sweeps.db``) is named
+here and nowhere else; :class:`RunFolder` has a property for each. :func:`resolve_run` is the
+only place that turns a run id, run folder or ``.pt`` path into a folder, and it refuses ids
+that would leave the runs folder. This module knows files, never the training loop.
 """
 
 from __future__ import annotations
@@ -36,12 +27,23 @@ if TYPE_CHECKING:  # torch loads only when a checkpoint is read: listing runs st
     from engine.config.schema import RunConfig  # pydantic: loaded when a config is read
     from engine.run.checkpoint import LoadedModel
 
-CONFIG_FILE = "config.json"
-EVENTS_FILE = "events.jsonl"
-LATEST = "latest.pt"
-BEST = "best.pt"
-STEP_COPIES = "step-*.pt"
+# In a run folder <runs_dir>/<run_id>/:
+CONFIG_FILE = "config.json"  # the config the run (or its latest resume) started with
+EVENTS_FILE = "events.jsonl"  # every event as it happened, live changes included
+LATEST = "latest.pt"  # the newest checkpoint, which a resume continues from
+BEST = "best.pt"  # the lowest validation loss, which inference prefers
+STEP_COPIES = "step-*.pt"  # kept copies of latest.pt (keep_checkpoints)
 TIMELINE_FILE = "timeline.jsonl"  # engine.analysis.timeline: one passage's bits per evaluation
+LOCK_FILE = "run.lock"  # engine.run.lock: held by the one process that trains the run
+COMMANDS_FILE = "commands.jsonl"  # engine.run.commands_file: commands from other processes
+META_FILE = "meta.json"  # engine.experiments.records: tags, a note, the sweep trial
+TRAIN_LOG = "train.log"  # a detached trainer's stdout and stderr
+REPORT_FILE = "report.md"  # `llmv0 report`'s default output
+TENSORBOARD_DIR = "tensorboard"  # engine.run.tensorboard, when log_tensorboard is on
+
+# In the runs folder, beside the run folders:
+ARCHIVE_DIR = "archive"  # archived runs, out of the lists
+SWEEP_DB = "sweeps.db"  # the default Optuna storage of engine.experiments.sweep
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,38 @@ class RunFolder:
     @property
     def best_path(self) -> Path:
         return self.path / BEST
+
+    @property
+    def timeline_path(self) -> Path:
+        return self.path / TIMELINE_FILE
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_FILE
+
+    @property
+    def commands_path(self) -> Path:
+        return self.path / COMMANDS_FILE
+
+    @property
+    def meta_path(self) -> Path:
+        return self.path / META_FILE
+
+    @property
+    def train_log_path(self) -> Path:
+        return self.path / TRAIN_LOG
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / REPORT_FILE
+
+    @property
+    def tensorboard_path(self) -> Path:
+        return self.path / TENSORBOARD_DIR
+
+    def archived_path(self, runs_dir: Path) -> Path:
+        """Where archiving moves this run: ``<runs_dir>/archive/<run_id>``."""
+        return archive_dir(runs_dir) / self.run_id
 
     def checkpoint_path(self, kind: str) -> Path:
         """Where the ``kind`` checkpoint ("latest" or "best") is written."""
@@ -194,6 +228,27 @@ class RunRef:
     def checkpoint_for_resume(self) -> Path:
         return self.checkpoint or self.folder.checkpoint_for_resume()
 
+    def load_for_inference(self, device: str | torch.device = "cpu") -> LoadedModel:
+        """Model (eval mode), tokenizer and config of :meth:`checkpoint_for_inference`.
+
+        Raises:
+            CheckpointError: no loadable checkpoint there.
+        """
+        from engine.run.checkpoint import load_checkpoint, model_from_payload
+
+        path = self.checkpoint_for_inference()
+        return model_from_payload(load_checkpoint(path), device, path)
+
+
+def archive_dir(runs_dir: Path) -> Path:
+    """The folder archived runs move to, beside the runs (so out of the lists)."""
+    return runs_dir / ARCHIVE_DIR
+
+
+def sweep_db_path(runs_dir: Path) -> Path:
+    """The SQLite file that holds the sweeps of ``runs_dir`` when no storage is given."""
+    return runs_dir / SWEEP_DB
+
 
 def folder_for_id(run_id: str, runs_dir: Path) -> RunFolder:
     """The folder of run ``run_id`` under ``runs_dir``, existing or not.
@@ -267,7 +322,4 @@ def load_for_inference(
     Raises:
         RunNotFoundError: no such run. CheckpointError: no loadable checkpoint there.
     """
-    from engine.run.checkpoint import load_checkpoint, model_from_payload
-
-    path = existing_run(ref, runs_dir).checkpoint_for_inference()
-    return model_from_payload(load_checkpoint(path), device, path)
+    return existing_run(ref, runs_dir).load_for_inference(device)

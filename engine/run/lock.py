@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from engine.errors import UserError
-
-LOCK_FILE = "run.lock"
+from engine.run.folder import RunFolder
 
 # A reader probing the lock (lock_is_live) holds it for microseconds; a trainer retries this
 # many times, this far apart, before it calls a folder busy.
@@ -48,7 +47,7 @@ def pid_alive(pid: int) -> bool:
 def read_lock(run_dir: Path) -> dict | None:
     """The lock's display contents (pid, host, started), or None when unreadable."""
     try:
-        info = json.loads((run_dir / LOCK_FILE).read_text(encoding="utf-8"))
+        info = json.loads(RunFolder(run_dir).lock_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
@@ -57,7 +56,7 @@ def read_lock(run_dir: Path) -> dict | None:
 def lock_is_live(run_dir: Path) -> bool:
     """Whether a live process holds the run folder's lock (asked of the OS, not the pid)."""
     try:
-        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY)
+        fd = os.open(RunFolder(run_dir).lock_path, os.O_RDONLY)
     except OSError:
         return False
     try:
@@ -77,7 +76,7 @@ class RunLock:
     """Exclusive OS lock on a run folder's ``run.lock`` until :meth:`release`."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / LOCK_FILE
+        self.path = RunFolder(run_dir).lock_path
         self._fd: int | None = None
 
     @property

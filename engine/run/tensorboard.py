@@ -18,8 +18,6 @@ from engine.events import (
     StepCompleted,
 )
 
-TENSORBOARD_DIR = "tensorboard"
-
 
 class TensorBoardMissing(UserError, RuntimeError):
     """log_tensorboard is on but the tensorboard package is not installed."""

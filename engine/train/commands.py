@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from engine import events as ev
-from engine.config.schema import LIVE_FIELDS, ConfigError, RunConfig, live_update
+from engine.config.fields import ConfigError
+from engine.config.schema import LIVE_FIELDS, RunConfig, live_update
 from engine.control import Command, Control
 from engine.run.commands_file import CommandFile
 from engine.runtime import distributed as dist

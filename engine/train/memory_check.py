@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.config.schema import ConfigError, RunConfig
+from engine.config.fields import ConfigError
+from engine.config.schema import RunConfig
 
 FLOAT_BYTES = 4  # parameters, gradients and optimizer state are float32 whatever the autocast
 OPTIMIZER_COPIES = {"adam": 2, "adamw": 2, "rmsprop": 1, "muon": 2}

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.config.schema import FIXED_ON_RESUME, ConfigError, RunConfig
+from engine.config.fields import ConfigError
+from engine.config.schema import FIXED_ON_RESUME, RunConfig
 from engine.errors import UserError
 from engine.models import build_model
 from engine.run import checkpoint as ckpt

@@ -200,7 +200,8 @@ def started_event(
 
 def start_tensorboard(outlet: EventOutlet, run_dir: Path, step: int) -> None:
     """Add a TensorBoard sink for the run folder to ``outlet``, or publish why it can't."""
-    from engine.run.tensorboard import TENSORBOARD_DIR, TensorBoardMissing, TensorBoardSink
+    from engine.run.folder import TENSORBOARD_DIR
+    from engine.run.tensorboard import TensorBoardMissing, TensorBoardSink
 
     try:
         outlet.extra.append(TensorBoardSink(run_dir / TENSORBOARD_DIR))

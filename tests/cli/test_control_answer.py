@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from engine import events as ev
-from engine.run.commands_file import COMMANDS_FILE
+from engine.run.folder import COMMANDS_FILE
 from engine.run.log import RunLog
 from engine.train.trainer import Trainer
+from tui.cli.control import wait_for_answer
 from tui.cli.main import app
-from tui.cli.remote_answer import wait_for_answer
 
 runner = CliRunner()
 pytestmark = pytest.mark.timeout(120)

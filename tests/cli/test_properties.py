@@ -22,12 +22,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from engine.config.schema import LIVE_FIELDS, ConfigError, RunConfig, live_update, parse_value
+from engine.config.fields import ConfigError
+from engine.config.schema import LIVE_FIELDS, RunConfig, live_update, parse_value
 from engine.control import Control
 from engine.events import EVENT_TYPES
 from engine.generate.sampling import SampleSettings, generate
-from engine.run.commands_file import COMMANDS_FILE, CommandFile, parse_command
-from engine.run.folder import load_for_inference
+from engine.run.commands_file import CommandFile, parse_command
+from engine.run.folder import COMMANDS_FILE, load_for_inference
 from engine.run.log import read_events
 from engine.run.summary import curves, list_runs
 from engine.train.trainer import Trainer

@@ -210,7 +210,7 @@ def _killed_node_attempt(tmp_path: Path) -> tuple[list[int | None], str, Path]:
 
 
 def test_a_killed_node_restarts_and_resumes_from_the_checkpoint(tmp_path: Path) -> None:
-    # Without a fresh rendezvous store per round (tui.cli.launch.launcher_env) this failed
+    # Without a fresh rendezvous store per round (tui.cli.launch.child_env) this failed
     # about one run in two: the restarted group's gloo read the killed worker's address.
     codes, output, runs = _killed_node_attempt(tmp_path)
     assert codes == [0, 0], output[-3000:]

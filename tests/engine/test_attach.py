@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.config.schema import RunConfig
 from engine.control import Control
 from engine.events import Event, RunFailed, RunFinished, RunPaused, RunResumed, StepCompleted
-from engine.run.lock import LOCK_FILE
+from engine.run.folder import LOCK_FILE
 from engine.run.log import read_events
 from engine.train.attach import RemoteRun
 from engine.train.trainer import Trainer

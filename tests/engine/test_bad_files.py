@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config.schema import ConfigError, load_config
+from engine.config.fields import ConfigError
+from engine.config.schema import load_config
 from engine.run import checkpoint as ckpt
 from engine.run.checkpoint import CheckpointError
 from engine.run.folder import RunNotFoundError, existing_run, folder_for_id

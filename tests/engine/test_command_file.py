@@ -11,12 +11,12 @@ import pytest
 
 from engine.control import Control
 from engine.run.commands_file import (
-    COMMANDS_FILE,
     MAX_LINE_BYTES,
     CommandFile,
     RemoteCommandError,
     send_command,
 )
+from engine.run.folder import COMMANDS_FILE
 
 
 def _kinds(control: Control) -> list[tuple[str, str, object]]:

@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from engine.config.fields import ConfigError
+from engine.config.files import config_dir, save_config
 from engine.config.schema import (
     LIVE_FIELDS,
-    ConfigError,
     RunConfig,
     apply_overrides,
-    config_dir,
     diff_from_defaults,
     field_range,
     load_config,
     parse_value,
-    save_config,
     validate_config,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import typer
 
-from engine.config.schema import ConfigError
+from engine.config.fields import ConfigError
 from engine.errors import UserError
 from engine.generate.sampling import SampleSettings, SampleSettingsError
 from engine.run.checkpoint import CheckpointError
@@ -43,7 +43,7 @@ def test_cli_turns_user_errors_into_exit_2_but_lets_bugs_through() -> None:
 
 
 def test_issue_12_errors_are_user_errors_and_keep_their_old_bases() -> None:
-    from engine.config.schema import ConfigError
+    from engine.config.fields import ConfigError
     from engine.run.ids import RunIdError
     from engine.train.memory_check import MemoryEstimateError
     from tui.dashboard.serve_guard import ServeTokenError

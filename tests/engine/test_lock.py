@@ -10,7 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from engine.run.lock import LOCK_FILE, RunLock, RunLockedError, lock_is_live, read_lock
+from engine.run.folder import LOCK_FILE
+from engine.run.lock import RunLock, RunLockedError, lock_is_live, read_lock
 
 
 def _stale_lock(run_dir: Path, pid: int) -> None:

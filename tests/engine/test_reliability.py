@@ -29,7 +29,8 @@ from engine.events import (
 )
 from engine.run import checkpoint as ckpt
 from engine.run.commands_file import CommandFile, send_command
-from engine.run.lock import LOCK_FILE, RunLock, RunLockedError
+from engine.run.folder import LOCK_FILE
+from engine.run.lock import RunLock, RunLockedError
 from engine.run.log import RunLog, read_events
 from engine.run.summary import list_runs
 from engine.train.trainer import Trainer

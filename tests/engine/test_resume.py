@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config.schema import ConfigError
+from engine.config.fields import ConfigError
 from engine.control import Control
 from engine.events import EvalCompleted, RunStarted, SampleGenerated, StepCompleted
 from engine.run.folder import RunNotFoundError

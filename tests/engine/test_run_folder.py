@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.config.fields import ConfigError
+from engine.config.files import save_config
 from engine.config.merge import merge
-from engine.config.schema import FIXED_ON_RESUME, LIVE_FIELDS, ConfigError, RunConfig, save_config
+from engine.config.schema import FIXED_ON_RESUME, LIVE_FIELDS, RunConfig
 from engine.events import ConfigChanged, RunStarted
 from engine.run.checkpoint import CheckpointError
 from engine.run.folder import (

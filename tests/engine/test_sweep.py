@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.config.schema import ConfigError
+from engine.config.fields import ConfigError
 from engine.experiments.records import read_meta, tags_of
 from engine.experiments.sweep import Worker, default_storage, open_study, results, save_best_preset
 from engine.experiments.sweep_space import grid_points, parse_space

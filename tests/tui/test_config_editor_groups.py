@@ -5,8 +5,10 @@ from __future__ import annotations
 from conftest import wait_until
 from textual.widgets import Input, Label, Select
 
+from engine.config.fields import FIELD_GROUPS
+from engine.config.files import list_presets
 from engine.config.layout import field_applies, field_group
-from engine.config.schema import FIELD_GROUPS, RunConfig, list_presets
+from engine.config.schema import RunConfig
 from tui.dashboard.launch import make_app
 from tui.dashboard.widgets.config_editor import ConfigEditor
 

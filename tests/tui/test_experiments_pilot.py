@@ -178,7 +178,7 @@ async def test_sweeps_view_lists_trials_and_stops_a_running_one(
 ) -> None:
     from engine.experiments.sweep import default_storage, open_study
     from engine.experiments.sweep_space import parse_space
-    from engine.run.commands_file import COMMANDS_FILE
+    from engine.run.folder import COMMANDS_FILE
 
     runs = make_runs(tmp_path)
     space = parse_space(

@@ -1,94 +1,22 @@
-"""Runs that outlive the terminal: ``llmv0 train --detach`` and ``llmv0 control RUN ACTION``."""
+"""``llmv0 control RUN ACTION``: steer a run that another process trains.
+
+``set NAME=VALUE`` is checked against the run's own config before it is sent, then the
+trainer's answer (a ConfigChanged or a RunWarning) is read from the run's event log.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from tui.cli import remote_answer
-from tui.shared.cli_options import user_errors
-
-err = Console(stderr=True, highlight=False)
-
-
-def train_args(
-    config: str | None,
-    overrides: list[str],
-    resume: str | None,
-    max_steps: int | None,
-    run_id: str,
-    runs_dir: Path,
-) -> list[str]:
-    """Arguments for ``llmv0 train`` in a child process (a detached or torchrun launch)."""
-    args = ["--runs-dir", str(runs_dir), "--no-samples"]
-    if resume == "auto":  # each (re)started process decides: resume if saved, else start
-        args += ["--resume", "auto", "--run-id", run_id]
-    else:
-        args += ["--resume", str(runs_dir / run_id)] if resume else ["--run-id", run_id]
-    if config:
-        args += ["--config", config]
-    for item in overrides:
-        args += ["--set", item]
-    if max_steps is not None:
-        args += ["--max-steps", str(max_steps)]
-    return args
-
-
-def train_command(args: list[str], nproc: int) -> list[str]:
-    """The command line that trains with ``args``: one process, or ``nproc`` under torchrun."""
-    if nproc > 1:
-        return [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={nproc}",
-            "-m",
-            "tui.cli.main",
-            "train",
-            *args,
-        ]
-    return [sys.executable, "-m", "tui.cli.main", "train", *args]
-
-
-def resolve_run_id(cfg: Any, resume: str | None, run_id: str | None, runs_dir: Path) -> str:
-    """The run folder's name, fixed before any child process starts."""
-    from engine.run.folder import existing_run, folder_for_id
-    from engine.train.setup import new_run_id, refuse_used_folder
-
-    if resume:
-        return existing_run(resume, runs_dir).folder.run_id
-    if run_id:  # refused here, before any child process or train.log exists
-        refuse_used_folder(folder_for_id(run_id, runs_dir))
-    return run_id or new_run_id(cfg, runs_dir)
-
-
-def detach_training(command: list[str], run_id: str, runs_dir: Path, out: Console) -> None:
-    """Start ``command`` in a new session whose output goes to ``<run>/train.log``."""
-    folder = runs_dir / run_id
-    folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / "train.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # no SIGHUP when the terminal closes
-            cwd=Path.cwd(),
-        )
-    out.print(f"Training run [cyan]{escape(run_id)}[/] in the background (pid {process.pid}).")
-    out.print(f"  output:  {log_path}", markup=False)
-    out.print(f"  watch:   llmv0-tui --attach {run_id}", markup=False)
-    out.print(
-        f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE", markup=False
-    )
+from engine import events as ev
+from engine.run.folder import RunFolder
+from tui.shared.cli_options import RunsDir, err, runs_dir_or_default, user_errors
 
 
 def control(
@@ -97,7 +25,7 @@ def control(
     assignment: Annotated[
         str | None, typer.Argument(help="For set: NAME=VALUE, e.g. learning_rate=3e-4.")
     ] = None,
-    runs_dir: Annotated[Path | None, typer.Option("--runs-dir")] = None,
+    runs_dir: RunsDir = None,
     wait: Annotated[
         float,
         typer.Option("--wait", help="For set: seconds to wait for the trainer's answer.", min=0),
@@ -111,14 +39,13 @@ def control(
     from engine.run.commands_file import send_command
     from engine.run.folder import existing_run
     from engine.run.lock import lock_is_live
-    from engine.run.summary import default_runs_dir
 
     name, value = "", None
     with user_errors():
-        folder = existing_run(run, runs_dir or default_runs_dir()).folder.path
+        folder = existing_run(run, runs_dir_or_default(runs_dir)).folder.path
         if action == "set":
-            name, value = remote_answer.checked_assignment(folder, assignment or "")
-        start = remote_answer.events_size(folder)
+            name, value = checked_assignment(folder, assignment or "")
+        start = events_size(folder)
         send_command(folder, action, name, value)
     if not lock_is_live(folder):
         err.print(
@@ -129,7 +56,82 @@ def control(
     if action != "set" or wait == 0:
         err.print(f"Sent {action} to {folder.name}.", markup=False)
         return
-    verdict, text = remote_answer.wait_for_answer(folder, start, name, wait)
+    verdict, text = wait_for_answer(folder, start, name, wait)
     err.print(text, markup=False)
     if verdict != "applied":
         raise typer.Exit(2 if verdict == "rejected" else 1)
+
+
+def checked_assignment(folder: Path, assignment: str) -> tuple[str, Any]:
+    """``(name, value)`` of ``NAME=VALUE`` once the run's own config accepts it.
+
+    Raises:
+        ConfigError: not a live field, or a value the run's config refuses (learning_rate=abc).
+    """
+    from engine.config.fields import ConfigError
+    from engine.config.schema import LIVE_FIELDS, RunConfig, live_update, load_config, parse_value
+
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    if not sep or key not in LIVE_FIELDS:
+        raise ConfigError(
+            {key or "NAME": "set needs NAME=VALUE with a live field: "
+             + ", ".join(sorted(LIVE_FIELDS))},
+            source="set command",
+        )  # fmt: skip
+    saved = RunFolder(folder).config_path
+    config = load_config(saved) if saved.is_file() else RunConfig()
+    value = parse_value(key, text)
+    live_update(config, key, value)  # raises ConfigError with the field's allowed range
+    return key, value
+
+
+def events_size(folder: Path) -> int:
+    """Where the trainer's answer will start in the event log."""
+    try:
+        return RunFolder(folder).events_path.stat().st_size
+    except OSError:
+        return 0
+
+
+def wait_for_answer(
+    folder: Path, start: int, name: str, timeout_s: float, poll_s: float = 0.1
+) -> tuple[str, str]:
+    """``("applied" | "rejected" | "ended" | "silent", one line to print)``."""
+    path = RunFolder(folder).events_path
+    deadline = time.monotonic() + timeout_s
+    offset, pending = start, b""
+    while True:
+        try:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                data = fh.read(1 << 20)
+        except OSError:
+            data = b""
+        offset += len(data)
+        *lines, pending = (pending + data).split(b"\n")
+        for line in lines:
+            answer = _answer(line, name)
+            if answer is not None:
+                return answer
+        if time.monotonic() >= deadline:
+            return (
+                "silent",
+                f"Sent set {name} to {folder.name}, but the trainer did not answer within "
+                f"{timeout_s:g} s (it applies commands between optimizer steps).",
+            )
+        time.sleep(poll_s)
+
+
+def _answer(line: bytes, name: str) -> tuple[str, str] | None:
+    try:
+        event = ev.event_from_dict(json.loads(line))
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return None
+    if isinstance(event, ev.ConfigChanged) and event.name == name:
+        return "applied", f"Applied: {name} {event.old} -> {event.new} from step {event.step}."
+    if isinstance(event, ev.RunWarning) and name in event.message:
+        return "rejected", f"Rejected by the trainer: {event.message}"
+    if isinstance(event, ev.RunFinished | ev.RunFailed):
+        return "ended", "The run ended before it applied the change."
+    return None

@@ -191,7 +191,7 @@ def inspect(
     runs_dir: RunsDir = None,
 ) -> None:
     """See inside a trained model: surprise, attention, cells, embeddings, timeline."""
-    from engine.run.folder import existing_run, load_for_inference
+    from engine.run.folder import existing_run
 
     opts = {
         "view": view, "position": position, "seed": seed, "length": length, "cursor": cursor,
@@ -207,8 +207,9 @@ def inspect(
         if length < 2:
             raise AnalysisError("--length must be at least 2.")
         folder = runs_dir_or_default(runs_dir)
-        run_dir = existing_run(run, folder).folder.path
-        model, tokenizer, cfg = load_for_inference(run, folder)
+        resolved = existing_run(run, folder)
+        run_dir = resolved.folder.path
+        model, tokenizer, cfg = resolved.load_for_inference()
         body = (
             "" if view in ("embeddings", "timeline") else _text(model, tokenizer, cfg, text, opts)
         )

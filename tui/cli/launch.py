@@ -1,12 +1,12 @@
-"""``llmv0 train`` on several processes and machines: torchrun's command line, ``--resume auto``.
+"""The one launcher: every child process ``llmv0`` starts (a detached trainer, torchrun for
+``--nproc`` and several machines, sweep workers) gets its command line and environment here,
+and every signal handler the commands install goes through :func:`handling_signals`.
 
-One machine: ``--nproc N`` runs torchrun ``--standalone``. Several: the same command on each
-machine with ``--nnodes M --rdzv-endpoint HOST:PORT`` (torchrun's c10d rendezvous, hosted by
-the machine at HOST); ``--node-rank R`` instead fixes each machine's place (torchrun's static
-rendezvous), so global rank 0, the one that writes the run folder, is on machine 0.
-``--resume auto`` continues the named run from its latest checkpoint when it has one, so a
-torchrun restart (``--max-restarts``) or a scheduler's requeue carries on instead of starting
-over.
+Several machines run the same command each with ``--nnodes M --rdzv-endpoint HOST:PORT``
+(torchrun's c10d rendezvous); ``--node-rank R`` fixes each machine's place instead (static
+rendezvous), so global rank 0, which writes the run folder, is on machine 0. ``--resume auto``
+continues the named run from its latest checkpoint when it has one, so a torchrun restart or
+a scheduler's requeue carries on instead of starting over.
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.run.folder import RunRef
 
 AUTO = "auto"
 
@@ -55,13 +60,28 @@ MaxRestarts = Annotated[
     ),
 ]
 
+TORCHRUN = ("-m", "torch.distributed.run")
+
+# torchrun's c10d rendezvous shares one key-value store across restarts by default, and the
+# restarted workers' gloo group then reads the addresses the killed workers published: the
+# survivor connects to a dead port ("Connection refused") or waits for ever. Opting out gives
+# every rendezvous round a fresh store (hosted by its rank 0); without it the killed-node test
+# in tests/e2e/test_multinode.py failed about one run in two.
+FRESH_STORE_ENV = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
+
 
 class LaunchError(UserError, ValueError):
     """The launch options cannot work together (the message says what to change)."""
 
 
+# ----- command lines ------------------------------------------------------------------------
+def llmv0_command(*args: str) -> list[str]:
+    """``llmv0 ARGS`` in a new interpreter: this Python, this checkout, no entry-point script."""
+    return [sys.executable, "-m", "tui.cli.main", *args]
+
+
 def needs_launcher(nproc: int, nnodes: int) -> bool:
-    """Whether training runs under torchrun rather than in this process."""
+    """Whether training runs under torchrun rather than in one process."""
     return nproc > 1 or nnodes > 1
 
 
@@ -82,6 +102,66 @@ def auto_resume(run_id: str | None, runs_dir: Path) -> str | None:
     return str(folder.path) if folder.latest_path.is_file() else None
 
 
+def resolve_run_id(cfg: Any, resumed: RunRef | None, run_id: str | None, runs_dir: Path) -> str:
+    """The run folder's name, fixed before any child process starts.
+
+    Raises:
+        RunExistsError: ``run_id`` names a folder that already holds a run.
+    """
+    from engine.run.folder import folder_for_id
+    from engine.train.setup import new_run_id, refuse_used_folder
+
+    if resumed is not None:
+        return resumed.folder.run_id
+    if run_id:  # refused here, before any child process or train.log exists
+        refuse_used_folder(folder_for_id(run_id, runs_dir))
+    return run_id or new_run_id(cfg, runs_dir)
+
+
+def train_args(
+    config: str | None,
+    overrides: list[str],
+    resume: str | None,
+    max_steps: int | None,
+    run_id: str,
+    runs_dir: Path,
+) -> list[str]:
+    """Arguments for ``llmv0 train`` in a child process (a detached or torchrun launch).
+
+    ``resume`` is AUTO, an already resolved checkpoint or run folder, or None for a new run.
+    """
+    args = ["--runs-dir", str(runs_dir), "--no-samples"]
+    if resume == AUTO:  # each (re)started process decides: resume if saved, else start
+        args += ["--resume", AUTO, "--run-id", run_id]
+    else:
+        args += ["--resume", resume] if resume else ["--run-id", run_id]
+    if config:
+        args += ["--config", config]
+    for item in overrides:
+        args += ["--set", item]
+    if max_steps is not None:
+        args += ["--max-steps", str(max_steps)]
+    return args
+
+
+def train_command(
+    args: list[str],
+    nproc: int = 1,
+    nnodes: int = 1,
+    node_rank: int | None = None,
+    rdzv_endpoint: str | None = None,
+    max_restarts: int = 0,
+) -> list[str]:
+    """``llmv0 train ARGS``: in one process, or under torchrun when ``needs_launcher``.
+
+    Raises:
+        LaunchError: several machines without a rendezvous endpoint, or a bad node rank.
+    """
+    if needs_launcher(nproc, nnodes):
+        return torchrun_command(args, nproc, nnodes, node_rank, rdzv_endpoint, max_restarts)
+    return llmv0_command("train", *args)
+
+
 def torchrun_command(
     train_args: list[str],
     nproc: int,
@@ -95,7 +175,7 @@ def torchrun_command(
     Raises:
         LaunchError: several machines without a rendezvous endpoint, or a bad node rank.
     """
-    launch = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}"]
+    launch = [sys.executable, *TORCHRUN, f"--nproc_per_node={nproc}"]
     if nnodes == 1 and rdzv_endpoint is None:
         launch.append("--standalone")
     else:
@@ -116,41 +196,72 @@ def torchrun_command(
     return [*launch, "-m", "tui.cli.main", "train", *train_args]
 
 
-# torchrun's c10d rendezvous shares one key-value store across restarts by default, and the
-# restarted workers' gloo group then reads the addresses the killed workers published: the
-# survivor connects to a dead port ("Connection refused") or waits for ever. Opting out gives
-# every rendezvous round a fresh store (hosted by its rank 0). Seen on torch 2.13; the
-# killed-node test in tests/e2e/test_multinode.py failed about one run in two without it.
-FRESH_STORE_ENV = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
+def sweep_worker_command(space_file: Path, storage: str, runs_dir: Path) -> list[str]:
+    """One more quiet worker on the sweep of ``space_file`` in ``storage``."""
+    return llmv0_command(
+        "sweep", str(space_file), "--storage", storage, "--runs-dir", str(runs_dir), "--quiet"
+    )
 
 
-def launcher_env() -> dict[str, str]:
-    """The environment torchrun runs in: this one, with a fresh store per rendezvous round
-    (unless the user chose otherwise)."""
-    return {FRESH_STORE_ENV: "1", **os.environ}
+def child_env(command: list[str]) -> dict[str, str]:
+    """The environment ``command`` runs in: this one; under torchrun, with a fresh store per
+    rendezvous round (unless the user chose otherwise)."""
+    if tuple(command[1:3]) == TORCHRUN:
+        return {FRESH_STORE_ENV: "1", **os.environ}
+    return dict(os.environ)
 
 
-def run_launcher(command: list[str]) -> int:
-    """Run torchrun in the foreground and return its exit code (130 after Ctrl-C).
+# ----- starting them ------------------------------------------------------------------------
+def start_detached(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` in a new session (no SIGHUP when the terminal closes), its output
+    appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=Path.cwd(),
+            env=child_env(command),
+        )
+
+
+def start_child(command: list[str]) -> subprocess.Popen[bytes]:
+    """Start ``command`` beside this process, sharing its terminal (a sweep worker)."""
+    return subprocess.Popen(command, env=child_env(command))
+
+
+def run_foreground(command: list[str]) -> int:
+    """Run ``command`` (torchrun) and return its exit code, 130 after Ctrl-C.
 
     Ctrl-C reaches the training processes directly (same terminal), and they stop with a
     checkpoint; this process only waits for them instead of killing them mid-save.
     """
-    interrupted = False
-
-    def on_sigint(signum: int, frame: object) -> None:
-        nonlocal interrupted
-        interrupted = True
+    interrupted: list[int] = []
 
     # Our own handler, not Python's default: a process started in the background by a script
     # inherits SIGINT *ignored* (POSIX, for background jobs without job control), and then a
     # Ctrl-C sent to the group stopped the ranks while this launcher reported torchrun's 1.
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        process = subprocess.Popen(command, env=launcher_env())
+    with handling_signals({signal.SIGINT: lambda signum, frame: interrupted.append(signum)}):
+        process = start_child(command)
         code = process.wait()  # the handler returns, so the wait simply goes on
-    finally:
-        signal.signal(signal.SIGINT, previous)
     if interrupted:
         return 128 + signal.SIGINT
     return code if code >= 0 else 128 - code
+
+
+SignalHandler = Callable[[int, Any], None]
+
+
+@contextmanager
+def handling_signals(handlers: Mapping[int, SignalHandler]) -> Iterator[None]:
+    """While the block runs, ``handlers`` answer their signals; the previous handlers come
+    back afterwards, however the block ends."""
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -132,12 +132,12 @@ def report(
     runs_dir: RunsDir = None,
 ) -> None:
     """A markdown report: config changes, final metrics, loss chart picture, samples."""
-    from engine.run.folder import require_history
+    from engine.run.folder import RunFolder, require_history
     from tui.cli.report import build_report
 
     with user_errors():
         folder, history = require_history(run, runs_dir_or_default(runs_dir))
-        target = out_file or folder / "report.md"
+        target = out_file or RunFolder(folder).report_path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(build_report(folder, history, target), encoding="utf-8")
     out.print(f"Wrote {target}", markup=False)
@@ -165,7 +165,8 @@ def config(
     ] = False,
 ) -> None:
     """Every config field with its value, allowed range and description; validate or save."""
-    from engine.config.schema import LIVE_FIELDS, RunConfig, field_range, list_presets, save_config
+    from engine.config.files import list_presets, save_config
+    from engine.config.schema import LIVE_FIELDS, RunConfig, field_range
 
     if markdown or schema:
         from tui.cli.config_reference import json_schema, markdown_table

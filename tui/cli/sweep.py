@@ -1,17 +1,14 @@
 """``llmv0 sweep SPACE_FILE`` and ``llmv0 sweep-results NAME``: hyperparameter sweeps.
 
-The engine (engine/experiments/sweep.py) runs trials; this module starts workers, reports each
-trial as
-it ends and prints the results table. ``--jobs N`` starts N-1 more worker processes on the
-same study beside this one.
+The engine (engine/experiments/sweep.py) runs trials; this module starts workers (``--jobs N``:
+N-1 more processes on the same study, built by tui.cli.launch), reports each trial as it ends
+and prints the results table.
 """
 
 from __future__ import annotations
 
 import math
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from tui.cli import launch
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 from tui.shared.formatting import format_duration
 
@@ -69,21 +67,6 @@ def _require_optuna(feature: str) -> None:
     require("optuna", "sweep", feature)
 
 
-def _worker_command(space_file: Path, storage: str, runs_dir: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "tui.cli.main",
-        "sweep",
-        str(space_file),
-        "--storage",
-        storage,
-        "--runs-dir",
-        str(runs_dir),
-        "--quiet",
-    ]
-
-
 def sweep(
     space_file: Annotated[Path, typer.Argument(help="Search space: a .toml or .json file.")],
     storage: Storage = None,
@@ -108,7 +91,8 @@ def sweep(
 
         url = storage or default_storage(folder)
         study = _open(space, url)
-    helpers = [subprocess.Popen(_worker_command(space_file, url, folder)) for _ in range(jobs - 1)]
+    worker_command = launch.sweep_worker_command(space_file, url, folder)
+    helpers = [launch.start_child(worker_command) for _ in range(jobs - 1)]
 
     def on_start(number: int, run_id: str) -> None:
         if not quiet:
@@ -136,14 +120,10 @@ def sweep(
         for helper in helpers:
             helper.send_signal(signal.SIGINT)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with launch.handling_signals({signal.SIGINT: on_signal, signal.SIGTERM: on_signal}):
         worker.run()
         for helper in helpers:
             helper.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if not quiet:
         out.print(results_table(space.name, results(study)))
         out.print(f"Storage: {escape(_safe_url(url))}")

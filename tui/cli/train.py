@@ -8,12 +8,14 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from engine.errors import UserError
-from tui.cli import launch as cli_multinode
+from tui.cli import launch
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 
 if TYPE_CHECKING:
@@ -79,23 +81,28 @@ def train(
             min=1,
         ),
     ] = 1,
-    nnodes: cli_multinode.NNodes = 1,
-    node_rank: cli_multinode.NodeRank = None,
-    rdzv_endpoint: cli_multinode.RdzvEndpoint = None,
-    max_restarts: cli_multinode.MaxRestarts = 0,
+    nnodes: launch.NNodes = 1,
+    node_rank: launch.NodeRank = None,
+    rdzv_endpoint: launch.RdzvEndpoint = None,
+    max_restarts: launch.MaxRestarts = 0,
     runs_dir: RunsDir = None,
 ) -> None:
     """Train a model with live progress. Ctrl-C saves a checkpoint, then exits with 130."""
     from engine.config.schema import RunConfig
     from engine.control import Control
     from engine.events import RunFailed
+    from engine.run.folder import existing_run
     from engine.train.trainer import Trainer
     from tui.cli.console import TrainingDisplay
 
+    runs = runs_dir_or_default(runs_dir)
     with user_errors():
         launched_resume = resume  # `auto` is decided again by each (re)started rank
-        if resume == cli_multinode.AUTO:
-            resume = cli_multinode.auto_resume(run_id, runs_dir_or_default(runs_dir))
+        if resume == launch.AUTO:
+            resume = launch.auto_resume(run_id, runs)
+        # The run reference is resolved once; everything below uses the resolved folder.
+        resumed = existing_run(resume, runs) if resume else None
+        resume_from = resumed.checkpoint_for_resume() if resumed else None
         overrides = list(set_ or [])
         if time_budget is not None:
             from engine.train.budget import parse_duration
@@ -109,42 +116,33 @@ def train(
         if max_steps is not None:
             overrides.append(f"max_steps={max_steps}")
         cfg: RunConfig | None
-        if resume and not (config or overrides):
+        if resume_from is not None and not (config or overrides):
             cfg = None
-        elif resume:
+        elif resume_from is not None:
             from engine.config.merge import merge
             from engine.run.checkpoint import config_of, load_checkpoint
-            from engine.run.folder import existing_run
 
-            path = existing_run(resume, runs_dir_or_default(runs_dir)).checkpoint_for_resume()
-            saved = config_of(load_checkpoint(path), path)
+            saved = config_of(load_checkpoint(resume_from), resume_from)
             cfg = merge(saved, config, overrides, source="resume config")
         else:
             cfg = build_config(config, overrides)
-        if detach or cli_multinode.needs_launcher(nproc, nnodes):
-            from tui.cli import control as cli_remote
-
-            folder = runs_dir_or_default(runs_dir)
-            name = cli_remote.resolve_run_id(cfg, resume, run_id, folder)
-            args = cli_remote.train_args(
-                config, list(set_ or []), launched_resume, max_steps, name, folder
+        if detach or launch.needs_launcher(nproc, nnodes):
+            name = launch.resolve_run_id(cfg, resumed, run_id, runs)
+            if launched_resume != launch.AUTO:
+                launched_resume = str(resume_from) if resume_from else None
+            args = launch.train_args(
+                config, list(set_ or []), launched_resume, max_steps, name, runs
             )
-            command = cli_remote.train_command(args, 1)
-            if cli_multinode.needs_launcher(nproc, nnodes):
-                command = cli_multinode.torchrun_command(
-                    args, nproc, nnodes, node_rank, rdzv_endpoint, max_restarts
-                )
+            command = launch.train_command(
+                args, nproc, nnodes, node_rank, rdzv_endpoint, max_restarts
+            )
             if detach:
-                cli_remote.detach_training(command, name, folder, out)
+                _detach(command, name, runs)
                 return
-            raise typer.Exit(cli_multinode.run_launcher(command))
+            raise typer.Exit(launch.run_foreground(command))
         progress = download_progress()
         trainer = Trainer(
-            cfg,
-            runs_dir=runs_dir_or_default(runs_dir),
-            run_id=run_id,
-            resume=resume,
-            download_progress=progress,
+            cfg, runs_dir=runs, run_id=run_id, resume=resume_from, download_progress=progress
         )
     control = Control()
     with stop_on_signals(control) as interrupted:
@@ -201,12 +199,23 @@ def stop_on_signals(control: Control) -> Iterator[dict[str, int]]:
         signal.SIGTERM: on_hangup_or_term,
         signal.SIGHUP: on_hangup_or_term,
     }
-    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
-    try:
+    with launch.handling_signals(handlers):
         yield interrupted
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+
+
+def _detach(command: list[str], run_id: str, runs_dir: Path) -> None:
+    """Train in the background, its output in the run folder's train.log, and say how to
+    watch and steer it."""
+    from engine.run.folder import folder_for_id
+
+    log_path = folder_for_id(run_id, runs_dir).train_log_path
+    process = launch.start_detached(command, log_path)
+    out.print(f"Training run [cyan]{escape(run_id)}[/] in the background (pid {process.pid}).")
+    out.print(f"  output:  {log_path}", markup=False)
+    out.print(f"  watch:   llmv0-tui --attach {run_id}", markup=False)
+    out.print(
+        f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE", markup=False
+    )
 
 
 def _exit_rank(code: int) -> None:

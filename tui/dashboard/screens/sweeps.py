@@ -84,7 +84,8 @@ class SweepsScreen(DismissOnce, ModalScreen[None]):
         self.set_interval(2.0, lambda: self._read(self.sweep))
 
     def _url(self) -> str:
-        from engine.experiments.sweep import SWEEP_DB, default_storage
+        from engine.experiments.sweep import default_storage
+        from engine.run.folder import SWEEP_DB
 
         if self.storage:
             return self.storage
