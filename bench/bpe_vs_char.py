@@ -1,14 +1,11 @@
 """Char vs BPE at the same training budget: bits per character on Tiny Shakespeare.
 
-Each tokenizer trains the same model through the real Trainer for the same number of
-optimizer steps of the same batch of windows. Two BPE rows by default: one with the char
-run's context in *tokens* (so it sees ~2.4x more text per step), one with its context cut so
-each window holds about as many *characters* as the char run's. Every model is then scored on
-the same text, the last ``--tail`` fraction of the corpus (inside every run's validation
-split), as total bits over its characters, so the figures compare directly.
+Each tokenizer trains the same model through the real Trainer for the same optimizer steps and
+batch of windows; BPE runs twice, with the char run's context in tokens and with about as many
+characters per window. Every model is scored on the same tail of the corpus (``--tail``, inside
+every validation split) as total bits over its characters, so the figures compare directly.
 
-    python bench/bpe_vs_char.py                    # about 2 minutes a run on 2 busy CPU cores
-    python bench/bpe_vs_char.py --quick            # a smoke test in seconds
+    python bench/bpe_vs_char.py [--quick]
 """
 
 from __future__ import annotations

@@ -1,17 +1,11 @@
 """Training tokens/s with 0, 1 and 2 competing CPU-bound processes, per thread setting.
 
-Each cell is a fresh ``llmv0 train`` process (as a user would start it) on a preset, with
-``num_threads`` = 0 (the default: measured by engine.runtime.threads) or a fixed count, while N
-other processes spin on the CPU. tokens/s is the trained tokens between the first and the
-last step over the time between them (start-up, the compiling step and the final
-evaluation left out; the default's thread probe is counted, it is part of its cost). The
-last column is the default as a share of the best fixed count: the target is >= 90%.
+Each cell is a fresh ``llmv0 train`` on a preset with ``num_threads`` 0 (measured by
+engine.runtime.threads) or a fixed count, while N processes spin on the CPU. tokens/s runs from
+the first to the last step (the default's thread probe counts). The last column is the default
+as a share of the best fixed count (target >= 90%); a reference matmul shows the machine load.
 
-A reference matmul is timed before and after, to show how loaded the machine was.
-
-    python bench/contention.py                         # lstm-seed, 300 steps, 0/1/2 competitors
-    python bench/contention.py --preset gpt-cpu --steps 200
-    python bench/contention.py --quick                 # a tiny smoke run, seconds
+    python bench/contention.py [--preset gpt-cpu] [--steps 200] [--quick]
 """
 
 from __future__ import annotations

@@ -1,17 +1,11 @@
 """Seconds from typing ``llmv0-tui`` to its first frame, in a real terminal (tmux).
 
-Each launch starts a fresh tmux session running the dashboard, then polls the terminal
-(every 20 ms) until the first frame shows the status bar, the config editor and the key
-footer; the launch is then killed. Prints each launch and the median (target: < 0.8 s).
-The dashboard draws that frame before torch is imported (it loads in the background).
+Each launch runs the dashboard in a fresh tmux session and polls the screen every 20 ms until
+the status bar, config editor and key footer show; prints each launch and the median (target:
+< 0.8 s). Launches run as from a user's shell, with bytecode caches (PYTHONDONTWRITEBYTECODE
+unset) after one uncounted warm-up launch; ``--as-is`` keeps the environment and skips it.
 
-Launches run as from a user's shell: with Python's bytecode caches. The bench unsets
-PYTHONDONTWRITEBYTECODE (some sandboxes set it; every launch would then compile llmv0's own
-modules from source, ~60 ms more) and makes one uncounted launch first, which writes the
-caches and warms the file cache. ``--as-is`` keeps the environment and skips that launch.
-
-    python bench/first_frame.py               # median of 5 launches
-    python bench/first_frame.py --launches 9 --config gpt-cpu
+    python bench/first_frame.py [--launches 9] [--config gpt-cpu] [--as-is]
 """
 
 from __future__ import annotations
@@ -47,7 +41,7 @@ def launch_once(command: str, runs_dir: Path, as_is: bool = False) -> float:
     """Seconds from starting the command to a screen that shows every marker."""
     session = f"llmv0-ff-{uuid.uuid4().hex[:8]}"
     env = f"PYTHONPATH={shlex.quote(str(ROOT))} LLMV0_RUNS_DIR={shlex.quote(str(runs_dir))}"
-    if not as_is:
+    if not as_is:  # as a user's shell: without bytecode caches every launch compiles llmv0
         env = f"-u PYTHONDONTWRITEBYTECODE {env}"
     shell = f"cd {shlex.quote(str(ROOT))} && exec env {env} {command}"
     start = time.perf_counter()

@@ -1,14 +1,10 @@
 """Generation speed: characters/s for 1000 characters, with and without incremental state.
 
-*With state* is the engine's path: ``generate_stream`` feeds one new character per step
-through ``model.step`` (the GPT's KV cache, the LSTM's carried hidden state). *Without* is
-what a naive loop does: recompute the model over the context for every new character (the
-GPT over the last block_size characters, as nanoGPT's ``generate``; the LSTM over the whole
-text so far, the only way to get the same result without carrying its state). Weights are
-random: speed does not depend on them.
+*With state* is the engine's path (``generate_stream``: one ``model.step`` per character over
+the KV cache or the carried LSTM state); *without* recomputes the model over the context for
+every character, as nanoGPT's ``generate``. Weights are random: speed does not depend on them.
 
-    python bench/generate_speed.py                 # gpt-cpu and lstm-seed, 1000 characters
-    python bench/generate_speed.py --quick         # a tiny model, 100 characters
+    python bench/generate_speed.py [--quick]
 """
 
 from __future__ import annotations

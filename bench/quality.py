@@ -1,15 +1,11 @@
 """Train a preset for a wall-clock budget through the real Trainer; report full validation loss.
 
-The whole validation split (the last val_fraction of the corpus) is scored in non-overlapping
-windows of the model's context length, every window starting from an empty context. The
-budget counts everything the user waits for: setup, compilation, periodic evaluations.
-If the budget runs out before the preset's max_steps, the run is stopped (the learning-rate
-schedule is then cut short: calibrate max_steps so the preset ends inside its budget).
+The whole validation split is scored in non-overlapping windows of the model's context, each
+from an empty context. The budget counts everything the user waits for (setup, compilation,
+evaluations); a run that reaches it before max_steps is stopped, its schedule cut short.
 
-    python bench/quality.py --preset gpt-cpu --budget 300
-    python bench/quality.py --preset gpt-5min          # the preset's own time budget
-    python bench/quality.py --preset gpt-cpu --time 300  # a time-budgeted run (schedule fits)
-    python bench/quality.py --quick          # a tiny model for 15 s: a smoke test
+    python bench/quality.py --preset gpt-cpu --budget 300   # or --time 300: the schedule fits
+    python bench/quality.py --quick                         # a tiny model for 15 s
 """
 
 from __future__ import annotations

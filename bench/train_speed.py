@@ -1,29 +1,11 @@
 """Training throughput (tokens/s) and model FLOP utilisation, per preset and precision.
 
-For each preset it times the engine's training step (the trainer's recipe: parameter groups,
-fused Adam, autocast, gradient clipping, optional torch.compile) in fp32 and bf16, eager and
-compiled, next to a *simple loop*: the same model in plain fp32 eager PyTorch with a default
-AdamW and PyTorch's default threads, as a tutorial would write it. Modes run in interleaved
-rounds and each reports its median, so background load hits them alike.
+Times the engine's training step in fp32 and bf16, eager and compiled, next to a *simple loop*
+(the same model in plain fp32 eager PyTorch, default AdamW and threads), in interleaved rounds
+(medians, so background load hits every mode alike). MFU uses nanoGPT/PaLM's model FLOPs and a
+peak measured on this machine. On a shared machine ``--threads 1`` compares modes more fairly.
 
-MFU = achieved model FLOPs / peak FLOPs. Model FLOPs per token follow nanoGPT/PaLM:
-6 * (parameters without position embeddings) + 12 * n_layer * n_embd * seq_length.
-Peak is *measured* here (a 2048^3 matmul in the same dtype), so it is what this machine's
-BLAS reaches, not a datasheet number.
-
-    python bench/train_speed.py                       # gpt-cpu and lstm-seed
-    python bench/train_speed.py --preset gpt-gpu --steps 20
-    python bench/train_speed.py --quick               # a tiny model, seconds
-    python bench/train_speed.py --threads 1           # every mode on one thread
-    python bench/train_speed.py --whole-process       # start to final checkpoint, 300/3000
-    python bench/train_speed.py --whole-process 3000 --pairs 2   # alternating order
-    python bench/train_speed.py --nanogpt --fp32-only --no-compile --set n_embd=128 \\
-        --set seq_length=64 --set position_encoding=learned --set activation=gelu \\
-        --set optimizer=adamw    # fp32 eager against nanoGPT's design at its small shape
-
-On a machine shared with other jobs, two threads per step stall whenever the scheduler
-parks one of them (each parallel op waits for both); ``--threads 1`` then gives the fairer
-comparison between modes.
+    python bench/train_speed.py [--preset gpt-gpu] [--quick] [--threads 1] [--whole-process]
 """
 
 from __future__ import annotations
@@ -50,7 +32,9 @@ VOCAB = 65  # Tiny Shakespeare's characters
 
 
 def model_flops_per_token(model: torch.nn.Module, cfg: RunConfig) -> float:
-    """Training FLOPs per token (forward + backward)."""
+    """Training FLOPs per token (forward + backward), as nanoGPT/PaLM count them:
+    6 * (parameters without position embeddings) + 12 * n_layer * n_embd * seq_length."""
+
     n_params = sum(p.numel() for p in model.parameters())
     if cfg.model == "gpt":
         if model.wpe is not None:
@@ -61,7 +45,9 @@ def model_flops_per_token(model: torch.nn.Module, cfg: RunConfig) -> float:
 
 
 def peak_flops(dtype: torch.dtype, device: torch.device) -> float:
-    """What one large matmul reaches here in ``dtype``: the denominator of MFU."""
+    """What one large matmul reaches here in ``dtype``: the denominator of MFU (this
+    machine's BLAS, not a datasheet number)."""
+
     a = torch.randn(2048, 2048, device=device, dtype=dtype)
     for _ in range(2):
         a @ a
@@ -224,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", action="append", help="preset(s); default gpt-cpu, lstm-seed")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    # fp32 eager against nanoGPT's design at its small shape: --nanogpt --fp32-only
+    # --no-compile --set n_embd=128 --set seq_length=64 --set position_encoding=learned
+    # --set activation=gelu --set optimizer=adamw
     parser.add_argument(
         "--nanogpt",
         action="store_true",

@@ -1,22 +1,10 @@
 """Dashboard overhead: training tokens/s inside llmv0-tui vs headless, and key-press latency.
 
-Runs the same config for the same number of steps twice each way, alternating (the machine may
-be shared, so alternation spreads background load over both), and prints:
-
-* tokens/s headless (``Trainer.run`` with a no-op sink, what ``llmv0 train`` does minus its
-  printing) and inside the dashboard (the app in Textual's headless driver at 120x40, so the
-  compositor renders every frame; only the terminal write is skipped);
-* key-press-to-screen latency while training at full load (a separate dashboard run): a
-  temperature key is injected every 0.25 s like a terminal would; latency runs from the key
-  until the first frame that the compositor renders after the key changed the value (median
-  and p95).
-
-With ``--inspect``, each round also trains with the Inspect screen open on the surprise view
-(recomputed from a snapshot of the live weights every few seconds), and times the cursor:
-a right/left arrow every 0.25 s, latency from the key to the first frame that shows the new
-cursor position.
-
-Targets: dashboard >= 95% of headless tokens/s (also with Inspect open); p95 latency < 100 ms.
+Alternates headless runs (``Trainer.run`` with a no-op sink) with dashboard runs (Textual's
+headless driver at 120x40, every frame rendered), then injects a temperature key every 0.25 s
+while training and times key to first frame showing the change (median, p95). ``--inspect``
+adds the Inspect screen's surprise view and times its cursor keys the same way. Targets:
+dashboard >= 95% of headless tokens/s; p95 latency < 100 ms.
 
     python bench/tui_overhead.py [--steps 400] [--corpus data/shakespeare.txt] [--inspect]
 """
