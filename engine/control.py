@@ -1,7 +1,8 @@
 """Commands to a running trainer: a thread-safe queue drained between optimizer steps.
 
 Because commands apply at step boundaries, a checkpoint is always consistent. The TUI, the
-CLI's Ctrl-C handler and (later) a remote channel all speak through :class:`Control`.
+CLI's Ctrl-C handler and other processes (through the run's commands file,
+engine.run.commands_file) all speak through :class:`Control`.
 """
 
 from __future__ import annotations

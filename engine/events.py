@@ -246,13 +246,3 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         return cls(**kwargs)
     except TypeError as exc:
         raise ValueError(f"bad fields for {kind}: {exc}") from None
-
-
-def fan_out(*sinks: Sink) -> Sink:
-    """One sink that forwards each event to several sinks, in order."""
-
-    def sink(event: Event) -> None:
-        for s in sinks:
-            s(event)
-
-    return sink

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 KIND_NAMES = {
     stat.S_IFIFO: "a named pipe (FIFO)",
@@ -66,9 +65,3 @@ def format_bytes(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
         count /= 1024
     return f"{count:.1f} TB"
-
-
-def require_regular(path: Path | str) -> None:
-    """Raise ValueError when ``path`` exists and is not a regular file."""
-    if problem := special_file_problem(path):
-        raise ValueError(f"{path} {problem}.")
