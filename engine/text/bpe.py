@@ -139,8 +139,8 @@ def train_bpe(text: str, vocab_size: int, pattern: str = PRETOKEN_PATTERN) -> BP
     frequent adjacent pair, ties broken by the smaller pair of ids, so training is
     deterministic. Pair counts are updated incrementally (only the words holding the merged
     pair) with a lazy max-heap for the best pair (timing: docs/LOG.md, 2026-11-25).
-    Training stops early when no adjacent pair occurs twice (a small corpus), so the
 
+    Training stops early when no adjacent pair occurs twice (a small corpus), so the
     tokenizer's ``vocab_size`` may be below the one asked for.
 
     Raises:
