@@ -17,9 +17,9 @@ from typing import Any
 
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 COSTS_FILE = "llmv0-compile-seconds.json"
-DEFAULT_COMPILE_S = 25.0  # gpt-cpu, cold cache, 2-core Xeon: 20-32 s
-# Compiled step speed over eager, measured for gpt-cpu (bench/train_speed.py): bf16 23.1k vs
-# 16.4k tokens/s, fp32 9.4k vs 7.5k.
+DEFAULT_COMPILE_S = 25.0  # gpt-cpu, cold cache, 2-core CPU (docs/LOG.md, 2026-11-30)
+# Compiled step speed over eager, measured for gpt-cpu (docs/LOG.md, 2026-11-30).
+
 SPEEDUP = {"bfloat16": 1.4, "float16": 1.4, "float32": 1.25}
 MARGIN = 1.25  # compile only when the expected saving beats the cost by a quarter
 DECIDE_AFTER = 4  # eager steps timed before deciding (the first is a warm-up)

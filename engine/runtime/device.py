@@ -178,10 +178,10 @@ def maybe_compile(
 
     use_persistent_cache()  # compiled graphs survive reboots: later runs compile faster
     if device.type == "cpu":
-        # Dropout masks from ATen's generator rather than inductor's inline Philox code: on
-        # this 2-core CPU the inline version made a dropout-0.1 GPT step 1.5x slower than
-        # the eager op (430 vs 347 ms for gpt-cpu); as a bonus, compiled and eager runs then
-        # draw the same random numbers.
+        # Dropout masks from ATen's generator rather than inductor's inline Philox code,
+        # which made dropout steps slower on CPU (docs/LOG.md, 2026-11-25); compiled and
+        # eager runs then also draw the same random numbers.
+
         import torch._inductor.config as inductor_config
 
         inductor_config.fallback_random = True
