@@ -1,4 +1,4 @@
-"""The config reference is generated from the schema, and the README keeps up with it."""
+"""The config reference is generated from the schema, and docs/config.md keeps up with it."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from tui.cli.main import app
 runner = CliRunner()
 
 
-def test_readme_config_table_is_the_generated_one() -> None:
-    table = ref.readme_table(ref.README.read_text(encoding="utf-8"))
-    assert table is not None, f"README.md lost its {ref.BEGIN} markers"
+def test_docs_config_table_is_the_generated_one() -> None:
+    table = ref.page_table(ref.REFERENCE.read_text(encoding="utf-8"))
+    assert table is not None, f"docs/config.md lost its {ref.BEGIN} markers"
     assert table == ref.markdown_table(), (
-        "README.md's config table differs from the schema in engine/config.py. "
+        "docs/config.md's config table differs from the schema in engine/config/schema.py. "
         f"Regenerate it with: {ref.REGENERATE}"
     )
 
@@ -45,10 +45,10 @@ def test_schema_is_json_schema_of_the_config() -> None:
 
 
 def test_rewrite_puts_the_table_between_the_markers(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{ref.BEGIN}\n| stale |\n{ref.END}\n\nafter\n", encoding="utf-8")
-    assert ref.rewrite_readme(readme) is True
-    text = readme.read_text(encoding="utf-8")
-    assert ref.readme_table(text) == ref.markdown_table() and text.endswith("\n\nafter\n")
-    assert ref.rewrite_readme(readme) is False  # already up to date: untouched
+    page = tmp_path / "config.md"
+    page.write_text(f"# x\n\n{ref.BEGIN}\n| stale |\n{ref.END}\n\nafter\n", encoding="utf-8")
+    assert ref.rewrite_reference(page) is True
+    text = page.read_text(encoding="utf-8")
+    assert ref.page_table(text) == ref.markdown_table() and text.endswith("\n\nafter\n")
+    assert ref.rewrite_reference(page) is False  # already up to date: untouched
     validate_config(RunConfig().model_dump())  # the defaults the table shows are valid
