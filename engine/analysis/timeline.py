@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from engine.analysis.surprise import surprise_ids
-from engine.run.folder import TIMELINE_FILE
+from engine.run.folder import RunFolder
 from engine.text.tokenizer import Tokenizer
 
 PASSAGE_TOKENS = 120  # one screen line and a half; a forward over it costs ~1 ms
@@ -38,7 +38,7 @@ def record(
     try:
         result = surprise_ids(model, tokenizer, val_tokens[: length + 1], length)
         line = {"step": step, "pieces": result.pieces, "bits": result.bits[1:]}
-        with (run_dir / TIMELINE_FILE).open("a", encoding="utf-8") as fh:
+        with RunFolder(run_dir).timeline_path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line) + "\n")
     except Exception:
         log.exception("could not record the learning timeline at step %d", step)
@@ -58,7 +58,7 @@ class Timeline:
 
 def read_timeline(run_dir: Path) -> Timeline | None:
     """The run's timeline, or None when it has none; damaged lines are skipped."""
-    path = run_dir / TIMELINE_FILE
+    path = RunFolder(run_dir).timeline_path
     if not path.is_file():
         return None
     rows: dict[int, list[float]] = {}

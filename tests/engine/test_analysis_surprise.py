@@ -12,9 +12,10 @@ import torch
 from engine.analysis.embeddings import char_class, embedding_map, pca_2d
 from engine.analysis.evaluate import evaluate
 from engine.analysis.surprise import easiest_words, hardest_characters, surprise
-from engine.analysis.timeline import PASSAGE_TOKENS, TIMELINE_FILE, read_timeline
+from engine.analysis.timeline import PASSAGE_TOKENS, read_timeline
 from engine.models.gpt import GPT
 from engine.models.lstm import CharLSTM
+from engine.run.folder import TIMELINE_FILE
 from engine.text.tokenizer import CharTokenizer
 
 TEXT = "ROMEO: But soft, what light through yonder window breaks?\nJULIET: O Romeo!\n" * 3
