@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from tui.cli import main as cli
 from tui.dashboard import command_line
-from tui.dashboard.serve_setup import ATTACH_ENV
+from tui.dashboard.serve import ATTACH_ENV
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]

@@ -83,4 +83,4 @@ async def test_dashboard_opens_a_run_with_malformed_event_lines(corrupt_run) -> 
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)
         assert app.is_running
-        assert app.stats.step == 12
+        assert app.session.stats.step == 12

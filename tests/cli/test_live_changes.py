@@ -12,7 +12,7 @@ from engine.control import Control
 from engine.events import Event, StepCompleted
 from engine.train.trainer import Trainer
 from tui.cli.main import app
-from tui.dashboard.screens.run_browser import read_rows
+from tui.dashboard.run_rows import read_rows
 from tui.shared import cli_options as cli_common
 
 runner = CliRunner()

@@ -24,21 +24,21 @@ async def type_into(pilot, selector: str, text: str) -> None:
 async def test_full_user_story(tiny_config: RunConfig, fake_factory, tmp_path) -> None:
     seen: list = []
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    app.session.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
         # A bad value is flagged beside its field, as typed, and start is refused.
         await type_into(pilot, "#field-batch_size", "0")
         error = app.query_one("#error-batch_size", Label)
         assert "must be an integer in [1, 4096]" in str(error.render())
         await pilot.press("escape", "s")
-        assert app.stats.state == "idle"
+        assert app.session.stats.state == "idle"
         assert not fake_factory.made
 
         # Fixed, the error clears and start works.
         await type_into(pilot, "#field-batch_size", "8")
         assert str(error.render()) == ""
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.stats.state == "running")
+        await wait_until(pilot, lambda: app.session.stats.state == "running")
         assert fake_factory.made[0].config.batch_size == 8
 
         # The chart gains points; step messages are coalesced, not one per step.
@@ -46,17 +46,17 @@ async def test_full_user_story(tiny_config: RunConfig, fake_factory, tmp_path) -
         await wait_until(pilot, lambda: len(chart.train_steps) >= 60)
         await wait_until(pilot, lambda: chart.redraws >= 2)
         steps_ready = [m for m in seen if isinstance(m, StepsReady)]
-        assert 0 < len(steps_ready) <= app.stats.step
+        assert 0 < len(steps_ready) <= app.session.stats.step
 
         # Pause: the step counter holds. (Keys are pressed while paused from here: Pilot's
         # press waits for the process to go idle, which a training thread never lets it.)
-        await wait_until(pilot, lambda: len(app.pager.samples) >= 2)
+        await wait_until(pilot, lambda: len(app.main_screen.pager.samples) >= 2)
         await pilot.press("p")
-        await wait_until(pilot, lambda: app.stats.state == "paused")
-        paused_at = app.stats.step
+        await wait_until(pilot, lambda: app.session.stats.state == "paused")
+        paused_at = app.session.stats.step
         await pilot.pause(0.3)
-        assert app.stats.step == paused_at
-        assert str(app.buttons["btn-pause"].label) == "Resume p"
+        assert app.session.stats.step == paused_at
+        assert str(app.main_screen.buttons["btn-pause"].label) == "Resume p"
 
         # Non-live fields are locked during the run; a live one applies via the control queue
         # and shows on the chart as a marker at the step where it took effect.
@@ -91,16 +91,16 @@ async def test_full_user_story(tiny_config: RunConfig, fake_factory, tmp_path) -
 
         # Resume: steps advance again, with the new learning rate.
         await pilot.press("p")
-        await wait_until(pilot, lambda: app.stats.step > paused_at + 5)
-        assert app.stats.lr == 0.002
+        await wait_until(pilot, lambda: app.session.stats.step > paused_at + 5)
+        assert app.session.stats.lr == 0.002
 
         # Save now, then stop: a checkpoint is written and the run ends as 'stopped'.
         await pilot.press("w")
-        await wait_until(pilot, lambda: app.stats.last_checkpoint != "")
+        await wait_until(pilot, lambda: app.session.stats.last_checkpoint != "")
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "stopped")
-        assert isinstance(app.terminal_event, ev.RunFinished)
-        assert app.terminal_event.reason == "stopped"
+        await wait_until(pilot, lambda: app.session.stats.state == "stopped")
+        assert isinstance(app.session.terminal_event, ev.RunFinished)
+        assert app.session.terminal_event.reason == "stopped"
         assert fake_factory.made[0].commands.count("stop") == 1
         assert not app.query_one("#field-batch_size", Input).disabled
 
@@ -111,10 +111,10 @@ async def test_failed_run_is_shown_not_raised(tiny_config: RunConfig) -> None:
     app = make_app(
         trainer_factory=lambda cfg, resume: ScriptedTrainer(cfg, fail_with="Corpus is empty.")
     )
-    app.initial_config = tiny_config
+    app.session.initial_config = tiny_config
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.stats.state == "failed")
+        await wait_until(pilot, lambda: app.session.stats.state == "failed")
         assert any("Corpus is empty." in n.message for n in app._notifications)
 
 
@@ -129,10 +129,10 @@ async def test_generation_without_model_explains(tiny_config: RunConfig, fake_fa
 
 async def test_stop_generation_with_escape(tiny_config: RunConfig, fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    app.session.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.stats.state == "running")
+        await wait_until(pilot, lambda: app.session.stats.state == "running")
         pane = app.query_one(GenerationPane)
         pane.length = 100_000
         await pilot.press("g")
@@ -145,20 +145,20 @@ async def test_stop_generation_with_escape(tiny_config: RunConfig, fake_factory)
         # One Escape does both: the next letter is a key again, not text in the box.
         assert app.focused is None
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "stopped")
+        await wait_until(pilot, lambda: app.session.stats.state == "stopped")
 
 
 async def test_quit_during_run_stops_with_checkpoint_first(tiny_config, fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    app.session.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.stats.state == "running")
+        await wait_until(pilot, lambda: app.session.stats.state == "running")
         await pilot.press("ctrl+c")
-        await wait_until(pilot, lambda: app.terminal_event is not None)
+        await wait_until(pilot, lambda: app.session.terminal_event is not None)
     assert app.return_code == 0
     assert fake_factory.made[0].commands == ["stop"]
-    assert app.stats.last_checkpoint.startswith("latest")
+    assert app.session.stats.last_checkpoint.startswith("latest")
 
 
 async def test_too_small_notice(fake_factory) -> None:
@@ -185,13 +185,13 @@ async def test_help_lists_every_key(fake_factory) -> None:
 
 async def test_hangup_stops_with_checkpoint_then_exits(tiny_config, fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    app.session.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.stats.state == "running")
+        await wait_until(pilot, lambda: app.session.stats.state == "running")
         app.action_hangup()  # what the SIGHUP handler schedules on the UI thread
         await pilot.pause()
     # The app leaves at once (nothing to draw on); the trainer was told to stop and saves.
     assert app.return_code == 0
-    assert app.train_done.wait(timeout=20)
+    assert app.session.train_done.wait(timeout=20)
     assert fake_factory.made[0].commands == ["stop"]

@@ -28,15 +28,15 @@ async def run_command(pilot, query: str) -> None:
 async def test_palette_toggles_and_presets(fake_factory, tmp_path) -> None:
     app = make_app(trainer_factory=fake_factory, runs_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        titles = [title for title, _, _ in dashboard_commands(app)]
+        titles = [title for title, _, _ in dashboard_commands(app.main_screen)]
         assert "Open run…" in titles and "Preset: gpt-cpu" in titles
         assert "Generation: pin / unpin the seed" in titles
 
         await run_command(pilot, "next smoothing")
-        assert app.chart_grid.view.smoothing == 0.6
+        assert app.main_screen.chart_grid.view.smoothing == 0.6
 
         await run_command(pilot, "pin / unpin the seed")
-        assert app.generation.seed_pinned
+        assert app.main_screen.generation.seed_pinned
 
         await run_command(pilot, "Preset: gpt-cpu")
         editor = app.query_one(ConfigEditor)

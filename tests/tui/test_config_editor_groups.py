@@ -30,7 +30,7 @@ def test_every_field_has_a_known_group() -> None:
 
 async def test_model_choice_hides_fields_that_do_not_apply(fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = RunConfig(model="lstm", tokenizer="char")
+    app.session.initial_config = RunConfig(model="lstm", tokenizer="char")
     async with app.run_test(size=(120, 40)) as pilot:
         editor = app.query_one(ConfigEditor)
         await pilot.pause()
@@ -121,7 +121,7 @@ async def test_rows_after_the_first_group_arrive_after_the_first_frame(
     monkeypatch.setattr(ConfigEditor, "_mount_next_group", spy)
     wanted = RunConfig(model="gpt", n_layer=3, learning_rate=0.0123, batch_size=7)
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = wanted
+    app.session.initial_config = wanted
     async with app.run_test(size=(120, 40)) as pilot:
         editor = app.query_one(ConfigEditor)
         await wait_until(pilot, lambda: editor.complete)
@@ -142,7 +142,7 @@ async def test_a_dashboard_without_a_config_shows_the_defaults_then_validates_th
     """No --config: the rows come from engine.config.table (no pydantic before the first
     frame); the first validation, after that frame, yields RunConfig's defaults."""
     app = make_app(trainer_factory=fake_factory)
-    assert app.initial_config is None
+    assert app.session.initial_config is None
     async with app.run_test(size=(120, 40)) as pilot:
         editor = app.query_one(ConfigEditor)
         defaults = RunConfig()
@@ -154,4 +154,4 @@ async def test_a_dashboard_without_a_config_shows_the_defaults_then_validates_th
         await pilot.pause()
         assert editor.config == defaults and not editor.problems
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.stats.step > 0)
+        await wait_until(pilot, lambda: app.session.stats.step > 0)

@@ -27,7 +27,7 @@ async def test_markup_typed_into_a_config_field_is_shown_as_text(fake_factory, t
         assert app.is_running and app.return_code is None
         error = str(app.query_one("#error-learning_rate", Label).render())
         assert f"got '{typed}'" in error, error
-        assert app.editor.problems.keys() == {"learning_rate"}
+        assert app.main_screen.editor.problems.keys() == {"learning_rate"}
 
 
 class _EndedApp:

@@ -22,7 +22,7 @@ def loaded_app(fake_factory):
     model = build_model(RunConfig(embedding_dim=8, hidden_dim=16), tokenizer.vocab_size)
     model.eval()
     app = make_app(trainer_factory=fake_factory)
-    app.loaded = (model, tokenizer, "test model")
+    app.session.loaded = (model, tokenizer, "test model")
     return app, model, tokenizer
 
 
@@ -46,12 +46,12 @@ def test_prob_palette_is_the_clis_and_candidate_line() -> None:
 async def test_strategy_key_greedy_matches_engine_and_colours(fake_factory) -> None:
     app, model, tokenizer = loaded_app(fake_factory)
     async with app.run_test(size=(120, 40)) as pilot:
-        pane = app.generation
+        pane = app.main_screen.generation
         pane.length = 40
         assert pane.strategy == "sample"
         await pilot.press("t")
         assert pane.strategy == "greedy" and "greedy" in settings_text(app)
-        assert app.tabs.active == "generate"
+        assert app.main_screen.tabs.active == "generate"
         await pilot.press("g")
         await wait_until(pilot, lambda: pane.state == "done", timeout=30)
         expected = generate(
@@ -93,7 +93,7 @@ async def test_strategy_key_greedy_matches_engine_and_colours(fake_factory) -> N
 async def test_candidates_key_shows_five_next_characters(fake_factory) -> None:
     app, model, tokenizer = loaded_app(fake_factory)
     async with app.run_test(size=(120, 40)) as pilot:
-        pane = app.generation
+        pane = app.main_screen.generation
         pane.length = 25
         await pilot.press("g")
         await wait_until(pilot, lambda: pane.state == "done", timeout=30)

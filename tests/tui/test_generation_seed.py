@@ -19,13 +19,13 @@ async def _generate(pilot, pane: GenerationPane) -> str:
 
 async def test_regenerate_new_text_unless_seed_pinned(tiny_config: RunConfig, fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    app.session.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
     async with app.run_test(size=(120, 40)) as pilot:
         # Fixed weights: a paused run's snapshot does not change between generations.
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.stats.state == "running")
+        await wait_until(pilot, lambda: app.session.stats.state == "running")
         await pilot.press("p")
-        await wait_until(pilot, lambda: app.stats.state == "paused")
+        await wait_until(pilot, lambda: app.session.stats.state == "paused")
         pane = app.query_one(GenerationPane)
         await pilot.press("less_than_sign", "less_than_sign", "less_than_sign")
         assert pane.length == 50
@@ -51,4 +51,4 @@ async def test_regenerate_new_text_unless_seed_pinned(tiny_config: RunConfig, fa
         await pilot.press("k")
         assert await _generate(pilot, pane) != pinned
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "stopped")
+        await wait_until(pilot, lambda: app.session.stats.state == "stopped")

@@ -115,23 +115,23 @@ async def test_live_weights_refresh_while_training(fake_factory, no_color: bool,
     if no_color:
         monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = RunConfig(max_steps=100000)
+    app.session.initial_config = RunConfig(max_steps=100000)
     async with app.run_test(size=(80, 24)) as pilot:
         # Keys go in while paused: Pilot waits for an idle app after each key press.
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.stats.step > 5)
+        await wait_until(pilot, lambda: app.session.stats.step > 5)
         await pilot.press("p")
-        await wait_until(pilot, lambda: app.stats.state == "paused")
+        await wait_until(pilot, lambda: app.session.stats.state == "paused")
         await pilot.press("i")
         await settle(pilot)
         title = lambda: str(app.screen.title_bar.render())  # noqa: E731
-        assert f"live weights (step {app.stats.step})" in title()
+        assert f"live weights (step {app.session.stats.step})" in title()
         text = main_text(app)
         assert "tokens scored" in text
         assert ("'^' hardest tenth" in text) == no_color  # plain marks instead of colour
         first = title()
-        app.control.resume()  # training goes on under the open screen; the view follows
+        app.session.control.resume()  # training goes on under the open screen; the view follows
         await wait_until(pilot, lambda: title() != first and "live weights" in title())
-        app.control.pause()
-        await wait_until(pilot, lambda: app.stats.state == "paused")
+        app.session.control.pause()
+        await wait_until(pilot, lambda: app.session.stats.state == "paused")
         await pilot.press("escape", "x")

@@ -61,14 +61,14 @@ async def test_choose_metrics_changes_the_screen() -> None:
         # Untick the perplexity: its chart leaves the screen.
         await pilot.press("v", "down", "space", "enter")
         await pilot.pause()
-        assert grid.shown == ("loss", "lr") and not app.metric_chart.display
+        assert grid.shown == ("loss", "lr") and not app.main_screen.metric_chart.display
 
 
 async def test_smoothing_axis_and_zoom_change_the_charts() -> None:
     app = scripted_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await play_events(pilot)
-        chart = app.loss_chart
+        chart = app.main_screen.loss_chart
         raw = shown_text(chart)
         last = f"loss {chart.train_loss[-1]:.4g}"
         assert last in raw  # the last point's value, as a number
@@ -99,34 +99,34 @@ async def test_smoothing_axis_and_zoom_change_the_charts() -> None:
 async def test_trainer_cpu_and_memory_are_sampled(tiny_config, fake_factory, monkeypatch) -> None:
     monkeypatch.setattr(metric_grid, "SYSTEM_SAMPLE_S", 0.05)
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
+    app.session.initial_config = tiny_config.model_copy(update={"max_steps": 100_000})
     async with app.run_test(size=(120, 40)) as pilot:
         grid = app.query_one(MetricGrid)
         grid.show_metrics(["loss", "cpu", "memory"])
         await pilot.press("s")
         await wait_until(pilot, lambda: len(grid.series["memory"].values) >= 3)
         await pilot.press("p")
-        await wait_until(pilot, lambda: app.stats.state == "paused")
+        await wait_until(pilot, lambda: app.session.stats.state == "paused")
         assert min(grid.series["memory"].values) > 10  # MB: a Python process with torch
         assert all(v >= 0 for v in grid.series["cpu"].values)
         assert "trainer RSS MB" in shown_text(grid.series["memory"])
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.stats.state == "stopped")
+        await wait_until(pilot, lambda: app.session.stats.state == "stopped")
 
 
 async def test_cursor_shows_the_values_at_a_step() -> None:
     app = scripted_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await play_events(pilot)
-        chart = app.loss_chart
+        chart = app.main_screen.loss_chart
         await pilot.press("shift+left")
-        at = app.chart_grid.view.cursor
+        at = app.main_screen.chart_grid.view.cursor
         assert at is not None and at < 300
         expected = chart.train_loss[chart.train_steps.index(at)]
         assert f"@{at} loss {expected:.4g}" in shown_text(chart)
         assert f"cursor step {at}" in str(app.query_one("#chart-view").render())
         await pilot.press("shift+right")  # past the end: back to the last point
-        assert app.chart_grid.view.cursor is None
+        assert app.main_screen.chart_grid.view.cursor is None
         assert f"loss {chart.train_loss[-1]:.4g}" in shown_text(chart)
 
 
@@ -142,10 +142,10 @@ async def test_a_new_run_clears_the_series_but_keeps_its_early_steps() -> None:
         assert len(grid.series["lr"].values) == 300
         started, *_ = scripted_events()
         first = next(e for e in scripted_events() if isinstance(e, ev.StepCompleted))
-        app.loss_chart.reset()  # what starting or opening a run does
+        app.main_screen.loss_chart.reset()  # what starting or opening a run does
         # The trainer's first step can be drained before its RunStarted is applied.
-        app.apply_event(first)
-        app.apply_event(started)
+        app.main_screen.apply_event(first)
+        app.main_screen.apply_event(started)
         assert grid.series["lr"].steps == [1]
         assert grid.clock.steps == [1]
 
@@ -166,9 +166,9 @@ async def test_an_attached_run_is_not_sampled_as_the_trainer(monkeypatch, tmp_pa
     app = scripted_app()
     async with app.run_test(size=(120, 40)) as pilot:
         grid = app.query_one(MetricGrid)
-        app.attached = tmp_path  # another process trains: this process is not the trainer
+        app.session.attached = tmp_path  # another process trains: this process is not the trainer
         await play_events(pilot)
         assert grid.series["memory"].values == [] and grid.series["cpu"].values == []
-        app.attached = None
+        app.session.attached = None
         await play_events(pilot)
         assert grid.series["memory"].values

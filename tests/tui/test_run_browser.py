@@ -19,7 +19,8 @@ from engine.events import RunFinished, StepCompleted
 from engine.run.lock import RunLock
 from engine.train.trainer import Trainer
 from tui.dashboard.launch import make_app
-from tui.dashboard.screens.run_browser import RunBrowser, read_rows
+from tui.dashboard.run_rows import read_rows
+from tui.dashboard.screens.run_browser import RunBrowser
 from tui.dashboard.trainer_factory import default_trainer_factory
 
 
@@ -143,20 +144,23 @@ async def test_open_run_fills_charts_and_loads_its_checkpoint(runs: Path, fake_f
         browser = await open_browser(pilot)
         await cursor_to(pilot, browser, "a-lstm-done")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.loaded is not None, timeout=30)
-        assert app.loss_chart.val_steps == [10, 20, 30]
-        assert len(app.loss_chart.train_steps) == 30
-        assert app.pager.samples, "the run's samples are replayed"
-        assert app.stats.run_id == "a-lstm-done" and app.stats.total_steps == 30
-        assert app.stats.state == "finished"
-        assert app.editor.config is not None and app.editor.config.max_steps == 30
-        assert app.tabs.active == "generate"
+        await wait_until(pilot, lambda: app.session.loaded is not None, timeout=30)
+        assert app.main_screen.loss_chart.val_steps == [10, 20, 30]
+        assert len(app.main_screen.loss_chart.train_steps) == 30
+        assert app.main_screen.pager.samples, "the run's samples are replayed"
+        assert app.session.stats.run_id == "a-lstm-done" and app.session.stats.total_steps == 30
+        assert app.session.stats.state == "finished"
+        assert (
+            app.main_screen.editor.config is not None
+            and app.main_screen.editor.config.max_steps == 30
+        )
+        assert app.main_screen.tabs.active == "generate"
 
-        app.generation.length = 15
+        app.main_screen.generation.length = 15
         await pilot.press("g")
-        await wait_until(pilot, lambda: app.generation.state == "done", timeout=30)
-        assert app.generation.source_name == "checkpoint a-lstm-done"
-        assert len(app.generation.output) == 15
+        await wait_until(pilot, lambda: app.main_screen.generation.state == "done", timeout=30)
+        assert app.main_screen.generation.source_name == "checkpoint a-lstm-done"
+        assert len(app.main_screen.generation.output) == 15
 
 
 async def test_overlay_two_runs_with_legend_then_clear(runs: Path, fake_factory) -> None:
@@ -168,7 +172,7 @@ async def test_overlay_two_runs_with_legend_then_clear(runs: Path, fake_factory)
         await cursor_to(pilot, browser, "b-gpt-done")
         await pilot.press("space")
         assert browser.marked == {"a-lstm-done", "b-gpt-done"}
-        chart = app.loss_chart
+        chart = app.main_screen.loss_chart
         await pilot.press("o")
         await wait_until(pilot, lambda: len(chart.overlays) == 2, timeout=30)
         # Counted once the overlays are in: a timer redraw between the key and the worker's
@@ -201,10 +205,10 @@ async def test_resume_key_continues_an_interrupted_run(runs: Path) -> None:
         browser = await open_browser(pilot)
         await cursor_to(pilot, browser, "d-interrupted")
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.stats.state == "finished", timeout=60)
+        await wait_until(pilot, lambda: app.session.stats.state == "finished", timeout=60)
         assert resumed == [str(runs / "d-interrupted")]
-        assert app.stats.start_step == 10 and app.stats.step == 30
-        assert isinstance(app.terminal_event, RunFinished)
+        assert app.session.stats.start_step == 10 and app.session.stats.step == 30
+        assert isinstance(app.session.terminal_event, RunFinished)
     assert (runs / "d-interrupted" / "latest.pt").is_file()
 
 
@@ -217,20 +221,20 @@ async def test_attach_follows_a_running_run(runs: Path, fake_factory) -> None:
         assert app.screen is browser
         await cursor_to(pilot, browser, "e-running")
         await pilot.press("a")
-        await wait_until(pilot, lambda: app.stats.step == 10, timeout=30)
-        assert app.attached == runs / "e-running"
-        assert app.stats.state == "running"  # its lock is live: the run is followed
-        assert app.loss_chart.val_steps == [10]
+        await wait_until(pilot, lambda: app.session.stats.step == 10, timeout=30)
+        assert app.session.attached == runs / "e-running"
+        assert app.session.stats.state == "running"  # its lock is live: the run is followed
+        assert app.main_screen.loss_chart.val_steps == [10]
         assert not fake_factory.made, "attaching never starts a trainer here"
         await pilot.press("d")
-        assert app.stats.state == "detached"
+        assert app.session.stats.state == "detached"
 
         # Following it again replays the whole log once: nothing missed, nothing doubled.
         await pilot.press("d")
-        await wait_until(pilot, lambda: app.stats.step == 10, timeout=30)
+        await wait_until(pilot, lambda: app.session.stats.step == 10, timeout=30)
         await pilot.pause(0.3)
-        assert app.loss_chart.train_steps == list(range(1, 11))
-        assert app.loss_chart.val_steps == [10]
+        assert app.main_screen.loss_chart.train_steps == list(range(1, 11))
+        assert app.main_screen.loss_chart.val_steps == [10]
 
 
 async def test_open_run_without_checkpoint_shows_charts_and_says_why(
@@ -243,8 +247,8 @@ async def test_open_run_without_checkpoint_shows_charts_and_says_why(
         browser = await open_browser(pilot)
         await cursor_to(pilot, browser, "c-stopped")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.loss_chart.val_steps == [10], timeout=30)
-        assert app.loaded is None and app.stats.state == "stopped"
+        await wait_until(pilot, lambda: app.main_screen.loss_chart.val_steps == [10], timeout=30)
+        assert app.session.loaded is None and app.session.stats.state == "stopped"
         assert any("no checkpoint" in n.message for n in app._notifications)
         await pilot.press("r")  # the browser again: resuming needs latest.pt
         browser = app.screen
@@ -263,7 +267,7 @@ async def test_run_option_shows_the_runs_state_not_idle(
     app = make_app(run=run_id, trainer_factory=fake_factory, runs_dir=runs)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        assert app.stats.state == state  # the same word the run browser uses
+        assert app.session.stats.state == state  # the same word the run browser uses
         assert {r.run_id: r.summary.state for r in read_rows(runs)}[run_id] == state
 
 
@@ -273,7 +277,7 @@ async def _s_after_opening(pilot, app, fake_factory, name: str) -> None:
     await pilot.press("s")
     await pilot.pause()
     assert any("s trains a NEW run" in n.message for n in app._notifications), "said first"
-    assert not fake_factory.made and not app.running, "nothing starts on the first s"
+    assert not fake_factory.made and not app.session.running, "nothing starts on the first s"
     await pilot.press("s")
     await wait_until(pilot, lambda: bool(fake_factory.made), timeout=30)
     [trainer] = fake_factory.made
@@ -294,7 +298,7 @@ async def test_s_after_opening_from_the_browser_starts_a_new_run(runs: Path, fak
         browser = await open_browser(pilot)
         await cursor_to(pilot, browser, "c-stopped")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.loss_chart.val_steps == [10], timeout=30)
+        await wait_until(pilot, lambda: app.main_screen.loss_chart.val_steps == [10], timeout=30)
         await _s_after_opening(pilot, app, fake_factory, "c-stopped")
 
 
@@ -310,7 +314,7 @@ async def test_keys_queued_after_a_choice_do_not_dismiss_the_browser_twice(
         browser.action_overlay()  # dismissed with a choice...
         browser.action_close()  # ...and Escape, handled before the screen was popped
         await wait_until(pilot, lambda: not isinstance(app.screen, RunBrowser))
-        await wait_until(pilot, lambda: len(app.loss_chart.overlays) == 1, timeout=30)
+        await wait_until(pilot, lambda: len(app.main_screen.loss_chart.overlays) == 1, timeout=30)
         assert app.is_running
 
 

@@ -25,7 +25,7 @@ async def test_80x24_keeps_quit_readable_charts_and_notices_on_a_line() -> None:
     app = scripted_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await play_events(pilot)
-        app.apply_event(
+        app.main_screen.apply_event(
             ev.RunStarted(
                 run_id="r",
                 config={},
@@ -40,21 +40,21 @@ async def test_80x24_keeps_quit_readable_charts_and_notices_on_a_line() -> None:
                 notes=NOTES,
             )
         )
-        app.tick()
+        app.main_screen.tick()
         await pilot.pause()
         lines = screen_lines(app)
         assert "q Quit" in lines[-1]
         # The notices are one line above the footer, not toasts over the charts.
-        assert app.notices.display and app.notices.text == " · ".join(NOTES)
+        assert app.main_screen.notices.display and app.main_screen.notices.text == " · ".join(NOTES)
         assert NOTES[0] in lines[-2]
         assert not any(note in n.message for n in app._notifications for note in NOTES)
         # Both charts keep enough rows for a curve, and the buttons gave theirs up.
-        for chart in (app.loss_chart, app.metric_chart):
+        for chart in (app.main_screen.loss_chart, app.main_screen.metric_chart):
             assert chart.region.height >= 8, chart.region
         assert (
             not app.query_one("#controls").display or app.query_one("#controls").region.height == 0
         )
-        loss_rows = "\n".join(lines[3 : 3 + app.loss_chart.region.height])
+        loss_rows = "\n".join(lines[3 : 3 + app.main_screen.loss_chart.region.height])
         assert "loss" in loss_rows and "300" in loss_rows
 
         # At a comfortable size the buttons come back.

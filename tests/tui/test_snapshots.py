@@ -84,16 +84,16 @@ def scripted_events() -> list[ev.Event]:
 
 def scripted_app() -> Dashboard:
     app = make_app(trainer_factory=lambda cfg, resume: ScriptedTrainer(cfg))
-    app.initial_config = RunConfig(max_steps=1000, eval_interval=100)
+    app.session.initial_config = RunConfig(max_steps=1000, eval_interval=100)
     return app
 
 
 async def play_events(pilot) -> None:
     app: Dashboard = pilot.app
     for event in scripted_events():
-        app.apply_event(event)
-    app.stats.elapsed_s, app.stats.elapsed_at = 15.0, None
-    app.tick()
+        app.main_screen.apply_event(event)
+    app.session.stats.elapsed_s, app.session.stats.elapsed_at = 15.0, None
+    app.main_screen.tick()
     for box in app.query(Input):
         box.cursor_blink = False
     await pilot.pause()
@@ -111,12 +111,12 @@ def test_main_screen(snap_compare) -> None:
 def test_editor_with_error(snap_compare) -> None:
     async def type_bad_value(pilot) -> None:
         await play_events(pilot)
-        pilot.app.stats.state = "idle"
+        pilot.app.session.stats.state = "idle"
         box = pilot.app.query_one("#field-batch_size", Input)
         box.cursor_blink = False
         box.focus()
         await pilot.press("end", "backspace", "backspace", "0")
-        pilot.app.tick()
+        pilot.app.main_screen.tick()
         await pilot.pause()
 
     assert snap_compare(scripted_app(), terminal_size=SIZE, run_before=type_bad_value)

@@ -77,14 +77,15 @@ def test_dashboard_modules_do_not_import_torch_or_later_screens(
 FIRST_FRAME = """
 import asyncio, sys
 from tui.dashboard.launch import make_app
-from tui.dashboard.app import Dashboard
-Dashboard._preload_engine = lambda self: None  # this test looks at the first frame alone
+from tui.dashboard.screens.run_screen import RunScreen
+RunScreen._preload_engine = lambda self: None  # this test looks at the first frame alone
 
 async def main():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        charts = app.loss_chart.render().plain + app.metric_chart.render().plain
+        main = app.main_screen
+        charts = main.loss_chart.render().plain + main.metric_chart.render().plain
         drawn = ("loss —" in charts, "┌" in charts, "val perplexity" in charts)
         print("plotext" in sys.modules, *drawn)
 

@@ -7,7 +7,8 @@ import time
 
 from engine import events as ev
 from tui.dashboard.launch import make_app
-from tui.dashboard.widgets.status_bar import RunStats, render_stats
+from tui.dashboard.session import RunStats
+from tui.dashboard.widgets.status_bar import render_stats
 
 
 def started() -> ev.RunStarted:
@@ -27,23 +28,23 @@ def step(n: int, eta_s: float) -> ev.StepCompleted:
 async def test_compiling_then_engine_eta(fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.apply_event(started())
-        app.apply_event(ev.RunNotice("compiling", "compiling the model", 0))
+        app.main_screen.apply_event(started())
+        app.main_screen.apply_event(ev.RunNotice("compiling", "compiling the model", 0))
         await pilot.pause()
-        text = render_stats(app.stats).plain
+        text = render_stats(app.session.stats).plain
         assert "tok/s compiling…" in text and "ETA —" in text
         # On the notice line above the footer, not a toast over the charts (issue 14).
-        assert "compiling the model" in app.notices.text
+        assert "compiling the model" in app.main_screen.notices.text
 
-        app.apply_event(step(1, eta_s=100.0))
-        text = render_stats(app.stats).plain
+        app.main_screen.apply_event(step(1, eta_s=100.0))
+        text = render_stats(app.session.stats).plain
         assert "tok/s 12,345" in text and "ETA 1m40s" in text  # not 40 s x steps left
 
-        app.apply_event(ev.RunPaused(step=1))
-        frozen = app.stats.eta_s()
+        app.main_screen.apply_event(ev.RunPaused(step=1))
+        frozen = app.session.stats.eta_s()
         assert frozen is not None and 99 <= frozen <= 100
-        app.apply_event(ev.RunResumed(step=1))
-        assert 99 <= (app.stats.eta_s() or 0) <= 100  # the pause did not count down
+        app.main_screen.apply_event(ev.RunResumed(step=1))
+        assert 99 <= (app.session.stats.eta_s() or 0) <= 100  # the pause did not count down
 
 
 def test_eta_counts_down_between_reports_but_not_while_paused() -> None:

@@ -18,7 +18,7 @@ async def test_markup_typed_into_fields_is_shown_literally(
     tiny_config: RunConfig, fake_factory
 ) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config
+    app.session.initial_config = tiny_config
     async with app.run_test(size=(120, 40)) as pilot:
         for text in MARKUP:
             await type_into(pilot, "#field-batch_size", text)
@@ -38,14 +38,14 @@ async def test_markup_arriving_from_a_run_is_shown_literally(
     tiny_config: RunConfig, fake_factory
 ) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config
+    app.session.initial_config = tiny_config
     async with app.run_test(size=(120, 40)) as pilot:
         for text in MARKUP:
-            app.post_message(
+            app.main_screen.post_message(
                 EngineEvent(ev.ConfigChanged(step=3, name="sample_prompt", old="a", new=text))
             )
-            app.post_message(EngineEvent(ev.RunWarning(message=f"bad {text}", step=3)))
-            app.post_message(
+            app.main_screen.post_message(EngineEvent(ev.RunWarning(message=f"bad {text}", step=3)))
+            app.main_screen.post_message(
                 EngineEvent(ev.SampleGenerated(step=3, prompt=text, text=text, temperature=1.0))
             )
             await pilot.pause()
@@ -59,7 +59,7 @@ async def test_load_on_a_folder_or_an_empty_path_explains(
     tiny_config: RunConfig, fake_factory, tmp_path
 ) -> None:
     app = make_app(trainer_factory=fake_factory)
-    app.initial_config = tiny_config
+    app.session.initial_config = tiny_config
     async with app.run_test(size=(120, 40)) as pilot:
         for path in ("", str(tmp_path), "/dev/zero", str(tmp_path / "missing [x].json")):
             box = app.query_one("#config-path", Input)

@@ -9,13 +9,14 @@ from conftest import wait_until
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.dashboard.app import Dashboard
+from tui.dashboard.keys import bindings
 from tui.dashboard.launch import make_app, run_dashboard
 from tui.dashboard.messages import DrainBuffer
 from tui.dashboard.screens.help import key_rows, keys_markdown
+from tui.dashboard.session import RunStats
 from tui.dashboard.widgets.charts.loss_chart import MAX_MARKS, bucket_means, step_ticks, thin
 from tui.dashboard.widgets.generation_pane import TOP_K_STEPS
-from tui.dashboard.widgets.status_bar import RunStats, format_duration, render_stats
+from tui.dashboard.widgets.status_bar import format_duration, render_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,8 +69,8 @@ def test_status_formatting() -> None:
 
 def test_keys_md_is_the_help_table() -> None:
     """tui/dashboard/KEYS.md (for the README) must list exactly the keys the app binds."""
-    expected = keys_markdown(key_rows(Dashboard.BINDINGS))
-    assert (ROOT / "tui" / "KEYS.md").read_text(encoding="utf-8") == expected
+    expected = keys_markdown(key_rows(bindings()))
+    assert (ROOT / "tui" / "dashboard" / "KEYS.md").read_text(encoding="utf-8") == expected
 
 
 def test_bad_config_file_is_a_clear_error(tmp_path: Path, capsys) -> None:
@@ -81,17 +82,17 @@ async def test_view_toggles_and_sampling_keys(fake_factory) -> None:
     app = make_app(trainer_factory=fake_factory)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("l", "b")
-        assert app.loss_chart.log_scale and app.metric_chart.log_scale
-        assert app.metric_chart.show_bits
+        assert app.main_screen.loss_chart.log_scale and app.main_screen.metric_chart.log_scale
+        assert app.main_screen.metric_chart.show_bits
         await pilot.press("right_curly_bracket", "right_curly_bracket", "minus", "minus")
-        pane = app.generation
+        pane = app.main_screen.generation
         assert pane.top_k == TOP_K_STEPS[2]
         assert pane.top_p == 0.9
-        assert app.tabs.active == "generate"
+        assert app.main_screen.tabs.active == "generate"
         await pilot.press("equals_sign", "plus", "left_curly_bracket")
         assert pane.top_p == 1.0 and pane.top_k == TOP_K_STEPS[1]
         await pilot.press("1")
-        assert app.tabs.active == "config"
+        assert app.main_screen.tabs.active == "config"
         await pilot.press("e")
         await wait_until(pilot, lambda: app.focused is not None)
         assert app.focused.id == "field-data_file"
@@ -101,23 +102,23 @@ async def test_log_scale_and_odd_values(fake_factory, monkeypatch) -> None:
     app = make_app(trainer_factory=fake_factory)
     async with app.run_test(size=(120, 40)) as pilot:
         steps = [(i, 4.0 / i) for i in range(1, 40)] + [(40, float("nan")), (41, float("inf"))]
-        app.loss_chart.add_steps(steps)
+        app.main_screen.loss_chart.add_steps(steps)
         for step in (10, 20, 30):
-            app.loss_chart.add_eval(step, 4.0 / step + 0.1)
-            app.metric_chart.add_eval(step, 12.0 / step + 1, 3.0 / step + 1)
+            app.main_screen.loss_chart.add_eval(step, 4.0 / step + 0.1)
+            app.main_screen.metric_chart.add_eval(step, 12.0 / step + 1, 3.0 / step + 1)
         await pilot.press("l")
-        app.tick()
+        app.main_screen.tick()
         await pilot.pause()
-        assert app.loss_chart.train_steps[-1] == 39  # non-finite losses are not drawn
-        assert "chart unavailable" not in str(app.loss_chart.render())
-        assert "log" in str(app.loss_chart.render())
+        assert app.main_screen.loss_chart.train_steps[-1] == 39  # non-finite losses are not drawn
+        assert "chart unavailable" not in str(app.main_screen.loss_chart.render())
+        assert "log" in str(app.main_screen.loss_chart.render())
 
         # A plotext failure on odd data is shown in the chart, never a crash.
         def broken_build() -> str:
             raise IndexError("list index out of range")
 
-        monkeypatch.setattr(app.loss_chart.plt, "build", broken_build)
-        assert "chart unavailable" in str(app.loss_chart.render())
+        monkeypatch.setattr(app.main_screen.loss_chart.plt, "build", broken_build)
+        assert "chart unavailable" in str(app.main_screen.loss_chart.render())
 
 
 async def test_editor_save_reset_load(fake_factory, tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ async def test_editor_save_reset_load(fake_factory, tmp_path: Path) -> None:
     app = make_app(trainer_factory=fake_factory)
     target = tmp_path / "mine.json"
     async with app.run_test(size=(120, 40)) as pilot:
-        editor = app.editor
+        editor = app.main_screen.editor
         editor.inputs["hidden_dim"].value = "96"
         editor.query_one("#config-path", Input).value = str(target)
         await pilot.click("#config-save")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from tui.dashboard.serve_setup import ATTACH_ENV
+from tui.dashboard.serve import ATTACH_ENV
 from tui.shared.cli_options import CONTEXT_SETTINGS, FlagCommand, RunsDir, VersionOption
 
 tui_app = typer.Typer(context_settings=CONTEXT_SETTINGS, pretty_exceptions_enable=False)
@@ -50,7 +50,7 @@ def dashboard(
 ) -> None:
     """Open the llmv0 dashboard: edit, train, watch and sample, all in one terminal."""
     if serve:
-        from tui.dashboard.serve_setup import serve_dashboard
+        from tui.dashboard.serve import serve_dashboard
 
         raise typer.Exit(serve_dashboard(host, port, config, run, attach, runs_dir))
     from tui.dashboard.launch import run_dashboard

@@ -22,7 +22,7 @@ def tui_main() -> None:
 
         tui_app(prog_name="llmv0-tui")
         return
-    from tui.dashboard.serve_setup import ATTACH_ENV
+    from tui.dashboard.serve import ATTACH_ENV
 
     try:
         from tui.dashboard.launch import run_dashboard

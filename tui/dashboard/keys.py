@@ -1,14 +1,15 @@
-"""Every key of the dashboard in one table: the app's bindings, the help overlay and KEYS.md.
+"""Every key of the dashboard in one table: the bindings, the help overlay and KEYS.md.
 
-Letters act when no text box has focus (a focused Input takes printable keys first), so typing
-a prompt or a config value never triggers an action; Esc leaves a box.
+Each action names its owner: the App (quit, help, palette: they work over every screen) or
+the main screen (everything else, handed over to the widget that acts). Letters act when no
+text box has focus (a focused Input takes printable keys first); Esc leaves a box.
 """
 
 from __future__ import annotations
 
 from textual.binding import Binding
 
-# key(s), action, footer label, help text, shown in the footer
+# key(s), action, footer label, help text, shown in the footer (owner: APP_ACTIONS or screen)
 KEYS: list[tuple[str, str, str, str, bool]] = [
     ("s", "start", "Start", "Start training with the editor's config", True),
     ("p", "pause", "Pause", "Pause / resume training", True),
@@ -66,6 +67,9 @@ KEYS: list[tuple[str, str, str, str, bool]] = [
     ("ctrl+c", "quit", "Quit", "Quit, like q (twice: quit at once)", False),
 ]
 
+# Bound on the App, so they work over every screen; every other action is the main screen's.
+APP_ACTIONS = frozenset({"command_palette", "help", "quit"})
+
 # Ctrl-C must quit even from a text box (where Input would take it as copy).
 PRIORITY_KEYS = frozenset({"ctrl+c"})
 
@@ -76,8 +80,13 @@ FOOTER_KEY_DISPLAY = {
 }
 
 
-def bindings() -> list[Binding]:
-    """The app's BINDINGS, built from :data:`KEYS`."""
+def owner(action: str) -> str:
+    """Who binds ``action``: ``"app"`` or ``"screen"`` (the main screen)."""
+    return "app" if action in APP_ACTIONS else "screen"
+
+
+def bindings(only: str | None = None) -> list[Binding]:
+    """Bindings built from :data:`KEYS`: every key, or only those of one owner."""
     return [
         Binding(
             key,
@@ -89,4 +98,5 @@ def bindings() -> list[Binding]:
             priority=key in PRIORITY_KEYS,
         )
         for key, action, label, help_text, show in KEYS
+        if only is None or owner(action) == only
     ]

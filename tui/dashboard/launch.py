@@ -1,6 +1,6 @@
 """Building and running the dashboard: :func:`make_app` for the CLI and for tests (tests pass
 a scripted trainer factory), :func:`run_dashboard` for ``llmv0-tui`` (exit codes, SIGHUP, a
-clean stop however the UI ends).
+clean stop however the UI ends). ``--run`` is resolved once, then its folder is passed along.
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from pathlib import Path
 
 from engine import events as ev
 from engine.errors import UserError
-from engine.run.folder import resolve_run
+from engine.run.folder import existing_run
 from engine.run.state import shown_state
 from engine.run.summary import default_runs_dir
 from tui.dashboard.app import STOP_TIMEOUT_S, Dashboard
 from tui.dashboard.model_source import GenerationModel
-from tui.dashboard.trainer_factory import (
-    TrainerFactory,
-    default_trainer_factory,
-    read_history,
-    remote_factory,
-)
+from tui.dashboard.trainer_factory import TrainerFactory, default_trainer_factory, remote_factory
 
 
 def make_app(
@@ -55,27 +50,27 @@ def make_app(
         from engine.config.schema import load_config
 
         cfg = load_config(config)
-    if run:
-        from engine.run.folder import load_for_inference
-
-        model, tokenizer, run_config = load_for_inference(run, runs_dir=runs_dir)
+    folder: Path | None = None
+    if run:  # resolved once: the folder it names is loaded, replayed and shown
+        ref = existing_run(run, runs_dir)
+        model, tokenizer, run_config = ref.load_for_inference()
         loaded = GenerationModel(model, tokenizer, f"checkpoint {run}")
         cfg = cfg or run_config
-        history = read_history(run, runs_dir)
+        folder = ref.folder.path
+        history = ref.folder.history()
     app = Dashboard(
         cfg,
         trainer_factory or default_trainer_factory(runs_dir),
         config_path=config or "",
-        run=str(resolve_run(run, runs_dir).folder.path) if run else None,
+        run=str(folder) if folder is not None else None,
         loaded=loaded,
         history=history,
         runs_dir=runs_dir,
     )
-    if run and history:  # a finished run opened with --run says "finished", not "idle"
+    if folder is not None and history:  # a finished run opened with --run says "finished"
         from engine.run.summary import summarise
 
-        folder = resolve_run(run, runs_dir).folder.path
-        app.stats.state = shown_state(summarise(history, folder).state)
+        app.session.stats.state = shown_state(summarise(history, folder).state)
     return app
 
 
@@ -124,11 +119,13 @@ def run_dashboard(
     # A hang-up (SSH dropped, terminal closed) must stop the run with a checkpoint, never kill
     # the process mid-step. A process-level handler, not the event loop's: the loop's handler
     # goes when the loop closes, and a second SIGHUP (the session leader dying) can follow.
+    session = app.session
+
     def on_hangup(signum: int, frame: object) -> None:
-        if app.attached is not None:
-            app.detach()  # another process trains it: leave it running
-        elif app.control is not None:
-            app.control.stop()  # Control is safe to call from a signal handler
+        if session.attached is not None:
+            session.detach()  # another process trains it: leave it running
+        elif session.control is not None:
+            session.control.stop()  # Control is safe to call from a signal handler
         app.mute_terminal()  # now, before the next frame is written to a dead terminal
         loop = getattr(app, "_loop", None)
         if app.is_running and loop is not None:
@@ -137,8 +134,8 @@ def run_dashboard(
     # A polite kill (SIGTERM) does what q does: the run stops with its checkpoint (saved
     # before the process exits, below), the app exits and restores the terminal.
     def on_terminate(signum: int, frame: object) -> None:
-        if app.attached is None and app.control is not None:
-            app.control.stop()
+        if session.attached is None and session.control is not None:
+            session.control.stop()
         loop = getattr(app, "_loop", None)
         if app.is_running and loop is not None:
             loop.call_soon_threadsafe(app.exit, 0)
@@ -154,11 +151,11 @@ def run_dashboard(
     finally:
         # However the UI ended (even by an exception), a run still going is stopped and its
         # checkpoint saved before the process exits.
-        if app.attached is not None:
-            app.detach()
-        elif not app.train_done.is_set() and app.control is not None:
-            app.control.stop()
-            app.train_done.wait(timeout=STOP_TIMEOUT_S)
+        if session.attached is not None:
+            session.detach()
+        elif not session.train_done.is_set() and session.control is not None:
+            session.control.stop()
+            session.train_done.wait(timeout=STOP_TIMEOUT_S)
     # run() gives the value passed to exit(); a crash leaves it None and sets return_code 1,
     # which must not read as a clean exit.
     return code if code is not None else (app.return_code or 0)

@@ -20,7 +20,7 @@ from tui.dashboard.model_source import GenerationModel
 T = TypeVar("T")
 
 
-class EngineEvent(Message):
+class EngineEvent(Message, bubble=False):  # for the main screen, not the App
     """A low-rate engine event (eval, epoch, sample, checkpoint, pause, terminal...)."""
 
     def __init__(self, event: Event) -> None:
@@ -28,7 +28,7 @@ class EngineEvent(Message):
         self.event = event
 
 
-class StepsReady(Message):
+class StepsReady(Message, bubble=False):  # for the main screen, not the App
     """New ``StepCompleted`` events wait in the step buffer; any number coalesce into one."""
 
     def can_replace(self, message: Message) -> bool:
@@ -67,7 +67,7 @@ class GenerationEnded(Message):
         self.error = error
 
 
-class RunOpened(Message):
+class RunOpened(Message, bubble=False):  # for the main screen, not the App
     """A run folder read for the dashboard: its history, its checkpoint (None when it has
     none loadable, ``note`` says why), its saved config (None when unreadable) and its state
     (finished, stopped, failed, interrupted, running)."""
@@ -90,7 +90,7 @@ class RunOpened(Message):
         self.state = state
 
 
-class OverlayLoaded(Message):
+class OverlayLoaded(Message, bubble=False):  # for the main screen, not the App
     """Loss curves of other runs, ready to overlay on the loss chart."""
 
     def __init__(self, series: list[Any]) -> None:

@@ -1,51 +1,76 @@
-"""Engine events to dashboard state: the trainer-thread sink and the UI-side handlers.
+"""RunView: engine events into the session's stats and the widgets that show a run.
 
-A mixin of :class:`tui.dashboard.app.Dashboard`, kept apart so the app module stays readable.
-The sink
-runs on the trainer's thread and only buffers or posts; everything else runs on the UI thread.
+The trainer-thread sink only buffers steps or posts a message; everything else runs on the UI
+thread, called by the main screen. Steps coalesce in a :class:`DrainBuffer` (one message per
+drain, however fast the trainer goes).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
+
+from textual.message import Message
 
 from engine import events as ev
 from engine.run.state import end_state, next_state
-from tui.dashboard.messages import EngineEvent, StepsReady
+from tui.dashboard.messages import DrainBuffer, EngineEvent, StepsReady
+from tui.dashboard.session import RunSession
+from tui.dashboard.widgets.charts.metric_grid import MetricGrid
+from tui.dashboard.widgets.notice_line import NoticeLine
+from tui.dashboard.widgets.samples_pager import SamplesPager
 
-if TYPE_CHECKING:
-    from tui.dashboard.app import Dashboard
-
-    _Base = Dashboard
-else:
-    _Base = object
+Notify = Callable[..., Any]  # the app's notify: (message, *, title, severity, timeout)
 
 
-class RunEventsMixin(_Base):
+class RunView:
     """Turns StepCompleted batches and single events into stats, chart points and samples."""
 
-    def _sink(self, event: ev.Event) -> None:
-        """Runs on the trainer thread: buffer steps, post everything else; never blocks."""
-        if isinstance(event, ev.StepCompleted):
-            if self._steps.push(event):
-                self.post_message(StepsReady())
-        else:
-            self.post_message(EngineEvent(event))
+    def __init__(
+        self,
+        session: RunSession,
+        charts: MetricGrid,
+        pager: SamplesPager,
+        notices: NoticeLine,
+        notify: Notify,
+    ) -> None:
+        self.session = session
+        self.charts = charts
+        self.loss_chart = charts.loss_chart
+        self.metric_chart = charts.metric_chart
+        self.pager = pager
+        self.notices = notices
+        self.notify = notify
+        self.steps: DrainBuffer[ev.StepCompleted] = DrainBuffer()
 
-    def on_steps_ready(self, message: StepsReady) -> None:
-        if self.loss_chart.is_attached:
-            self._drain_steps()
+    def sink(self, post: Callable[[Message], object]) -> ev.Sink:
+        """The trainer-thread sink: buffer steps, ``post`` everything else; never blocks."""
 
-    def _drain_steps(self) -> None:
-        steps = self._steps.drain()
+        def sink(event: ev.Event) -> None:
+            if isinstance(event, ev.StepCompleted):
+                if self.steps.push(event):
+                    post(StepsReady())
+            else:
+                post(EngineEvent(event))
+
+        return sink
+
+    def clear(self) -> None:
+        """Empty charts and samples, before another run is shown."""
+        for chart in (self.loss_chart, self.metric_chart):
+            chart.reset()
+        self.pager.clear_samples()
+
+    def drain_steps(self) -> None:
+        steps = self.steps.drain()
         if not steps:
             return
         # psutil sees this process: the trainer only when it is not another (attached) one.
-        self.chart_grid.sample_process = self.attached is None
-        self.chart_grid.add_steps(steps)
+        self.charts.sample_process = self.session.attached is None
+        self.charts.add_steps(steps)
         last = steps[-1]
-        stats = self.stats
+        stats = self.session.stats
         stats.step, stats.epoch, stats.lr = last.step, last.epoch, last.lr
         stats.total_steps = last.total_steps or stats.total_steps
         stats.tokens_per_s = last.tokens_per_s or None  # 0: not measured yet
@@ -53,21 +78,18 @@ class RunEventsMixin(_Base):
         stats.reported_eta_s, stats.eta_at = last.eta_s, time.monotonic()
         stats.compiling = False
 
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if not self.loss_chart.is_attached:  # closing; on_unmount told the trainer to stop
-            return
-        self._drain_steps()  # keep order: steps posted before this event come first
-        self.apply_event(message.event)
+    def apply(self, event: ev.Event, replay: bool = False) -> bool:
+        """Update stats, charts and panes from one event (live, or replayed from a log).
 
-    def apply_event(self, event: ev.Event, replay: bool = False) -> None:
-        """Update stats, charts and panes from one event (live, or replayed from a log)."""
-        stats = self.stats
+        Returns True when a live terminal event ended the run (see :meth:`finish`).
+        """
+        stats = self.session.stats
         if isinstance(event, ev.StepCompleted):
-            self._steps.push(event)
-            self._drain_steps()
+            self.steps.push(event)
+            self.drain_steps()
         elif isinstance(event, ev.RunStarted):
             stats.run_id, stats.n_params, stats.device = event.run_id, event.n_params, event.device
-            self.chart_grid.start_run(event)
+            self.charts.start_run(event)
             stats.total_steps, stats.start_step = event.total_steps, event.start_step
             # Steps the trainer posted right after this event may already have been drained
             # (a replayed attach delivers them all at once): never move the counter back.
@@ -104,23 +126,21 @@ class RunEventsMixin(_Base):
             self.notices.add(event.message)
             self.notify(event.message, severity="warning", timeout=8)
         elif isinstance(event, ev.TERMINAL_EVENTS) and not replay:
-            self._finish(event)
-        self._update_buttons()
+            self.finish(event)
+            return True
+        return False
 
-    def _finish(self, event: ev.Event) -> None:
-        stats = self.stats
+    def finish(self, event: ev.Event) -> None:
+        """The run ended: final elapsed time and state, and a word to the user."""
+        stats = self.session.stats
         stats.elapsed_s, stats.elapsed_at = (
             getattr(event, "elapsed_s", 0.0) or stats.live_elapsed(),
             None,
         )
-        self.terminal_event = event
+        self.session.terminal_event = event
         stats.state = end_state(event)  # "stopped" after x, as the run browser says
         if isinstance(event, ev.RunFailed):
             # Stays until dismissed (click): the explanation is the user's next step.
             self.notify(event.error, title="Run failed", severity="error", timeout=24 * 3600)
         else:
             self.notify(f"Run finished ({event.reason}) at step {event.step}.")
-        self.editor.set_running(False)
-        self.tick()
-        if self.quitting:
-            self.exit(0 if isinstance(event, ev.RunFinished) else 1)

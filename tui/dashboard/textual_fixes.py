@@ -1,14 +1,8 @@
-"""Work-arounds for Textual bugs that llmv0 has met; applied once, when tui.dashboard.app is
-imported.
+"""Work-arounds for Textual bugs llmv0 has met; applied once, when tui.dashboard.app is imported.
 
-**A toast mounted just after its notification expired froze the dashboard.** Textual's
-``ToastRack.show`` keeps the notifications that have not expired, then builds each ``Toast``
-later, which reads ``notification.time_left`` again: by then it can be slightly negative
-(-2.3 ms was seen). The toast's one-shot timer then gets a negative delay, and Textual's
-``Timer._run`` never ends for one (its step count runs backwards): the UI thread spun at
-100% CPU, training crawled, and the process outlived its terminal. Found by the key fuzz,
-whose notices come and go while screens open and close. Here a toast's delay is never below
-``MIN_TOAST_S``: an expired toast goes at once instead.
+A toast's timeout is never below ``MIN_TOAST_S``: a toast built just after its notification
+expired got a negative timer delay, and Textual's timer then never ends (the UI thread spins
+at 100% CPU). The story: docs/LOG.md, 2026-12-07.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """DismissOnce: a screen dismisses itself once, and only while it is the active screen.
 
-Textual's ``dismiss`` hands over the result and pops the *top* screen at once, but keys
-already queued for the screen still reach it afterwards. Two ways that ended the dashboard
-(both found by the key fuzz): Enter then Escape typed quickly in the run browser dismissed
-it twice, and the second result raised ``InvalidStateError`` inside Textual (or popped the
-dashboard's own screen: ``ScreenStackError``); and a key queued for the browser while
-another screen had opened on top of it (help, a prompt, the too-small notice) popped that
-other screen, leaving the browser on screen with no way to close it. A dismiss from a
-screen that is not the active one is now ignored: it was meant for a screen state that is
-gone. Every screen of ours that dismisses itself takes this mixin first.
+Textual's ``dismiss`` pops the *top* screen, and keys already queued for a screen still reach
+it afterwards: a second dismiss raised inside Textual, or popped another screen opened on top.
+A dismiss from a screen that is not the active one is ignored. Every screen of ours that
+dismisses itself takes this base class first (it adds no state and names no App).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """InspectScreen: see inside the model: surprise, attention, cells, embeddings, timeline.
 
-Every analysis runs in a thread worker on a snapshot of the weights (the app's
+Every analysis runs in a thread worker on a snapshot of the weights (the session's
 ``model_source``: a copy of the live weights while training, else the opened checkpoint);
 a newer request cancels the older one (exclusive worker) and a cancelled result is dropped.
 While a run trains, the view recomputes every ``REFRESH_S`` seconds. Moving the cursor or the
@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -28,6 +28,9 @@ from tui.dashboard.screens.dismiss_once import DismissOnce
 from tui.dashboard.screens.inspect_views import VIEWS, View, ViewState
 from tui.dashboard.widgets.inspect_pane import InspectPane
 from tui.dashboard.widgets.key_footer import KeyFooter
+
+if TYPE_CHECKING:
+    from tui.dashboard.session import RunSession
 
 REFRESH_S = 5.0  # a snapshot and one forward pass: cheap, but not per step
 PASSAGE_CHARS = 240  # what fits an 80x24 screen beside the side panel
@@ -262,28 +265,27 @@ class InspectScreen(DismissOnce, Screen[None]):
         self.call_after_refresh(self.render_view)
 
 
-def open_inspect(app: Any) -> None:
-    """Push the Inspect screen for the dashboard ``app``: its model source, its run's config
-    (the trainer's while one runs) and run folder (for the timeline)."""
-    trainer = app.trainer
-    config = getattr(trainer, "config", None) or app.initial_config
+def open_inspect(
+    session: RunSession, *, prompt: Callable[[], str], color: bool = True
+) -> InspectScreen:
+    """The Inspect screen over ``session``'s model: its run's config (the trainer's while one
+    runs) and run folder (for the timeline); ``prompt`` is what "/" starts from."""
+    config = getattr(session.trainer, "config", None) or session.initial_config
     if config is None:  # the dashboard started from RunConfig's defaults
         from engine.config.schema import RunConfig
 
         config = RunConfig()
-    run_dir = getattr(trainer, "run_dir", None)
-    shown = app.resume or app.opened  # a run being resumed, or one opened to look at
-    if run_dir is None and shown:
+
+    def resolve(run: str, runs_dir: Path) -> Path:
         from engine.run.folder import resolve_run
 
-        run_dir = resolve_run(shown, app.runs_dir).folder.path
-    app.push_screen(
-        InspectScreen(
-            app.model_source,
-            config=config,
-            run_dir=Path(run_dir) if run_dir is not None else None,
-            live=lambda: app.running,
-            color=not app.no_color,
-            prompt=lambda: app.generation.prompt_input.value,
-        )
+        return resolve_run(run, runs_dir).folder.path
+
+    return InspectScreen(
+        session.model_source,
+        config=config,
+        run_dir=session.shown_folder(resolve),
+        live=lambda: session.running,
+        color=color,
+        prompt=prompt,
     )

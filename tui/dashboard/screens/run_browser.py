@@ -1,19 +1,18 @@
 """RunBrowser: every run of the runs folder in a table; open, attach, resume or compare runs.
 
-The screen only lists and chooses: it reads the runs folder in a thread worker and dismisses
-with a :class:`BrowserChoice` that the app carries out (tui/dashboard/run_opener.py). Keys:
-Enter opens the run under the cursor, a attaches to it, r resumes it, space marks runs, o
-overlays the marked runs on the loss chart, c clears the overlay, Esc closes. The experiment
-keys (C compare, t tag, n note, D delete, s sort, f filter, w sweeps) live in
-tui/dashboard/screens/run_browser_tidy.py.
+It reads the runs folder in a thread worker and dismisses with a :class:`BrowserChoice` that
+the main screen carries out. Enter opens the run under the cursor, a attaches, r resumes,
+space marks, o overlays the marked runs on the loss chart, c clears the overlay, Esc closes.
+C compares the marked runs, t tags and n annotates (saved in the run's meta.json), D deletes
+after a confirmation (never a running run), s sorts, f filters, w lists sweeps.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,87 +24,26 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from engine.run.folder import RunFolder, apply_live_changes
+from engine.experiments.records import parse_filter
+from engine.run.folder import RunFolder
 from engine.run.state import LIVE, RESUMABLE
-from engine.run.summary import RunSummary
+from tui.dashboard.run_rows import (
+    SORTS,
+    STATE_STYLES,
+    BrowserChoice,
+    RunRow,
+    arrange,
+    read_rows,
+)
+from tui.dashboard.screens.compare import CompareScreen
 from tui.dashboard.screens.dismiss_once import DismissOnce
-from tui.dashboard.screens.run_browser_tidy import SORTS, TidyKeys, arrange
+from tui.dashboard.screens.prompt import Confirm, TextPrompt
+from tui.dashboard.screens.sweeps import SweepsScreen
 
-STATE_STYLES = {
-    "running": "bold green",
-    "paused": "bold yellow",
-    "finished": "blue",
-    "stopped": "yellow",
-    "interrupted": "bold magenta",
-    "failed": "bold red",
-    "unknown": "dim",
-}
 HINT = (
     "Enter open · a attach · r resume · space mark · o overlay · c clear · C compare · "
     "t tag · n note · D delete · s sort · f filter · w sweeps · Esc"
 )
-
-
-@dataclass(frozen=True)
-class RunRow:
-    """One run as the browser shows it."""
-
-    summary: RunSummary
-    detail: str  # the config in a few words: model shape, learning rate
-    tags: tuple[str, ...] = ()
-    note: str = ""
-    sweep_state: str = ""  # a sweep trial's verdict: pruned reads better than stopped
-
-    @property
-    def run_id(self) -> str:
-        return self.summary.run_id
-
-
-@dataclass(frozen=True)
-class BrowserChoice:
-    """What the user asked for: open, attach, resume, overlay or clear, and on which runs."""
-
-    action: str
-    runs: tuple[RunRow, ...] = ()
-
-
-def config_detail(config: dict) -> str:
-    """A few words on a run's config: its shape and learning rate."""
-    if not config:
-        return "?"
-    if config.get("model") == "gpt":
-        shape = f"{config.get('n_layer')}L {config.get('n_head')}H {config.get('n_embd')}d"
-    else:
-        shape = (
-            f"{config.get('num_layers')}x{config.get('hidden_dim')} "
-            f"emb {config.get('embedding_dim')}"
-        )
-    lr = config.get("learning_rate")
-    return f"{shape} · lr {lr:g}" if isinstance(lr, int | float) else shape
-
-
-def read_rows(runs_dir: Path) -> list[RunRow]:
-    """Every run under ``runs_dir``, newest first, with its config (live changes included)
-    in a few words."""
-    from engine.experiments.records import read_meta
-    from engine.run.summary import list_runs
-
-    rows = []
-    for summary in reversed(list_runs(runs_dir)):
-        try:
-            # The summary already holds the live changes: no second read of the log.
-            config = RunFolder(summary.path).saved_config()
-            if config is not None:
-                config = apply_live_changes(config, list(summary.changes))
-        except OSError:
-            config = None
-        meta = read_meta(summary.path)
-        tags = tuple(str(t) for t in meta.get("tags", []) if isinstance(t, str))
-        detail = config_detail(config.model_dump() if config else {})
-        sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else {}
-        note = str(meta.get("note", ""))
-        rows.append(RunRow(summary, detail, tags, note, str(sweep.get("state", ""))))
-    return rows
 
 
 class RunsListed(Message):
@@ -117,7 +55,7 @@ class RunsListed(Message):
         self.error = error
 
 
-class RunBrowser(DismissOnce, TidyKeys, ModalScreen[BrowserChoice | None]):
+class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
     """A table of runs; the keys choose what the dashboard does with them."""
 
     BINDINGS = [  # noqa: RUF012 (Textual's own idiom)
@@ -261,3 +199,117 @@ class RunBrowser(DismissOnce, TidyKeys, ModalScreen[BrowserChoice | None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    # --- tidying: compare, tag, note, delete, sort, filter, sweeps -------------------------
+    def action_compare(self) -> None:
+        """Open the compare view on the marked runs (two or more)."""
+        chosen = [r.summary.path for r in self.all_rows if r.run_id in self.marked]
+        if len(chosen) < 2:
+            self.notify("Mark two or more runs with space, then C compares them.")
+            return
+        self.app.push_screen(CompareScreen(chosen))
+
+    def action_tag(self) -> None:
+        """Add tags to the run under the cursor (a leading '-' removes one)."""
+        row = self.current()
+        if row is None:
+            return
+        question = f"Tags for {row.run_id} (space-separated; -tag removes):"
+        self.app.push_screen(
+            TextPrompt(question, " ".join(row.tags)), lambda text: self._save_tags(row, text)
+        )
+
+    def _save_tags(self, row: RunRow, text: str | None) -> None:
+        from engine.experiments.records import add_tags, remove_tags
+
+        if text is None:
+            return
+        words = text.split()
+        keep = [w for w in words if not w.startswith("-")]
+        drop = [w[1:] for w in words if w.startswith("-")]
+        drop += [t for t in row.tags if t not in keep]  # erased from the line: removed
+        try:
+            remove_tags(row.summary.path, drop)
+            add_tags(row.summary.path, keep)
+        except (ValueError, OSError) as exc:
+            self.notify(escape(str(exc)), severity="error")
+            return
+        self._read()
+
+    def action_note(self) -> None:
+        """Write the note of the run under the cursor."""
+        row = self.current()
+        if row is None:
+            return
+        self.app.push_screen(
+            TextPrompt(f"Note for {row.run_id}:", row.note, "what this run tries"),
+            lambda text: self._save_note(row, text),
+        )
+
+    def _save_note(self, row: RunRow, text: str | None) -> None:
+        from engine.experiments.records import set_note
+
+        if text is None:
+            return
+        try:
+            set_note(row.summary.path, text)
+        except OSError as exc:
+            self.notify(escape(str(exc)), severity="error")
+            return
+        self._read()
+
+    def action_delete(self) -> None:
+        """Delete the run under the cursor after a confirmation; never a running run."""
+        from engine.run.lock import lock_is_live
+
+        row = self.current()
+        if row is None:
+            return
+        if row.summary.state == "running" or lock_is_live(row.summary.path):
+            self.notify(
+                f"{escape(row.run_id)} is running: stop it before deleting it.", severity="warning"
+            )
+            return
+        self.app.push_screen(
+            Confirm(f"Delete {row.run_id} and its checkpoints for good?"),
+            lambda yes: self._delete(row.summary.path) if yes else None,
+        )
+
+    @work(thread=True, exit_on_error=False, group="delete")
+    def _delete(self, folder: Path) -> None:
+        from engine.experiments.records import RunBusyError, delete_run
+
+        try:
+            delete_run(folder)
+        except (RunBusyError, OSError) as exc:
+            self.app.call_from_thread(self.notify, escape(str(exc)), severity="error")
+            return
+        self.app.call_from_thread(self.notify, escape(f"Deleted {folder.name}."))
+        self.app.call_from_thread(self._read)
+
+    def action_sort(self) -> None:
+        """Cycle the order of the table."""
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.show_rows()
+
+    def action_filter(self) -> None:
+        """Ask for a filter such as ``state=finished,tag=lr`` (empty shows every run)."""
+        self.app.push_screen(
+            TextPrompt("Filter runs:", self.filter, "state=finished,tag=lr,model=gpt"),
+            self._set_filter,
+        )
+
+    def _set_filter(self, text: str | None) -> None:
+        if text is None:
+            return
+        try:
+            parse_filter(text)
+        except ValueError as exc:
+            self.notify(escape(str(exc)), severity="error", timeout=8)
+            return
+        self.filter = text.strip()
+        self.show_rows()
+
+    def action_sweeps(self) -> None:
+        """The sweeps of this runs folder and their trials."""
+        self.app.push_screen(SweepsScreen(self.runs_dir))

@@ -1,14 +1,10 @@
 """ConfigEditor: a form generated from RunConfig's schema, validated as the user types.
 
-Fields are grouped by the schema's ``group`` metadata (data, model, optimiser...); a field
-that has no effect with the current choices (an LSTM size for a GPT, the BPE size for the
-char tokenizer: ``engine.config.schema.APPLIES_WHEN``) is hidden, and a filter box shows only the
-fields whose name contains what is typed. A preset picker loads a named preset. Each field
-shows its name, value, description and allowed range; every problem found by
-``engine.config.schema.validate_config`` appears in full under its field. The editor never
-starts anything:
-it posts :class:`ConfigEditor.Changed` (the current config, or None and the problems) and,
-while a run is going, :class:`ConfigEditor.LiveEdit` when a live field is submitted with Enter.
+Fields are grouped by the schema's ``group``; a field with no effect for the current choices
+(``engine.config.layout.APPLIES_WHEN``) is hidden, and a filter box narrows fields by name.
+Every problem ``validate_config`` finds appears under its field. The editor never starts
+anything: it posts :class:`ConfigEditor.Changed` and, while a run is going,
+:class:`ConfigEditor.LiveEdit` when a live field is submitted with Enter.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """GenerationPane: a prompt, sampling settings, and text streamed character by character.
 
-Each character is coloured by the probability the model gave it (green expected, yellow
-likely, orange and red a surprise, as ``llmv0 generate --show-probs``), and a key shows the
-five likeliest next characters after the text (refreshed when a generation ends). The
-strategy cycles sample → greedy → beam; beam search streams its stable prefix
-(engine/generate/sampling.py). Each generation draws a new seed unless the seed is pinned, so
-regenerating on fixed weights shows a new sample, and a pinned seed compares settings.
-
-Sampling runs in a thread worker of this widget on a *copy* of the weights (the trainer's
-``snapshot()`` or a model loaded from a checkpoint), so it never touches the training model.
-Characters travel as :class:`GenerationChunk` messages flushed every ``FLUSH_S`` seconds: the
-text still appears one character at a time to the eye, but a fast model cannot flood the UI.
+Each character is coloured by its probability (as ``llmv0 generate --show-probs``); c shows the
+five likeliest next characters. Sampling runs in this widget's thread worker on a *copy* of
+the weights (the session's ``model_source``), never on the training model. Characters travel
+as :class:`GenerationChunk` messages flushed every ``FLUSH_S``, so a fast model cannot flood
+the UI. Each generation draws a new seed unless the seed is pinned.
 """
 
 from __future__ import annotations
@@ -34,7 +28,7 @@ from tui.dashboard.widgets.prob_log import ProbLog
 
 if TYPE_CHECKING:
     # engine.generate.sampling imports torch (1.3 s): imported where generation starts, so the
-    # dashboard's first frame does not wait for it (tui.dashboard.app loads it in the background).
+    # dashboard's first frame does not wait for it (the main screen preloads it after that frame).
     from engine.generate.sampling import SampleSettings
 
 FLUSH_S = 0.03

@@ -1,17 +1,16 @@
 """RunStatus: the run's state and numbers (step, epoch, lr, tokens/s, ETA, best val...).
 
-The app owns a :class:`RunStats` and updates it from engine events; the widget only renders
-it, on the app's refresh timer (so elapsed time ticks even between events).
+The session owns a :class:`~tui.dashboard.session.RunStats` and updates it from engine events;
+the widget only renders it, on the main screen's refresh timer (elapsed time ticks between
+events).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.widget import Widget
 
+from tui.dashboard.session import RunStats
 from tui.shared.formatting import format_duration
 
 STATE_STYLES = {
@@ -36,50 +35,6 @@ def format_count(n: int) -> str:
     if n >= 10_000:
         return f"{n / 1000:.1f}k"
     return str(n)
-
-
-@dataclass
-class RunStats:
-    """Everything the status bar shows; plain data the app mutates from events."""
-
-    state: str = "idle"
-    run_id: str = ""
-    step: int = 0
-    total_steps: int = 0
-    epoch: int = 0
-    lr: float | None = None
-    tokens_per_s: float | None = None
-    elapsed_s: float = 0.0
-    elapsed_at: float | None = None  # monotonic time when elapsed_s was reported
-    start_step: int = 0
-    n_params: int | None = None
-    device: str = ""
-    best_val_loss: float | None = None
-    last_checkpoint: str = ""
-    message: str = ""
-    compiling: bool = False  # the first step compiles: no speed or ETA to show yet
-    reported_eta_s: float | None = None  # the engine's (pauses and compile excluded)
-    eta_at: float | None = None  # monotonic time of that report; None while paused
-
-    def live_elapsed(self) -> float:
-        """Elapsed seconds, still ticking while running."""
-        if self.state in {"running", "stopping"} and self.elapsed_at is not None:
-            return self.elapsed_s + time.monotonic() - self.elapsed_at
-        return self.elapsed_s
-
-    def eta_s(self) -> float | None:
-        """Seconds left: the engine's estimate, counting down between reports; else the
-        average pace so far (None until it can be estimated)."""
-        if self.state in {"running", "paused"} and self.reported_eta_s is not None:
-            if self.eta_at is None or self.state == "paused":
-                return self.reported_eta_s
-            return max(0.0, self.reported_eta_s - (time.monotonic() - self.eta_at))
-        if self.compiling:
-            return None
-        done = self.step - self.start_step
-        if self.state not in {"running", "paused"} or done <= 0 or not self.total_steps:
-            return None
-        return (self.total_steps - self.step) * self.live_elapsed() / done
 
 
 class RunStatus(Widget):
