@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import QUICK_OVERRIDES, load_preset, machine_line
 from engine.config.schema import RunConfig
-from engine.generate.sampling import SampleSettings, generate_stream, sample_next
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import generate_stream, sample_next
 from engine.models import build_model, count_parameters
 from engine.runtime.device import configure_cpu
 from engine.text.tokenizer import CharTokenizer

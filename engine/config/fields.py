@@ -24,7 +24,7 @@ class ConfigError(UserError, ValueError):
         super().__init__(
             f"The {source} has {count} invalid {noun}:\n"
             + "\n".join(lines)
-            + "\nFix the values above (see `llmv0 config --help` or README 'Config reference')."
+            + "\nFix the values above (see `llmv0 config --help` or docs/config.md)."
         )
 
 

@@ -15,43 +15,17 @@ import torch
 
 from engine.generate.beam import BeamSearch
 from engine.generate.decoding import (
-    STRATEGIES,
     Candidates,
     GeneratedChar,
     SampleSettings,
-    SampleSettingsError,
     TokenStep,
     apply_repetition_penalty,
     chars_of,
-    pending_stop_prefix,
     prompt_ids,
     recent,
 )
 from engine.models import LanguageModel
 from engine.text.tokenizer import Tokenizer
-
-# Re-exported: callers import the decoding settings and pieces from here as before.
-__all__ = [
-    "STRATEGIES",
-    "CandidateIndex",
-    "Candidates",
-    "GeneratedChar",
-    "SampleSettings",
-    "SampleSettingsError",
-    "TokenStep",
-    "apply_repetition_penalty",
-    "chars_of",
-    "filter_logits",
-    "generate",
-    "generate_stream",
-    "generate_stream_with_probs",
-    "next_char_candidates",
-    "pending_stop_prefix",
-    "prompt_ids",
-    "recent",
-    "sample_next",
-]
-
 
 # ----- logits processors: pure functions of (B, V) logits -----
 

@@ -18,8 +18,6 @@ from torch.nn import functional as F
 from engine.models.kv_cache import KVCache
 from engine.models.rotary import Rotary
 
-__all__ = ["GPT", "KVCache", "Rotary"]
-
 
 def _eager_fp32(q: torch.Tensor) -> bool:
     """fp32 math outside torch.compile and autocast (the written-out products pay off only

@@ -14,7 +14,8 @@ from torch import nn
 from engine import events as ev
 from engine.analysis.evaluate import evaluate_sharded
 from engine.config.schema import RunConfig
-from engine.generate.sampling import SampleSettings, generate
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import generate
 from engine.runtime.distributed import DistInfo
 from engine.text.tokenizer import Tokenizer
 from engine.train.state import TrainState

@@ -126,7 +126,7 @@ class MuonAdamW:
     Muon (see :class:`Muon`) replaces each matrix's momentum-averaged gradient by its nearest
     semi-orthogonal matrix before the step: every direction of the update moves at the same
     rate, which makes small Transformers learn far more per token than AdamW does (with it,
-    gpt-cpu beat in 750 steps what AdamW reached in 1500; README, "Models and presets"). It
+    gpt-cpu beat in 750 steps what AdamW reached in 1500; docs/models.md. It
     is defined for 2-D weights only; embeddings (and the GPT's output head, tied to them),
     norm gains and biases keep AdamW. Both halves share one learning rate and one schedule.
 

@@ -200,10 +200,10 @@ def started_event(
 
 def start_tensorboard(outlet: EventOutlet, run_dir: Path, step: int) -> None:
     """Add a TensorBoard sink for the run folder to ``outlet``, or publish why it can't."""
-    from engine.run.folder import TENSORBOARD_DIR
+    from engine.run.folder import RunFolder
     from engine.run.tensorboard import TensorBoardMissing, TensorBoardSink
 
     try:
-        outlet.extra.append(TensorBoardSink(run_dir / TENSORBOARD_DIR))
+        outlet.extra.append(TensorBoardSink(RunFolder(run_dir).tensorboard_path))
     except TensorBoardMissing as exc:
         outlet(ev.RunWarning(message=str(exc), step=step))

@@ -26,7 +26,8 @@ from engine.config.fields import ConfigError
 from engine.config.schema import LIVE_FIELDS, RunConfig, live_update, parse_value
 from engine.control import Control
 from engine.events import EVENT_TYPES
-from engine.generate.sampling import SampleSettings, generate
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import generate
 from engine.run.commands_file import CommandFile, parse_command
 from engine.run.folder import COMMANDS_FILE, load_for_inference
 from engine.run.log import read_events

@@ -14,7 +14,8 @@ from torch import nn
 
 from engine.analysis.evaluate import evaluate
 from engine.events import EvalCompleted, RunFinished
-from engine.generate.sampling import SampleSettings, generate
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import generate
 from engine.run.folder import load_for_inference
 from engine.text.bpe import MIN_VOCAB, PRETOKEN_PATTERN, BPETokenizer, train_bpe
 from engine.text.corpus import eval_windows

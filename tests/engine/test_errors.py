@@ -7,7 +7,7 @@ import typer
 
 from engine.config.fields import ConfigError
 from engine.errors import UserError
-from engine.generate.sampling import SampleSettings, SampleSettingsError
+from engine.generate.decoding import SampleSettings, SampleSettingsError
 from engine.run.checkpoint import CheckpointError
 from engine.run.commands_file import RemoteCommandError
 from engine.run.folder import RunNotFoundError

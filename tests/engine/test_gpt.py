@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from engine.config.schema import RunConfig
-from engine.generate.sampling import SampleSettings, generate_stream, sample_next
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import generate_stream, sample_next
 from engine.models import build_model
-from engine.models.gpt import GPT, Rotary
+from engine.models.gpt import GPT
+from engine.models.rotary import Rotary
 from engine.text.tokenizer import CharTokenizer
 
 VOCAB = 11

@@ -7,7 +7,8 @@ import threading
 import pytest
 import torch
 
-from engine.generate.sampling import SampleSettings, generate
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import generate
 from engine.models.lstm import CharLSTM
 from engine.text.tokenizer import CharTokenizer
 

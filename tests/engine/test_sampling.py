@@ -8,13 +8,8 @@ import pytest
 import torch
 
 from engine.config.schema import RunConfig
-from engine.generate.sampling import (
-    SampleSettings,
-    filter_logits,
-    generate,
-    generate_stream,
-    sample_next,
-)
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import filter_logits, generate, generate_stream, sample_next
 from engine.models import build_model
 from engine.text.tokenizer import CharTokenizer, UnknownCharactersError
 

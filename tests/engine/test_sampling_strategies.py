@@ -12,18 +12,20 @@ from torch import nn
 
 from engine.config.schema import RunConfig
 from engine.generate.beam import BeamSearch, beam_search, reorder_state
-from engine.generate.sampling import (
+from engine.generate.decoding import (
     GeneratedChar,
     SampleSettings,
     TokenStep,
     apply_repetition_penalty,
     chars_of,
+    pending_stop_prefix,
+)
+from engine.generate.sampling import (
     filter_logits,
     generate,
     generate_stream,
     generate_stream_with_probs,
     next_char_candidates,
-    pending_stop_prefix,
     sample_next,
 )
 from engine.models import build_model

@@ -8,7 +8,8 @@ from fakes import VOCAB
 from textual.widgets import Label
 
 from engine.config.schema import RunConfig
-from engine.generate.sampling import SampleSettings, generate, next_char_candidates
+from engine.generate.decoding import SampleSettings
+from engine.generate.sampling import generate, next_char_candidates
 from engine.models import build_model
 from engine.text.tokenizer import CharTokenizer
 from tui.dashboard.launch import make_app

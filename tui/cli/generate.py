@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from engine.config.schema import RunConfig
+    from engine.generate.decoding import SampleSettings
     from engine.generate.novelty import NoveltyIndex
-    from engine.generate.sampling import SampleSettings
     from engine.text.tokenizer import Tokenizer
 
 # Probability -> style, likeliest first: green is what the model expected, red a surprise.
@@ -154,7 +154,8 @@ def generate(
 ) -> None:
     """Stream text from a trained model to stdout as it is generated."""
     from engine.generate.beam import beam_search
-    from engine.generate.sampling import SampleSettings, generate_stream_with_probs
+    from engine.generate.decoding import SampleSettings
+    from engine.generate.sampling import generate_stream_with_probs
     from engine.run.folder import load_for_inference
 
     with user_errors():

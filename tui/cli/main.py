@@ -158,7 +158,7 @@ def config(
     set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value")] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Write the result here.")] = None,
     markdown: Annotated[
-        bool, typer.Option("--markdown", help="Print the README's config table (defaults).")
+        bool, typer.Option("--markdown", help="Print the config reference table (docs/config.md).")
     ] = False,
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the JSON schema of a config file.")
