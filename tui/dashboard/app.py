@@ -76,10 +76,9 @@ class Dashboard(App[int]):
         return self.main_screen
 
     async def on_mount(self) -> None:
-        # The main screen composes in its own task: wait for all its widgets, so nothing
-        # (a test's pilot, a queued key) reaches it half built.
+        # The main screen composes in its own task: the App is ready (a test's pilot starts)
+        # only once the screen and all its widgets are mounted.
         await AwaitMount(self, [self.main_screen])
-        self.main_screen.setup()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
         """Every notification is plain text unless a caller asks for markup: they quote paths,

@@ -86,9 +86,7 @@ class RunScreen(Screen[None]):
         """The app's notify: plain text unless a caller asks for markup."""
         self.app.notify(message, markup=markup, **kwargs)
 
-    def setup(self) -> None:
-        """Called by the App's on_mount, when every widget is mounted (the screen's own
-        on_mount can come before its containers' children are)."""
+    def on_mount(self) -> None:
         # Cached once: a query walks hundreds of editor widgets, too slow per event.
         self.chart_grid = self.query_one(MetricGrid)
         self.notices = self.query_one(NoticeLine)
