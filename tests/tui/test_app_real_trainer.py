@@ -64,12 +64,12 @@ async def test_real_training_story(tiny_config: RunConfig, tmp_path: Path) -> No
     # Reopen the run: history is replayed into the charts, generation uses the checkpoint.
     reopened = make_app(run=str(run_dir), runs_dir=runs)
     async with reopened.run_test(size=(120, 40)) as pilot:
-        assert reopened.loss_chart.val_steps == app.main_screen.loss_chart.val_steps
-        assert reopened.tabs.active == "generate"
-        reopened.generation.length = 20
+        assert reopened.main_screen.loss_chart.val_steps == app.main_screen.loss_chart.val_steps
+        assert reopened.main_screen.tabs.active == "generate"
+        reopened.main_screen.generation.length = 20
         await pilot.press("g")
-        await wait_until(pilot, lambda: reopened.generation.state == "done", timeout=30)
-        assert reopened.generation.source_name.startswith("checkpoint")
+        await wait_until(pilot, lambda: reopened.main_screen.generation.state == "done", timeout=30)
+        assert reopened.main_screen.generation.source_name.startswith("checkpoint")
 
 
 async def test_bad_corpus_is_shown_in_app(tiny_config: RunConfig, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import pytest
 from test_app_pilot import type_into
@@ -33,13 +34,11 @@ async def test_markup_typed_into_a_config_field_is_shown_as_text(fake_factory, t
 class _EndedApp:
     """What ``run_dashboard`` sees of a Textual app that has ended."""
 
-    attached = None
-    control = None
-
     def __init__(self, value: int | None, return_code: int) -> None:
         self.value, self.return_code = value, return_code
-        self.train_done = threading.Event()
-        self.train_done.set()
+        train_done = threading.Event()
+        train_done.set()
+        self.session = SimpleNamespace(attached=None, control=None, train_done=train_done)
 
     def run(self) -> int | None:
         return self.value

@@ -29,7 +29,7 @@ from tui.dashboard.widgets.prob_log import ProbLog
 if TYPE_CHECKING:
     # engine.generate.sampling imports torch (1.3 s): imported where generation starts, so the
     # dashboard's first frame does not wait for it (the main screen preloads it after that frame).
-    from engine.generate.sampling import SampleSettings
+    from engine.generate.decoding import SampleSettings
 
 FLUSH_S = 0.03
 TEMPERATURE_STEP = 0.1
@@ -115,7 +115,7 @@ class GenerationPane(Vertical):
 
     # --- settings ----------------------------------------------------------------------
     def settings(self) -> SampleSettings:
-        from engine.generate.sampling import SampleSettings
+        from engine.generate.decoding import SampleSettings
 
         return SampleSettings(
             length=self.length,
@@ -167,7 +167,7 @@ class GenerationPane(Vertical):
 
     def cycle_strategy(self) -> None:
         """sample → greedy → beam → sample (the next generation uses it)."""
-        from engine.generate.sampling import STRATEGIES
+        from engine.generate.decoding import STRATEGIES
 
         self.strategy = STRATEGIES[(STRATEGIES.index(self.strategy) + 1) % len(STRATEGIES)]
         self._show_settings()
