@@ -71,7 +71,7 @@ async def run_dashboard(
         def timed_display(screen, renderable) -> None:
             display(screen, renderable)
             if renderable is not None and pending:
-                shown = f"{app.generation.temperature:.1f}"
+                shown = f"{app.main_screen.generation.temperature:.1f}"
                 if shown in pending:
                     latencies.append(time.perf_counter() - pending.pop(shown))
 
@@ -80,10 +80,12 @@ async def run_dashboard(
         direction = 1
         while app.terminal_event is None:
             await asyncio.sleep(0.25)
-            if not press_keys or app.stats.state != "running" or pending:
+            if not press_keys or app.session.stats.state != "running" or pending:
                 continue
             key = "right_square_bracket" if direction > 0 else "left_square_bracket"
-            target = min(5.0, max(0.0, round(app.generation.temperature + 0.1 * direction, 2)))
+            target = min(
+                5.0, max(0.0, round(app.main_screen.generation.temperature + 0.1 * direction, 2))
+            )
             pending[f"{target:.1f}"] = time.perf_counter()
             app._driver.send_message(events.Key(key, None))
             direction = -direction
@@ -128,7 +130,7 @@ async def run_inspect(
             await asyncio.sleep(0.25)
             screen = app.screen
             ready = isinstance(screen, InspectScreen) and "surprise" in screen.results
-            if not press_keys or not ready or app.stats.state != "running" or pending:
+            if not press_keys or not ready or app.session.stats.state != "running" or pending:
                 continue
             state, result = screen.states["surprise"], screen.results["surprise"]
             current = state.cursor if state.cursor >= 0 else screen.view.default_cursor(result)
