@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from engine.config.schema import RunConfig
+from engine.train.state import TrainState
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -244,3 +246,16 @@ def _shape(peak: float, cfg: RunConfig, progress: float) -> float:
         into_decay = (progress - (1.0 - cfg.decay_fraction)) / cfg.decay_fraction
         return peak - (peak - floor) * min(1.0, max(0.0, into_decay))
     return peak
+
+
+Schedule = Callable[[TrainState, int, RunConfig, "float | None"], float]
+"""(state, total steps, config, fraction of the time budget used or None) -> the learning
+rate of the next optimizer step; the trainer takes one, so a test can plant its own."""
+
+
+def default_schedule(
+    state: TrainState, total_steps: int, cfg: RunConfig, progress: float | None
+) -> float:
+    """Warmup then the config's schedule, peaking at the (live) ``learning_rate``; with a
+    time budget, the schedule follows the budget's fraction used (:func:`lr_at`)."""
+    return lr_at(state.step, cfg, total_steps, progress=progress)

@@ -38,8 +38,8 @@ from engine.train.budget import Clock, RunClock
 from engine.train.checkpointer import Checkpointer
 from engine.train.commands import CommandHandler, StopRequested
 from engine.train.evaluator import Evaluator, sample_now
+from engine.train.optim import Schedule, default_schedule
 from engine.train.outlet import EventOutlet
-from engine.train.schedule import Schedule, default_schedule
 from engine.train.setup import (
     ModelState,
     RunData,
