@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App
-from textual.widget import AwaitMount
 
 from engine import events as ev
 from engine.run.summary import default_runs_dir
@@ -76,9 +75,10 @@ class Dashboard(App[int]):
         return self.main_screen
 
     async def on_mount(self) -> None:
-        # The main screen composes in its own task: the App is ready (a test's pilot starts)
-        # only once the screen and all its widgets are mounted.
-        await AwaitMount(self, [self.main_screen])
+        # The main screen composes in its own task: the App is ready (keys are taken, a test's
+        # pilot starts) only once the screen has set itself up. Not AwaitMount on the screen:
+        # that also waits for what its widgets defer past the first frame (0.17 s of it).
+        await self.main_screen.set_up.wait()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
         """Every notification is plain text unless a caller asks for markup: they quote paths,

@@ -9,6 +9,7 @@ status twice a second and changed charts just under once a second (never per ste
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,9 @@ class RunScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.history = history or []
+        # Set once on_mount has cached the widgets and replayed the history: from then on
+        # every key's handover finds its widget.
+        self.set_up = asyncio.Event()
 
     def compose(self) -> ComposeResult:
         session = self.session
@@ -114,6 +118,7 @@ class RunScreen(Screen[None]):
         # The first frame is drawn without torch (1.3 s to import); load it now, off the UI
         # thread, so the first training or generation does not wait for it.
         self.call_after_refresh(self._preload_engine)
+        self.set_up.set()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="preload")
     def _preload_engine(self) -> None:
