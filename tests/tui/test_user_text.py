@@ -70,3 +70,24 @@ async def test_load_on_a_folder_or_an_empty_path_explains(
         titles = [n.title for n in app._notifications]
         assert titles.count("Cannot load config") == 4, titles
         assert any("missing [x].json" in str(n.message) for n in app._notifications)
+
+
+async def test_a_run_name_with_brackets_is_named_as_it_is(
+    tiny_config: RunConfig, fake_factory, tmp_path
+) -> None:
+    # The dashboard's notifications are plain text (markup=False): a name escaped for markup
+    # would show its backslashes.
+    app = make_app(trainer_factory=fake_factory)
+    app.session.initial_config = tiny_config
+    app.session.opened = str(tmp_path / "run[bold]x")
+    app.session.explain_new_run = True
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")  # first s: says what s does with an opened run
+        await pilot.pause()
+        first = [n for n in app._notifications if n.title]
+        assert first and first[-1].title == "Opened run[bold]x"
+        assert "run[bold]x itself is never overwritten" in str(first[-1].message)
+        await pilot.press("s")  # second s: trains a new run with its config
+        await pilot.pause()
+        shown = [str(n.message) for n in app._notifications]
+        assert any(m.startswith("Training a new run with run[bold]x's config") for m in shown)

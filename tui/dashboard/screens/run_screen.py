@@ -13,7 +13,6 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -181,7 +180,7 @@ class RunScreen(Screen[None]):
             self.announce_opened(Path(session.opened).name)
             return
         if session.opened and session.resume is None:
-            name = escape(Path(session.opened).name)
+            name = Path(session.opened).name
             self.notify(f"Training a new run with {name}'s config; {name} is kept as it was.")
         self.run_view.clear()
         control = session.begin(config)
@@ -192,10 +191,10 @@ class RunScreen(Screen[None]):
     def announce_opened(self, name: str) -> None:
         """Say what s will do with a run opened from its folder, before it does it."""
         self.notify(
-            f"s trains a NEW run with this run's config; {escape(name)} itself is never "
+            f"s trains a NEW run with this run's config; {name} itself is never "
             "overwritten. Press s again to start it, or, to continue this run instead, "
             "r (runs), then r (resume).",
-            title=f"Opened {escape(name)}",
+            title=f"Opened {name}",
             timeout=12,
         )
 
