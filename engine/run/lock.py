@@ -19,6 +19,7 @@ from pathlib import Path
 
 from engine.errors import UserError
 from engine.run.folder import RunFolder
+from engine.safe_files import special_file_problem
 
 # A reader probing the lock (lock_is_live) holds it for microseconds; a trainer retries this
 # many times, this far apart, before it calls a folder busy.
@@ -86,7 +87,7 @@ class RunLock:
     def acquire(self) -> None:
         """Take the lock. Raises RunLockedError while another live process holds it."""
         for _ in range(_ACQUIRE_TRIES):
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            fd = self._open()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -110,6 +111,24 @@ class RunLock:
             f"`llmv0-tui --attach {self.path.parent.name}`, or stop that process first; two "
             "trainers must never write one run folder."
         )
+
+    def _open(self) -> int:
+        # A folder, FIFO or device at run.lock is someone's doing, not a full disk: say what
+        # it is and what to do, before an open that would fail obscurely (or block on a FIFO).
+        problem = special_file_problem(self.path)
+        if problem is not None:
+            raise RunLockedError(
+                f"The run folder's lock file {self.path} {problem.split(';')[0]}. llmv0 keeps "
+                "its lock there: remove it (or move it away) if no trainer uses this run, "
+                "then start again."
+            )
+        try:
+            return os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise RunLockedError(
+                f"Could not open the run folder's lock file {self.path} ({exc.strerror or exc}). "
+                "Check that the run folder is writable by you."
+            ) from None
 
     def _still_linked(self, fd: int) -> bool:
         try:
