@@ -121,6 +121,29 @@ def resolve_corpus(
     return path
 
 
+_WIDE_WHY = {
+    "UTF-16": "it starts with a UTF-16 byte-order mark, or every other byte is zero",
+    "UTF-32": "it starts with a UTF-32 byte-order mark",
+}
+
+
+def _wide_encoding(raw: bytes) -> str | None:
+    """ "UTF-16"/"UTF-32" when ``raw`` is plainly in one, else None.
+
+    Windows editors save "Unicode" text as UTF-16: its byte-order mark fails UTF-8 at byte 0
+    (and a latin1 hint would then be wrong), and without a mark ASCII text decodes as UTF-8
+    with a NUL after every character, which would train a model on NULs.
+    """
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = raw[:4096]
+    if len(head) >= 4 and head.count(0) >= len(head) // 3:
+        return "UTF-16"
+    return None
+
+
 def read_corpus(path: Path) -> str:
     """The text of a corpus file, refusing unreadable, empty or non-UTF-8 files."""
     try:
@@ -135,6 +158,13 @@ def read_corpus(path: Path) -> str:
     if not raw.strip():
         raise CorpusError(
             f"The corpus {path} is empty. Put some text in it, or set data_file to another file."
+        )
+    wide = _wide_encoding(raw)
+    if wide is not None:
+        raise CorpusError(
+            f"The corpus {path} looks like {wide} text, not UTF-8 ({_WIDE_WHY[wide]}). Convert "
+            f"it first, for example with `iconv -f {wide.lower()} -t utf-8 {path.name} > "
+            f"{path.stem}-utf8.txt`."
         )
     try:
         text = raw.decode("utf-8")

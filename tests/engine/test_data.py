@@ -181,6 +181,22 @@ def test_non_utf8(tmp_path: Path) -> None:
     assert "0xe9 at offset 3" in str(info.value)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_get_an_iconv_hint_for_their_own_encoding(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Hostile round 3: UTF-16 text was told to convert from latin1 (with a byte-order mark)
+    or read as UTF-8 with a NUL after every letter (without one)."""
+    path = tmp_path / "wide.txt"
+    path.write_bytes("To be, or not to be\n".encode(encoding) * 20)
+    with pytest.raises(CorpusError) as info:
+        read_corpus(path)
+    family = "UTF-32" if "32" in encoding else "UTF-16"
+    assert f"looks like {family} text" in str(info.value)
+    assert f"iconv -f {family.lower()} -t utf-8 wide.txt" in str(info.value)
+    assert "latin1" not in str(info.value)
+
+
 def test_utf8_text_is_read(tmp_path: Path) -> None:
     path = tmp_path / "u.txt"
     path.write_text("caf\u00e9 \u2014 na\u00efve\n", encoding="utf-8")
