@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.config.fields import ConfigError
 from engine.safe_files import read_bytes_limited
+from engine.safe_write import write_text
 
 if TYPE_CHECKING:  # any pydantic model; typed without the schema, which imports this module
     from pydantic import BaseModel
@@ -77,10 +78,7 @@ def resolve_preset_path(name_or_path: str) -> Path:
     return candidate
 
 
-def save_config(cfg: BaseModel, path: str | os.PathLike[str]) -> None:
-    """Write a config as pretty JSON (atomically: temp file then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(cfg.model_dump(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+def save_config(cfg: BaseModel, path: str | os.PathLike[str], *, label: str = "") -> None:
+    """Write a config as pretty JSON through the safe writer (a device, FIFO, symlink or
+    folder at ``path`` is refused, never replaced: :class:`engine.safe_write.WriteError`)."""
+    write_text(path, json.dumps(cfg.model_dump(), indent=2) + "\n", label=label)

@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ENGINE_ROOT = {"__init__.py", "errors.py", "events.py", "control.py", "safe_files.py"}
+ENGINE_ROOT = {
+    "__init__.py",
+    "errors.py",
+    "events.py",
+    "control.py",
+    "safe_files.py",
+    "safe_write.py",
+}
 TUI_ROOT = {"__init__.py", "__main__.py"}
 
 
