@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import stat
 
+CHUNK_BYTES = 16 * 1024**2  # one read of a file that grows while read
+
 KIND_NAMES = {
     stat.S_IFIFO: "a named pipe (FIFO)",
     stat.S_IFCHR: "a character device",
@@ -50,12 +52,20 @@ def read_bytes_limited(path: str | os.PathLike[str], limit: int) -> bytes:
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError(f"{path} is not a regular file; give the path of a file.")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
+        # Never read(limit + 1): that asks for the whole limit up front, and an 8 GiB
+        # reservation fails under an address-space limit (`prlimit --as`) or strict
+        # overcommit even for a 5 KB file. Read the file's own size, then, if it grew
+        # meanwhile, chunks with a running count.
+        first = fh.read(min(os.fstat(fd).st_size, limit) + 1)
+        chunks, total = [first], len(first)
+        while total <= limit and (chunk := fh.read(min(CHUNK_BYTES, limit + 1 - total))):
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > limit:
         raise ValueError(
             f"{path} is larger than {format_bytes(limit)}, the most this input may hold."
         )
-    return data
+    return first if len(chunks) == 1 else b"".join(chunks)
 
 
 def format_bytes(count: float) -> str:
