@@ -66,6 +66,22 @@ def target_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def check_target(path: str | os.PathLike[str], *, label: str = "") -> None:
+    """Refuse ``path`` now (as :func:`write_file` would), before work that is wasted, or that
+    writes beside it, if the path is refused.
+
+    Raises:
+        WriteError: :func:`target_problem` found one.
+    """
+    if problem := target_problem(path):
+        raise _error(path, label, problem)
+
+
+def _error(path: str | os.PathLike[str], label: str, reason: str) -> WriteError:
+    what = f"{label} {os.fspath(path)}" if label else os.fspath(path)
+    return WriteError(f"Cannot write {what}: {reason}.")
+
+
 def write_file(
     path: str | os.PathLike[str], write: Callable[[BinaryIO], None], *, label: str = ""
 ) -> Path:
@@ -83,14 +99,12 @@ def write_file(
         WriteError: ``path`` is refused (see :func:`target_problem`) or cannot be written
             (permissions, a full disk); nothing at ``path`` changed.
     """
+    check_target(path, label=label)
     target = Path(path)
-    what = f"{label} {target}" if label else str(target)
 
     def refuse(reason: str) -> WriteError:
-        return WriteError(f"Cannot write {what}: {reason}.")
+        return _error(target, label, reason)
 
-    if problem := target_problem(path):
-        raise refuse(problem)
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

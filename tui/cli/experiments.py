@@ -5,6 +5,7 @@ The logic lives in :mod:`engine.experiments.records`; these commands parse, conf
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -224,6 +225,7 @@ def export(
         write_parquet,
     )
     from engine.run.folder import require_history
+    from engine.safe_write import write_file, write_text
 
     with user_errors():
         if fmt not in EXPORT_FORMATS:
@@ -233,14 +235,14 @@ def export(
         if fmt == "parquet":
             if output is None:
                 raise ExperimentError("Parquet is binary: give a file with --output.")
-            write_parquet(rows, output)
+            write_file(output, lambda fh: write_parquet(rows, fh), label="--output")
         elif output is None:
             write_export(rows, fmt, sys.stdout)
             return
-        else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            with output.open("w", encoding="utf-8", newline="") as fh:
-                write_export(rows, fmt, fh)
+        else:  # the safe writer: a folder, FIFO or symlink at --output is refused
+            text = io.StringIO(newline="")
+            write_export(rows, fmt, text)
+            write_text(output, text.getvalue(), label="--output")
     err.print(f"Wrote {len(rows)} rows to {escape(str(output))}")
 
 

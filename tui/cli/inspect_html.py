@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from engine.analysis import AnalysisError
+from engine.safe_write import WriteError, write_text
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
@@ -40,6 +41,6 @@ def render_html(title: str, blocks: list[Text], width: int = 100) -> str:
 def write_html(path: Path, title: str, blocks: list[Text]) -> None:
     """Write the page to ``path``; an unwritable path is a ValueError with the reason."""
     try:
-        path.write_text(render_html(title, blocks), encoding="utf-8")
-    except OSError as exc:
-        raise AnalysisError(f"Cannot write --html {path}: {exc.strerror or exc}.") from None
+        write_text(path, render_html(title, blocks), label="--html")
+    except WriteError as exc:  # a folder, symlink or device is refused, never written through
+        raise AnalysisError(str(exc)) from None

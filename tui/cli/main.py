@@ -112,14 +112,17 @@ def plot(
         if not data.train_steps:
             raise UserError(f"Run {run!r} has no training steps yet; nothing to plot.")
         if png is not None:
+            from engine.safe_write import check_target
             from tui.shared.extras import require
 
             require("matplotlib", "png", "llmv0 plot --png")
+            check_target(png, label="--png")  # a folder: refused, not DIR.png beside it
     if png is None or sys.stdout.isatty():
         colour = use_colour(sys.stdout)  # NO_COLOR or a pipe: plain text, no escape codes
         sys.stdout.write(terminal_plot(data, folder.name, colour=colour) + "\n")
     if png is not None:
-        png_plot(data, folder.name, png)
+        with user_errors():
+            png_plot(data, folder.name, png, label="--png")
         out.print(f"Wrote {png}", markup=False)
 
 
@@ -133,13 +136,14 @@ def report(
 ) -> None:
     """A markdown report: config changes, final metrics, loss chart picture, samples."""
     from engine.run.folder import RunFolder, require_history
+    from engine.safe_write import check_target, write_text
     from tui.cli.report import build_report
 
     with user_errors():
         folder, history = require_history(run, runs_dir_or_default(runs_dir))
         target = out_file or RunFolder(folder).report_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(build_report(folder, history, target), encoding="utf-8")
+        check_target(target, label="--out")  # before its chart is written beside it
+        write_text(target, build_report(folder, history, target), label="--out")
     out.print(f"Wrote {target}", markup=False)
     from rich.markup import escape
 
@@ -177,7 +181,8 @@ def config(
     with user_errors():
         cfg = build_config(config_file, set_)
     if save is not None:
-        save_config(cfg, save)
+        with user_errors():
+            save_config(cfg, save, label="--save")
         out.print(f"Wrote {save}", markup=False)
         return
     table = Table(title="Config fields (live = can change during a run)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.run.summary import Curves
+from engine.safe_write import write_file
 from tui.shared.formatting import format_change, smooth
 
 
@@ -55,7 +56,7 @@ def terminal_plot(curves: Curves, title: str, width: int | None = None, colour: 
     return text if colour else plt.uncolorize(text)
 
 
-def png_plot(curves: Curves, title: str, path: Path) -> None:
+def png_plot(curves: Curves, title: str, path: Path, *, label: str = "") -> None:
     """Write the same two charts to a PNG file with matplotlib (no display needed).
 
     Raises:
@@ -104,7 +105,7 @@ def png_plot(curves: Curves, title: str, path: Path) -> None:
         ax_ppl.set_ylabel("validation perplexity")
         ax_ppl.set_xlabel("step (grey lines: epochs; red dashes: live changes)")
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        # The safe writer: exactly this path (no .png added), never through a special file.
+        write_file(path, lambda fh: fig.savefig(fh, format="png", dpi=110), label=label)
     finally:
         pyplot.close(fig)

@@ -25,6 +25,7 @@ from engine.config.layout import APPLIES_WHEN, field_applies, field_group
 from engine.config.table import BY_NAME, LIVE_NAMES, NAMES
 from engine.config.table import defaults as default_values
 from engine.run.folder import CONFIG_FILE
+from engine.safe_write import WriteError
 
 if TYPE_CHECKING:
     from engine.config.schema import RunConfig
@@ -384,8 +385,9 @@ class ConfigEditor(Vertical):
             return
         try:
             save_config(config, Path(path))
-        except OSError as exc:
-            self.notify(f"Cannot save {path}: {exc}", severity="error", timeout=10)
+        except OSError as exc:  # WriteError (a folder, FIFO, device...) says it in one line
+            message = str(exc) if isinstance(exc, WriteError) else f"Cannot save {path}: {exc}"
+            self.notify(message, severity="error", timeout=10)
             return
         self.notify(f"Saved {path}")
 
