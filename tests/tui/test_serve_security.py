@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tui.dashboard import serve_guard
-from tui.dashboard.serve_guard import COOKIE, GuardedServer, ServeTokenError, server_token
+from tui.dashboard.serve_guard import GuardedServer, ServeTokenError, cookie_name, server_token
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 
@@ -66,7 +66,7 @@ async def test_page_needs_the_token() -> None:
             async with http.get(f"{base}?token={TOKEN}") as response:
                 assert response.status == 200
                 page = await response.text()
-                assert response.cookies[COOKIE].value == TOKEN
+                assert response.cookies[cookie_name(test_server.port)].value == TOKEN
                 assert response.headers["Referrer-Policy"] == "no-referrer"
             assert f"ws://{test_server.host}:{test_server.port}/ws" in page
     finally:
@@ -101,7 +101,7 @@ async def test_right_token_and_origin_reach_the_dashboard_and_an_abrupt_close_en
     guarded, test_server = await _server()
     own = f"http://{test_server.host}:{test_server.port}"
     try:
-        async with aiohttp.ClientSession(cookies={COOKIE: TOKEN}) as http:
+        async with aiohttp.ClientSession(cookies={cookie_name(test_server.port): TOKEN}) as http:
             ws = await http.ws_connect(str(test_server.make_url("/ws")), headers={"Origin": own})
             message = await asyncio.wait_for(ws.receive(), 30)
             assert message.data == b"hello"
@@ -122,7 +122,7 @@ async def test_stopping_the_server_ends_every_dashboard(quick_grace: None) -> No
     guarded, test_server = await _server()
     own = f"http://{test_server.host}:{test_server.port}"
     pids = []
-    async with aiohttp.ClientSession(cookies={COOKIE: TOKEN}) as http:
+    async with aiohttp.ClientSession(cookies={cookie_name(test_server.port): TOKEN}) as http:
         sockets = []
         for _ in range(2):
             ws = await http.ws_connect(str(test_server.make_url("/ws")), headers={"Origin": own})

@@ -1,9 +1,10 @@
 """``llmv0-tui --serve``: the same dashboard as a web page, through textual-serve.
 
 Each browser tab starts its own ``python -m tui`` process behind a websocket, so there is no
-second UI to maintain; it inherits this process's environment, which is how ``--runs-dir``
-and ``--attach`` reach each tab. The server binds to 127.0.0.1 unless the user asks for another
-host, and asks for a secret token (see :mod:`tui.dashboard.serve_guard`) whatever the host.
+second UI to maintain; it inherits this process's environment (less the token), which is how
+``--runs-dir`` and ``--attach`` reach each tab. The server binds to 127.0.0.1 unless the user
+asks for another host, and asks for a secret token (see :mod:`tui.dashboard.serve_guard`)
+whatever the host.
 """
 
 from __future__ import annotations
@@ -41,11 +42,19 @@ def dashboard_argv(config: str | None, run: str | None) -> list[str]:
 
 def serve(host: str, port: int, config: str | None, run: str | None) -> int:
     """Serve the dashboard until Ctrl-C or SIGTERM; returns the exit code."""
-    from tui.dashboard.serve_guard import GuardedServer, ServeTokenError, is_loopback, server_token
+    from tui.dashboard.serve_guard import (
+        GuardedServer,
+        ServeBindError,
+        ServeTokenError,
+        is_loopback,
+        listening_socket,
+        server_token,
+    )
 
     try:
         token = server_token()
-    except ServeTokenError as exc:
+        sock = listening_socket(host, port)  # a busy port: one paragraph, before the URL
+    except (ServeTokenError, ServeBindError) as exc:
         print(f"llmv0-tui: {exc}", file=sys.stderr)
         return 2
     shown = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
@@ -57,7 +66,9 @@ def serve(host: str, port: int, config: str | None, run: str | None) -> int:
     print(f"    http://{shown}:{port}/?token={token}", flush=True)
     if is_loopback(host):
         print(f"Over SSH, forward the port first: ssh -L {port}:127.0.0.1:{port} HOST")
-    server = GuardedServer(dashboard_argv(config, run), token, host=host, port=port, title="llmv0")
+    server = GuardedServer(
+        dashboard_argv(config, run), token, sock=sock, host=host, port=port, title="llmv0"
+    )
     server.serve()
     return 0
 

@@ -7,6 +7,11 @@ therefore asks, as notebook servers do, for a secret token it prints in its URL;
 it as a same-site cookie that the websocket must present; and a websocket whose ``Origin`` is
 not the page the server itself served (another web page open in the same browser, say) is
 refused even with the token.
+
+The token stays in the URL the user opens (as Jupyter keeps its own): logged requests show
+``token=<redacted>``, every response says ``Referrer-Policy: no-referrer``, the cookie is
+named for the port the browser used (two dashboards on two ports keep their own, and one
+port's cookie opens nothing on another), and no dashboard process inherits it.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import contextlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import signal
+import socket
 import stat
 import sys
 from pathlib import Path
@@ -28,12 +35,14 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 from engine.errors import UserError
+from tui.shared.child_processes import dies_with_this_process
 
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "LLMV0_SERVE_TOKEN"
 TOKEN_FILE_ENV = "LLMV0_SERVE_TOKEN_FILE"
 COOKIE = "llmv0_token"
+"""The cookie's name before the port: ``llmv0_token_8000`` (see :func:`cookie_name`)."""
 MIN_TOKEN_CHARS = 16
 QUIT_GRACE_S = 30.0
 """How long a dashboard may take to stop its run with a checkpoint after its tab went away."""
@@ -42,6 +51,64 @@ TERM_GRACE_S = 10.0
 
 class ServeTokenError(UserError, ValueError):
     """The token given by environment or file is unusable."""
+
+
+class ServeBindError(UserError):
+    """The server cannot listen where it was asked to (a busy port, a foreign address)."""
+
+
+def cookie_name(port: int | None) -> str:
+    """The token cookie for the port the browser used. Browsers keep one cookie jar per
+    host, whatever the port, so a fixed name let two dashboards overwrite each other's
+    cookie and sent it to any other service on the host; Jupyter names its cookies the same
+    way."""
+    return f"{COOKIE}_{port or 80}"
+
+
+TOKEN_QUERY = re.compile(r"(token=)[^&\s\"']*", re.IGNORECASE)
+
+
+class RedactToken(logging.Filter):
+    """Rewrites every record it sees so that neither ``token=...`` (a request line, a
+    Referer) nor the token itself is ever written: logs are copied, shared and kept."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = TOKEN_QUERY.sub(r"\1<redacted>", message).replace(self.token, "<redacted>")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, before the URL is printed, so a busy port is one
+    clear message rather than aiohttp's traceback after the URL.
+
+    Raises:
+        ServeBindError: the address cannot be resolved or bound.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ServeBindError(f"Cannot serve on {host}:{port}: {exc.strerror or exc}.") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ServeBindError(
+            f"Cannot serve on {host}:{port}: {exc.strerror or exc}. Another program (perhaps "
+            "another dashboard) may be listening there: choose a free port with --port N, or "
+            "stop that program."
+        ) from None
+    return sock
 
 
 def server_token(environ: dict[str, str] | None = None) -> str:
@@ -108,9 +175,18 @@ class GuardedAppService(AppService):
             stderr=asyncio.subprocess.PIPE,
             env=self._build_environment(width=width, height=height),
             start_new_session=True,  # its own group: we can signal it and all it started
+            preexec_fn=dies_with_this_process(),  # and it ends even if the server is killed
         )
         self._stdin = process.stdin
         return process
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        # The dashboard needs no token (the server checked it), so it never sees one: not
+        # in its environment, nor in anything it starts, nor in a crash report listing it.
+        environment = super()._build_environment(width=width, height=height)
+        for name in (TOKEN_ENV, TOKEN_FILE_ENV):
+            environment.pop(name, None)
+        return environment
 
     async def stop(self) -> None:
         process = self._process
@@ -136,20 +212,55 @@ class GuardedAppService(AppService):
 class GuardedServer(Server):
     """textual-serve's server behind a token and an Origin check, reaping every dashboard."""
 
-    def __init__(self, argv: list[str], token: str, **kwargs: Any) -> None:
+    def __init__(
+        self, argv: list[str], token: str, sock: socket.socket | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(" ".join(argv), **kwargs)
         self.argv = argv
         self.token = token
+        self.sock = sock  # already bound (listening_socket); else host and port are bound
         self.services: set[GuardedAppService] = set()
 
     def _token_ok(self, request: web.Request) -> bool:
-        given = request.query.get("token") or request.cookies.get(COOKIE) or ""
-        return hmac.compare_digest(given.encode(), self.token.encode())
+        given = request.query.get("token") or request.cookies.get(cookie_name(request.url.port))
+        return hmac.compare_digest((given or "").encode(), self.token.encode())
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
         app.middlewares.append(self._guard)
+        app.on_response_prepare.append(self._headers)  # every response: errors, assets, ws
         return app
+
+    def initialize_logging(self) -> None:
+        # Plain lines on stderr, every one redacted; textual-serve's own handler printed
+        # each request line with its ?token=, and its tracebacks listed local variables.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(RedactToken(self.token))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG if self.debug else logging.INFO)
+        for name in ("aiohttp.access", "aiohttp.server", "aiohttp.web"):
+            logging.getLogger(name).addFilter(RedactToken(self.token))  # other handlers too
+
+    def serve(self, debug: bool = False) -> None:
+        """Serve until SIGINT or SIGTERM (textual-serve's loop, on our bound socket)."""
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGINT, self.request_exit)
+            loop.add_signal_handler(signal.SIGTERM, self.request_exit)
+        where: dict[str, Any] = (
+            {"sock": self.sock} if self.sock is not None else {"host": self.host, "port": self.port}
+        )
+        web.run_app(
+            self._make_app(), handle_signals=False, loop=loop, print=lambda *args: None, **where
+        )
+
+    async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Referrer-Policy"] = "no-referrer"  # keep the token out of Referer
+        response.headers["X-Frame-Options"] = "DENY"  # no clickjacking through a frame
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -163,9 +274,13 @@ class GuardedServer(Server):
             raise web.HTTPForbidden(text="llmv0: websocket from another origin refused.\n")
         response = await handler(request)
         if request.path == "/" and request.query.get("token"):
-            response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", path="/")
-        response.headers["Referrer-Policy"] = "no-referrer"  # keep the token out of Referer
-        response.headers["X-Frame-Options"] = "DENY"  # no clickjacking through a frame
+            response.set_cookie(
+                cookie_name(request.url.port),
+                self.token,
+                httponly=True,
+                samesite="Strict",
+                path="/",
+            )
         return response
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
