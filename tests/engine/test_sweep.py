@@ -217,3 +217,54 @@ def test_a_trial_past_the_budget_is_handed_back_unrun_and_hidden(
     assert [r.number for r in results(study)] == [0]  # the surplus trial is not listed
     assert not any(runs_dir.glob("s-t001*")), "no run folder for it"
     assert Worker(space, study, runs_dir).run() == 0  # the budget is used up
+
+
+def _ask_alternately(space: Any, storage: str, n: int, workers: int) -> list[dict[str, Any]]:
+    """``workers`` studies opened on one storage (each with its own sampler, as separate worker
+    processes have) take turns asking for a trial; the parameter sets in trial order."""
+    studies = [open_study(space, storage) for _ in range(workers)]
+    probe = Worker(space, studies[0], Path("unused"))
+    for i in range(n):
+        study = studies[i % workers]
+        trial = study.ask()
+        params = {d.name: probe._suggest(trial, d) for d in space.dimensions}
+        study.tell(trial, float(params.get("learning_rate", 0.0)))  # a value TPE can use
+    return [t.params for t in studies[0].get_trials(deepcopy=False)]
+
+
+@pytest.mark.parametrize("method", ["random", "tpe"])
+def test_two_workers_on_one_study_draw_distinct_settings(
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path, method: str
+) -> None:
+    """Two workers' samplers never repeat each other (each used to start from space.seed, so
+    worker B's first trial had worker A's first trial's settings)."""
+    fields = {"learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}, "hidden_dim": [16, 32]}
+    space = parse_space(space_dict(fixed, method=method, n_trials=6, seed=5, fields=fields))
+    params = _ask_alternately(space, default_storage(runs_dir), n=6, workers=2)
+    assert len({json.dumps(p, sort_keys=True) for p in params}) == 6
+
+
+def test_a_grid_is_shared_by_workers_and_never_repeated(
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path
+) -> None:
+    fields = {"learning_rate": [0.01, 0.003, 0.001], "hidden_dim": [16, 32]}
+    space = parse_space(space_dict(fixed, method="grid", seed=5, fields=fields))
+    params = _ask_alternately(space, default_storage(runs_dir), n=6, workers=3)
+    assert sorted(json.dumps(p, sort_keys=True) for p in params) == sorted(
+        json.dumps(p, sort_keys=True) for p in grid_points(space)
+    )
+
+
+@pytest.mark.parametrize("method", ["random", "tpe", "grid"])
+def test_one_worker_with_a_fixed_seed_is_reproducible(
+    fixed: Callable[..., dict[str, Any]], tmp_path: Path, method: str
+) -> None:
+    fields = {"learning_rate": [0.01, 0.003, 0.001], "hidden_dim": [16, 32]}
+    if method != "grid":
+        fields["learning_rate"] = {"low": 1e-3, "high": 1e-2, "log": True}
+    space = parse_space(space_dict(fixed, method=method, n_trials=6, seed=11, fields=fields))
+    first = _ask_alternately(space, default_storage(tmp_path / "a"), n=6, workers=1)
+    again = _ask_alternately(space, default_storage(tmp_path / "b"), n=6, workers=1)
+    assert first == again
+    other = parse_space(space_dict(fixed, method=method, n_trials=6, seed=12, fields=fields))
+    assert _ask_alternately(other, default_storage(tmp_path / "c"), n=6, workers=1) != first
