@@ -2,9 +2,11 @@
 
 The test starts its own server (initdb into a temp folder, postgres on 127.0.0.1 on a free
 port, as the unprivileged ``postgres`` user when run as root) and stops it afterwards. The
-study's trials add up to n_trials, each trial's run folder trains exactly once, and both
-workers took part. Skipped only when the PostgreSQL binaries are absent (.ci/run installs
-them).
+storage URL is the README's own (a plain ``postgresql://``, as users type it; only the port
+changes), so it works with what ``pip install -e ".[postgres]"`` installs. The study's trials
+add up to n_trials with n_trials distinct settings, each trial's run folder trains exactly
+once, both workers took part, and Optuna and optuna-dashboard read the study back. Skipped
+only when the PostgreSQL binaries are absent (.ci/run installs them).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 
@@ -28,6 +32,15 @@ from engine.experiments.sweep import load_study, results
 from engine.run.log import read_events
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_storage_url(port: int) -> str:
+    """The README's PostgreSQL storage URL, exactly as written there, on the test's port."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (url,) = re.findall(r"--storage (postgresql\S*)", readme)
+    assert url.startswith("postgresql://"), "the URL users type: no +driver"
+    assert ":5432/" in url, "the README names PostgreSQL's default port"
+    return url.replace(":5432/", f":{port}/")
 
 
 def pg_bin(name: str) -> str | None:
@@ -76,7 +89,7 @@ def postgres() -> Iterator[str]:
         capture_output=True,
     )
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        yield readme_storage_url(port)
     finally:
         subprocess.run(
             [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
@@ -93,7 +106,10 @@ def test_two_workers_share_one_study_on_postgres(
         "method": "random",
         "n_trials": 6,
         "set": fixed,
-        "fields": {"learning_rate": {"low": 1e-3, "high": 3e-2, "log": True}},
+        "fields": {
+            "learning_rate": {"low": 1e-3, "high": 3e-2, "log": True},
+            "hidden_dim": [16, 32],
+        },
         "pruner": {"kind": "none"},
     }
     space_file = tmp_path / "space.json"
@@ -118,6 +134,9 @@ def test_two_workers_share_one_study_on_postgres(
     rows = results(study)
     assert [r.state for r in rows] == ["complete"] * 6
     assert sorted(r.number for r in rows) == list(range(len(rows)))
+    # Distinct settings, not just distinct trial numbers: both workers' samplers once drew
+    # the same sequence, so trials 0 and 1 (and 2 and 3) trained the same settings.
+    assert len({json.dumps(r.params, sort_keys=True) for r in rows}) == 6, [r.params for r in rows]
     run_ids = [r.run_id for r in rows]
     assert len(set(run_ids)) == 6
     for run_id in run_ids:  # none ran twice: one fresh start in each run folder
@@ -127,3 +146,36 @@ def test_two_workers_share_one_study_on_postgres(
         assert len(starts) == 1
     pids = {t.user_attrs["pid"] for t in study.trials if "run_id" in t.user_attrs}
     assert len(pids) == 2, "both workers ran trials"
+    assert_others_read_the_study(postgres, {r.number: r.params for r in rows})
+
+
+def assert_others_read_the_study(url: str, params: dict[int, dict[str, Any]]) -> None:
+    """Optuna's own load_study and optuna-dashboard's API (in-process, through its WSGI app)
+    read the sweep from the same plain URL."""
+    import optuna
+    from optuna_dashboard import wsgi
+
+    loaded = optuna.load_study(study_name="pg", storage=url)
+    assert {t.number: t.params for t in loaded.trials if not t.user_attrs.get("surplus")} == params
+
+    app = wsgi(url)
+
+    def get(path: str) -> Any:
+        environ: dict[str, Any] = {}
+        setup_testing_defaults(environ)
+        environ["PATH_INFO"] = path
+        status: list[str] = []
+        body = b"".join(app(environ, lambda s, headers, *exc: status.append(s)))
+        assert status[0].startswith("200"), (status, body[:200])
+        return json.loads(body)
+
+    (summary,) = [s for s in get("/api/studies")["study_summaries"] if s["study_name"] == "pg"]
+    detail = get(f"/api/studies/{summary['study_id']}")
+    shown = {
+        t["number"]: {p["name"]: p["param_internal_value"] for p in t["params"]}
+        for t in detail["trials"]
+        if t["state"] == "Complete"
+    }
+    assert shown.keys() == params.keys()
+    for number, values in params.items():  # hidden_dim is a choice: its index internally
+        assert shown[number]["learning_rate"] == values["learning_rate"]
