@@ -7,9 +7,12 @@ once. The layout, timers and the run shown are :class:`RunScreen`'s.
 
 from __future__ import annotations
 
+from textual import on
 from textual.widgets import Input, Select
 
+from engine import events as ev
 from tui.dashboard.keys import bindings
+from tui.dashboard.messages import EngineEvent
 from tui.dashboard.screens.run_screen import RunScreen
 from tui.dashboard.widgets.charts.metric_grid import METRICS
 from tui.dashboard.widgets.generation_pane import GenerationPane
@@ -68,6 +71,13 @@ class MainScreen(RunScreen):
 
     def action_clear_overlay(self) -> None:
         self.clear_overlay()
+
+    @on(EngineEvent)
+    def _confirm_live_change(self, message: EngineEvent) -> None:
+        """The trainer applied a live edit: its field leaves "applying…" for the value."""
+        event = message.event
+        if isinstance(event, ev.ConfigChanged) and self.editor.is_attached:
+            self.editor.live_applied(event.name, event.new, event.step)
 
     # --- generation: each key brings the Generate tab forward, then hands over ---------
     def _generation(self) -> GenerationPane:

@@ -9,6 +9,7 @@ anything: it posts :class:`ConfigEditor.Changed` and, while a run is going,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from engine.config.table import BY_NAME, LIVE_NAMES, NAMES
 from engine.config.table import defaults as default_values
 from engine.run.folder import CONFIG_FILE
 from engine.safe_write import WriteError
+from tui.dashboard.textual_fixes import focus_now
 
 if TYPE_CHECKING:
     from engine.config.schema import RunConfig
@@ -52,8 +54,32 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+class FieldFilter(Input):
+    """The filter box: Enter jumps to the first matching field at once.
+
+    At once, not through a Submitted message: that message waits in the box's queue behind
+    the keys typed after Enter, which would go into the filter instead of the field.
+    """
+
+    def __init__(self, jump: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._jump = jump
+
+    async def action_submit(self) -> None:
+        self._jump()
+
+
 class ConfigEditor(Vertical):
     """Every RunConfig field as a row: name, input, error; description and range below."""
+
+    # A live field's note (applying…, then the applied value): a reusable part of the editor.
+    DEFAULT_CSS = """
+    ConfigEditor .field-live {
+        width: 1fr;
+        padding: 0 0 0 2;
+        color: $text-accent;
+    }
+    """
 
     DEFER_ROWS: bool | None = None  # mount rows after the first frame; None: unless headless
 
@@ -93,6 +119,8 @@ class ConfigEditor(Vertical):
         # Rows built but not yet registered in inputs/errors/rows (see _register).
         self._built: dict[str, tuple[Widget, Input | Select, Label]] = {}
         self._built_titles: dict[str, Label] = {}
+        self._live_notes: dict[str, Label] = {}
+        self._applying: dict[str, str] = {}  # live field -> the text sent, until confirmed
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="editor-toolbar"):
@@ -105,7 +133,9 @@ class ConfigEditor(Vertical):
             yield Button("Save", id="config-save")
             yield Button("Reset", id="config-reset")
         with Horizontal(id="editor-finder"):
-            yield Input(placeholder="/ filter fields by name", id="config-filter")
+            yield FieldFilter(
+                self._jump_to_match, placeholder="/ filter fields by name", id="config-filter"
+            )
             yield Select(
                 [(name, name) for name in list_presets()],
                 prompt="preset…",
@@ -149,15 +179,21 @@ class ConfigEditor(Vertical):
         )
         # Under the row, full width and wrapping: a pydantic message is often long.
         error = Label("", id=f"error-{name}", classes="field-error", markup=False)
-        widget = Vertical(
+        parts: list[Widget] = [
             Horizontal(
                 Label(name + (" ●" if live else ""), classes="field-name"), box, classes="field-row"
             ),
             error,
-            Static(f"{row.description} [{row.allowed}]", classes="field-help", markup=False),
-            id=f"row-{name}",
-            classes="field" + (" live" if live else ""),
+        ]
+        if live:  # "applying…" from Enter until the trainer's ConfigChanged, then the value
+            note = Label("", id=f"live-{name}", classes="field-live", markup=False)
+            note.display = False
+            self._live_notes[name] = note
+            parts.append(note)
+        parts.append(
+            Static(f"{row.description} [{row.allowed}]", classes="field-help", markup=False)
         )
+        widget = Vertical(*parts, id=f"row-{name}", classes="field" + (" live" if live else ""))
         self._built[name] = (widget, box, error)
         return widget
 
@@ -230,19 +266,16 @@ class ConfigEditor(Vertical):
         self.filter_text = event.value
         self.update_visibility()
 
-    @on(Input.Submitted, "#config-filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        """Enter in the filter jumps to the first matching field."""
-        event.stop()
-        for name in self.visible_fields():
-            widget = self.inputs.get(name)
-            if widget is not None and not widget.disabled:
-                widget.focus()
-                return
+    def _jump_to_match(self) -> None:
+        """Enter in the filter: the cursor to the first field matching the box as it is now
+        (its Changed messages may still be queued behind the key)."""
+        self.filter_text = self.query_one("#config-filter", Input).value
+        self.update_visibility()
+        self.focus_first_field()
 
     def focus_filter(self) -> None:
-        """Put the cursor in the filter box."""
-        self.query_one("#config-filter", Input).focus()
+        """Put the cursor in the filter box (before the next key is read: see focus_now)."""
+        focus_now(self.query_one("#config-filter", Input))
 
     @on(Select.Changed, "#config-preset")
     def _preset_chosen(self, event: Select.Changed) -> None:
@@ -329,7 +362,29 @@ class ConfigEditor(Vertical):
         event.stop()
         name = (event.input.id or "").removeprefix("field-")
         if self.running and name in LIVE_NAMES and self.validate_form() is not None:
+            self._applying[name] = event.value
+            self._show_live_note(name, "applying… (between two steps)")
             self.post_message(self.LiveEdit(name, getattr(self.config, name)))
+
+    def _show_live_note(self, name: str, text: str) -> None:
+        note = self._live_notes.get(name)
+        if note is not None:
+            note.update(text)
+            note.display = bool(text)
+
+    def live_applied(self, name: str, value: Any, step: int) -> None:
+        """The trainer applied a live change: the field shows the value it trains with.
+
+        The box takes that value too, unless the user has typed on since Enter.
+        """
+        sent = self._applying.pop(name, None)
+        widget = self.inputs.get(name)
+        text = _as_text(value)
+        if isinstance(widget, Input) and (sent is None or widget.value == sent):
+            self._texts[name] = text
+            if widget.value != text:
+                widget.value = text
+        self._show_live_note(name, f"✓ {text} from step {step}")
 
     # --- writing ----------------------------------------------------------------------
     def set_config(self, config: RunConfig) -> None:
@@ -344,6 +399,9 @@ class ConfigEditor(Vertical):
     def set_running(self, running: bool) -> None:
         """While running, lock every field that the trainer cannot change between steps."""
         self.running = running
+        self._applying.clear()  # a run that ended confirms nothing more; a new one starts clean
+        for name in self._live_notes:
+            self._show_live_note(name, "")
         for name, widget in self.inputs.items():
             widget.disabled = running and name not in LIVE_NAMES
         for button in ("#config-load", "#config-reset"):
@@ -396,5 +454,5 @@ class ConfigEditor(Vertical):
         for name in self.visible_fields():
             widget = self.inputs.get(name)
             if widget is not None and not widget.disabled:
-                widget.focus()
+                focus_now(widget)
                 return
