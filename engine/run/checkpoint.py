@@ -25,6 +25,7 @@ from engine.config.fields import ConfigError
 from engine.config.schema import RunConfig, validate_config
 from engine.errors import UserError
 from engine.models import build_model
+from engine.run import checkpoint_check as check
 from engine.safe_files import special_file_problem
 from engine.text.tokenizer import Tokenizer, tokenizer_from_dict
 
@@ -161,17 +162,54 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
         # Corrupt bytes surface as almost any exception from the unpickler (IndexError,
         # KeyError, struct.error, UnicodeDecodeError, ...), not only the documented ones.
         raise CheckpointError(_unreadable(path, exc)) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or not check.same(payload.get("format"), FORMAT):
         raise CheckpointError(
             f"{path} is a PyTorch file but not an llmv0 checkpoint (no '{FORMAT}' tag). "
             "Use a checkpoint written by `llmv0 train` or the dashboard."
         )
-    if payload.get("version") != VERSION:
+    if not check.same(payload.get("version"), VERSION):
         raise CheckpointError(
-            f"{path} is an llmv0 checkpoint of format version {payload.get('version')}, but "
-            f"this llmv0 reads version {VERSION}. Upgrade llmv0 or retrain."
+            f"{path} is an llmv0 checkpoint of format version "
+            f"{check.shown(payload.get('version'))}, but this llmv0 reads version {VERSION}. "
+            "Upgrade llmv0 or retrain."
         )
+    validate_payload(payload, path)
     return payload
+
+
+def validate_payload(payload: dict[str, Any], path: Path | str = "checkpoint") -> None:
+    """Check a loaded checkpoint before anything uses it: every entry present with its
+    type and a sane value, the config accepted by the schema, the tokenizer readable and
+    every weight of the shape the config's model has (engine.run.checkpoint_check).
+
+    Raises:
+        CheckpointError: one paragraph naming the first bad field.
+    """
+    try:
+        check.check_structure(payload)
+    except check.BadField as exc:
+        raise damaged(path, exc) from None
+    cfg = config_of(payload, path)
+    try:
+        check.check_tokenizer(payload["tokenizer"])
+        vocab_size = tokenizer_from_dict(payload["tokenizer"]).vocab_size
+    except ValueError as exc:  # BadField, or the tokenizer's own checks
+        problem = exc if isinstance(exc, check.BadField) else check.BadField("tokenizer", str(exc))
+        raise damaged(path, problem) from None
+    with torch.device("meta"):  # shapes only: no memory, no time
+        expected = build_model(cfg, vocab_size).state_dict()
+    try:
+        check.check_weights(payload["model"], expected, cfg.model)
+    except check.BadField as exc:
+        raise damaged(path, exc) from None
+
+
+def damaged(path: Path | str, problem: check.BadField) -> CheckpointError:
+    """The one-paragraph refusal of a checkpoint whose field is bad."""
+    return CheckpointError(
+        f"The checkpoint {path} is damaged or was edited: {problem}. Use another checkpoint "
+        "of the run (step-*.pt, best.pt) or retrain."
+    )
 
 
 def config_of(payload: dict[str, Any], path: Path | str = "checkpoint") -> RunConfig:

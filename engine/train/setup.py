@@ -22,6 +22,7 @@ from engine.config.schema import FIXED_ON_RESUME, RunConfig
 from engine.errors import UserError
 from engine.models import build_model
 from engine.run import checkpoint as ckpt
+from engine.run.checkpoint_check import BadField, check_optimizer
 from engine.run.folder import RunFolder, existing_run
 from engine.run.lock import lock_is_live
 from engine.text.corpus import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
@@ -191,7 +192,15 @@ def build_state(
     state = ModelState(model, optimizer, scaler, TrainState())
     if payload is None:
         return state
-    model.load_state_dict(payload["model"])
+    model.load_state_dict(payload["model"])  # shapes checked by load_checkpoint
+    # The optimizer's state is checked against the optimizer the config builds: torch
+    # checks only the group sizes, and a wrong type or shape would fail mid-step.
+    try:
+        check_optimizer(
+            payload.get("optimizer"), optimizer.state_dict(), _params_in_id_order(optimizer)
+        )
+    except BadField as exc:
+        raise ckpt.damaged("the checkpoint resumed", exc) from None
     optimizer.load_state_dict(payload["optimizer"])
     if payload.get("scaler"):
         scaler.load_state_dict(payload["scaler"])
@@ -200,3 +209,8 @@ def build_state(
         torch.cuda.set_rng_state_all(payload["rng_cuda"])
     state.progress = TrainState.from_payload(payload)
     return state
+
+
+def _params_in_id_order(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The parameters as the optimizer's state_dict numbers them (group after group)."""
+    return [p for group in optimizer.param_groups for p in group["params"]]
