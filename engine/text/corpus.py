@@ -222,7 +222,9 @@ class EpochBatches:
         self._starts = torch.empty(0, dtype=torch.long)
 
     def _plan(self, epoch: int) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        # Modulo 2^64, the generator's range: a seed >= 2^60 overflowed it mid-run; smaller
+        # seeds (every earlier run) keep their order.
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**64)
         offset = int(torch.randint(self.seq_length, (1,), generator=gen))
         max_offset = len(self.tokens) - (self.windows_per_epoch * self.seq_length + 1)
         offset = min(offset, max(0, max_offset))
