@@ -212,3 +212,19 @@ def _ppid(proc: Path) -> int:
         return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def test_a_burst_of_keys_edits_the_config_field_as_typed(workdir: Path) -> None:
+    """A slow link delivers keys in bursts; one tmux send-keys writes them all at once. The
+    field holds exactly what was typed (Textual #6605 reordered them: "25", "7" or empty)."""
+    env = {"TERM": "xterm-256color", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    tmux = Tmux(f"{tui_command()} --config tiny.json", workdir, env)
+    try:
+        tmux.wait_for("state idle", timeout=60)
+        # batch_size is 4: filter to it, jump in, clear it, type 256, all in one write.
+        tmux.keys("/", *"batch_sx", "BSpace", "Enter", "End", "BSpace", "BSpace", *"256")
+        screen = tmux.wait_for(lambda s: re.search(r"batch_size\s+256\b", s) is not None, 30)
+        assert re.search(r"batch_s\b", screen), "the filter kept what was typed in it"
+        assert "4256" not in screen and "2564" not in screen
+    finally:
+        tmux.kill()
