@@ -40,9 +40,12 @@ TINY_FIELDS: dict[str, Any] = {
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes into the repository: corpus cache and runs live under tmp_path."""
+    """No test writes into the repository or the home folder: corpus cache, runs and the
+    user's config folder live under tmp_path."""
     monkeypatch.setenv("LLMV0_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LLMV0_RUNS_DIR", str(tmp_path / "runs"))
+    # The user's config folder (saved presets): never the real ~/.config/llmv0.
+    monkeypatch.setenv("LLMV0_CONFIG_DIR", str(tmp_path / "config"))
 
 
 @pytest.fixture

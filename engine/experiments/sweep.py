@@ -26,7 +26,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from engine import events as ev
 from engine.config.fields import ConfigError
-from engine.config.files import config_dir, save_config
+from engine.config.files import save_user_preset
 from engine.config.schema import RunConfig, validate_config
 from engine.control import Control
 from engine.experiments.records import read_meta, write_meta
@@ -272,17 +272,14 @@ def results(study: optuna.Study) -> list[TrialRow]:
 
 
 def save_best_preset(study: optuna.Study, preset: str) -> Path:
-    """Write the best complete trial's config as ``configs/<preset>.json``; returns its path."""
+    """Save the best complete trial's config as the user's preset ``preset`` (in the user's
+    config folder, never the shipped ``configs/``: see engine.config.files); its path."""
     complete = [t for t in study.get_trials(states=(TrialState.COMPLETE,))]
     if not complete:
         raise SweepError(f"Sweep {study.study_name!r} has no complete trial yet: no best config.")
     best = min(complete, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
     config = validate_config(dict(best.user_attrs["config"]), source="best trial's config")
-    if not preset or "/" in preset or preset.startswith("."):
-        raise SweepError(f"Preset name {preset!r} must be a plain name like 'lr-best'.")
-    path = config_dir() / f"{preset}.json"
-    save_config(config, path)
-    return path
+    return save_user_preset(config, preset)
 
 
 def _mark_run(runs_dir: Path, run_id: str | None, state: str) -> None:

@@ -15,6 +15,7 @@ from engine.experiments.sweep_space import load_space
 from tui.cli.main import app
 
 runner = CliRunner()
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.fixture
@@ -45,15 +46,78 @@ def test_sweep_then_results_then_best_preset(
     assert shown.exit_code == 0
     assert "learning_rate=0.01" in shown.stdout and "learning_rate=0.001" in shown.stdout
     assert shown.stdout.count("complete") == 2 and "cli-t001" in shown.stdout
-    monkeypatch.setenv("LLMV0_CONFIG_DIR", str(tmp_path / "presets"))
+    monkeypatch.setenv("LLMV0_CONFIG_DIR", str(tmp_path / "config"))
+    shipped = sorted(p.relative_to(CONFIGS) for p in CONFIGS.rglob("*"))
     saved = invoke(
         "sweep-results", "cli", "--save-best-preset", "best", "--runs-dir", str(runs_dir)
     )
     assert saved.exit_code == 0, saved.output
-    preset = json.loads((tmp_path / "presets" / "best.json").read_text())
-    assert preset["learning_rate"] == 0.01  # the larger rate learns faster in 10 steps
+    path = tmp_path / "config" / "presets" / "best.json"
+    assert str(path) in saved.stdout  # the full path, in one piece
+    assert json.loads(path.read_text())["learning_rate"] == 0.01  # learns faster in 10 steps
+    # --config finds it by name, and nothing was written into the source tree's configs/.
+    from engine.config.schema import load_config
+
+    assert load_config("best").learning_rate == 0.01
+    trained = invoke("train", "--config", "best", "--max-steps", "2", "--no-samples",
+                     "--run-id", "from-preset", "--runs-dir", str(runs_dir))  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert sorted(p.relative_to(CONFIGS) for p in CONFIGS.rglob("*")) == shipped
     missing = invoke("sweep-results", "nope", "--runs-dir", str(runs_dir))
     assert missing.exit_code == 2 and "cli" in missing.stderr
+
+
+def test_sweep_results_json_shape_and_preset_names(
+    fixed: Callable[..., dict[str, Any]], runs_dir: Path, tmp_path: Path
+) -> None:
+    """``sweep-results --json``: one document with the shape docs/experiments.md shows, numbers
+    as numbers at full precision, no colour; a preset name that is not plain, or that a
+    shipped preset has, is one paragraph and exit 2."""
+    space = tmp_path / "space.json"
+    space.write_text(
+        json.dumps({"name": "js", "method": "grid", "set": fixed(max_steps=10, eval_interval=5),
+                    "fields": {"learning_rate": [0.01, 0.001], "hidden_dim": [16]}})
+    )  # fmt: skip
+    assert invoke("sweep", str(space), "--runs-dir", str(runs_dir), "--quiet").exit_code == 0
+    shown = invoke("sweep-results", "js", "--json", "--runs-dir", str(runs_dir))
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b[" not in shown.stdout
+    doc = json.loads(shown.stdout)
+    assert set(doc) == {
+        *("sweep", "storage", "method", "n_trials", "fields", "objective", "direction"),
+        *("best_trial", "trials"),
+    }
+    assert doc["sweep"] == "js" and doc["method"] == "grid" and doc["n_trials"] == 2
+    assert doc["fields"] == ["learning_rate", "hidden_dim"]
+    assert (doc["objective"], doc["direction"]) == ("best_val_loss", "minimize")
+    assert doc["storage"] == f"sqlite:///{(runs_dir / 'sweeps.db').resolve()}"
+    trials = doc["trials"]
+    assert [t["number"] for t in trials] == [0, 1]
+    for t in trials:
+        assert set(t) == {"number", "state", "params", "value", "duration_s", "run_id", "error"}
+        assert t["state"] == "complete" and t["error"] is None
+        assert isinstance(t["value"], float) and isinstance(t["duration_s"], float)
+        assert t["run_id"] == f"js-t{t['number']:03d}"
+        assert isinstance(t["params"]["learning_rate"], float) and t["params"]["hidden_dim"] == 16
+    best = min(trials, key=lambda t: t["value"])
+    assert doc["best_trial"] == best["number"]
+    from engine.run.summary import list_runs
+
+    # Full precision: the same float the run folder holds, not a rounded "2.4885".
+    losses = {r.run_id: r.best_val_loss for r in list_runs(runs_dir)}
+    assert best["value"] == losses[best["run_id"]]
+
+    saved = invoke("sweep-results", "js", "--json", "--save-best-preset", "js-best",
+                   "--runs-dir", str(runs_dir))  # fmt: skip
+    preset = json.loads(saved.stdout)["preset"]
+    assert preset == {"name": "js-best", "path": str(tmp_path / "config/presets/js-best.json")}
+
+    for name, why in (("gpt-cpu", "ships with llmv0"), ("../x", "plain name"), ("a.b", "plain")):
+        refused = invoke("sweep-results", "js", "--save-best-preset", name, "--runs-dir",
+                         str(runs_dir))  # fmt: skip
+        assert refused.exit_code == 2 and why in " ".join(refused.stderr.split())
+        assert "Traceback" not in refused.output
+    assert not (CONFIGS / "x.json").exists() and not (tmp_path / "config/x.json").exists()
 
 
 def test_bad_space_file_lists_every_problem(tmp_path: Path, runs_dir: Path) -> None:

@@ -84,8 +84,9 @@ def test_tpe_with_median_pruning_marks_pruned_trials_pruned(
             summary = next(s for s in list_runs(runs_dir) if s.run_id == row.run_id)
             assert summary.state == "stopped" and summary.step < 16
             assert read_meta(summary.path)["sweep"]["state"] == "pruned"
-    monkeypatch.setenv("LLMV0_CONFIG_DIR", str(tmp_path / "presets"))
+    monkeypatch.setenv("LLMV0_CONFIG_DIR", str(tmp_path / "config"))
     path = save_best_preset(study, "lr-best")
+    assert path == tmp_path / "config" / "presets" / "lr-best.json"
     best = min((r for r in rows if r.state == "complete"), key=lambda r: r.value)
     assert json.loads(path.read_text())["learning_rate"] == pytest.approx(
         best.params["learning_rate"]

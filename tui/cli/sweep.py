@@ -7,8 +7,10 @@ and prints the results table.
 
 from __future__ import annotations
 
+import json
 import math
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -161,8 +163,16 @@ def sweep_results(
     storage: Storage = None,
     save_best_preset: Annotated[
         str | None,
-        typer.Option("--save-best-preset", help="Save the best trial's config as this preset."),
+        typer.Option(
+            "--save-best-preset",
+            help="Save the best trial's config as this preset, in your config folder "
+            "(~/.config/llmv0/presets on Linux); then --config NAME uses it.",
+        ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON document (docs/experiments.md#json-output)."),
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """A sweep's trials: changed fields, best val loss, time and state (complete/pruned/...)."""
@@ -175,11 +185,63 @@ def sweep_results(
         url = storage or default_storage(folder)
         study = load_study(name, url)
         rows = results(study)
-        out.print(results_table(name, rows))
-        if save_best_preset:
-            path = save(study, save_best_preset)
-            out.print(f"Saved the best config as preset {escape(save_best_preset)}: {path}")
-            out.print(f"Train it with: llmv0 train --config {escape(save_best_preset)}")
+        if not as_json:  # the table first, even when saving the preset then fails
+            out.print(results_table(name, rows))
+        path = save(study, save_best_preset) if save_best_preset else None
+    if as_json:
+        document = results_document(study, rows, url)
+        if path is not None:
+            document["preset"] = {"name": save_best_preset, "path": str(path)}
+        print_json(document)
+    elif path is not None:
+        # soft_wrap: the path stays one piece, copyable, however narrow the terminal.
+        out.print(
+            f"Saved the best config as preset {save_best_preset}: {path}",
+            markup=False,
+            soft_wrap=True,
+        )
+        out.print(f"Train it with: llmv0 train --config {save_best_preset}", markup=False)
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity or NaN: a trial without a finite loss has none (null)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def results_document(study: Any, rows: list, url: str) -> dict[str, Any]:
+    """``sweep-results --json``: the sweep and every trial, values whole (shape documented in
+    docs/experiments.md, "JSON output")."""
+    space = study.user_attrs.get("space", {})
+    complete = [r for r in rows if r.state == "complete" and _finite(r.value) is not None]
+    best = min(complete, key=lambda r: r.value).number if complete else None
+    return {
+        "sweep": study.study_name,
+        "storage": _safe_url(url),
+        "method": space.get("method"),
+        "n_trials": space.get("n_trials"),
+        "fields": list(space.get("fields", [])),
+        "objective": "best_val_loss",
+        "direction": "minimize",
+        "best_trial": best,
+        "trials": [
+            {
+                "number": r.number,
+                "state": r.state,
+                "params": dict(r.params),
+                "value": _finite(r.value),
+                "duration_s": r.duration_s,
+                "run_id": r.run_id or None,
+                "error": r.error or None,
+            }
+            for r in rows
+        ],
+    }
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout: plain text, never through Rich (no colour, no markup, no
+    wrapping), every number whole."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def register(app: typer.Typer) -> None:
