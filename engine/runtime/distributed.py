@@ -5,16 +5,27 @@ Each process reads RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE from its en
 its folder; every rank reads a checkpoint to resume. ``batch_size`` is per rank: rank r trains
 on its slice of the global batch a single process would draw, so the loss curve matches a
 single-process run at the same global batch. Backends: NCCL on CUDA, gloo on CPU.
+
+Every rank logs one line when it has joined the group and one when it leaves (how: finished,
+stopped, failed), so each machine of a multi-node run says what it does; the CLI shows them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import socket
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+log = logging.getLogger(__name__)
+
+# Set by llmv0's launcher (tui.cli.launch.RENDEZVOUS_ENV): torchrun does not tell its workers
+# how they met. By hand, the line names the group's store (MASTER_ADDR:MASTER_PORT) instead.
+RENDEZVOUS_ENV = "LLMV0_RENDEZVOUS"
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,8 @@ class DistInfo:
     world_size: int = 1
     local_rank: int = 0
     local_world_size: int = 1  # ranks on this machine: they share its CPU cores
+    node_rank: int = 0  # this machine's place among the job's machines (torchrun's GROUP_RANK)
+    nodes: int = 1
 
     @property
     def enabled(self) -> bool:
@@ -47,7 +60,26 @@ def from_env() -> DistInfo:
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
         # torchrun sets it; other launchers may not, and then all ranks count as local
         local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
+        node_rank=int(os.environ.get("GROUP_RANK", "0")),
+        nodes=int(os.environ.get("GROUP_WORLD_SIZE", "1")),
     )
+
+
+def describe(info: DistInfo) -> str:
+    """This rank's place in words, for its join and leave lines."""
+    return (
+        f"rank {info.rank} of {info.world_size} on node {info.node_rank} of {info.nodes} "
+        f"({socket.gethostname()}, local rank {info.local_rank} of {info.local_world_size})"
+    )
+
+
+def rendezvous() -> str:
+    """How the ranks met: the launcher's words, else the group's store address."""
+    said = os.environ.get(RENDEZVOUS_ENV)
+    if said:
+        return said
+    host, port = os.environ.get("MASTER_ADDR", "?"), os.environ.get("MASTER_PORT", "?")
+    return f"store at {host}:{port}"
 
 
 def init(info: DistInfo, device: torch.device) -> torch.device:
@@ -58,7 +90,9 @@ def init(info: DistInfo, device: torch.device) -> torch.device:
         device = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+        log.info("%s joined, rendezvous %s, backend %s", describe(info), rendezvous(), backend)
     return device
 
 
@@ -121,11 +155,13 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def shutdown(info: DistInfo) -> None:
-    """Leave together: a rank that tears gloo down while its peer still writes the final
-    checkpoint can make the peer's transport threads abort (seen once in CI as SIGABRT,
-    "terminate called without an active exception")."""
+def shutdown(info: DistInfo, how: str = "finished") -> None:
+    """Leave together, and say ``how`` (finished, stopped, failed): a rank that tears gloo
+    down while its peer still writes the final checkpoint can make the peer's transport
+    threads abort (seen once in CI as SIGABRT, "terminate called without an active
+    exception")."""
     if info.enabled and dist.is_initialized():
         with contextlib.suppress(Exception):  # a peer already gone: just leave
             dist.barrier()
+        log.info("%s left: %s", describe(info), how)
         dist.destroy_process_group()

@@ -106,6 +106,7 @@ class Trainer:
         if resume is None and self.dist.is_main:
             refuse_used_folder(self.folder)
         self.error: BaseException | None = None  # what ended the run, when it failed
+        self._left = "aborted"  # how this rank leaves its group: its leave line says it
         self.state = TrainState()
         self.total_steps = 0
         self.tokenizer: Tokenizer | None = None
@@ -268,6 +269,8 @@ class Trainer:
             cfg, self.clock, self._timing_state, data, compiled, is_compiled,
             self.dist, self.device, self.dtype,
         )  # fmt: skip
+        if payload is not None:  # the thread count and compile decision it trained with
+            notes += run_start.restore_numerics(self.timing, compiled, payload)
         if self.timing.budget is not None:
             self.total_steps = cfg.max_steps  # 0: the deadline decides
         self._publish(
@@ -363,7 +366,11 @@ class Trainer:
         self.checkpointer.save(
             kind, model=self._raw_model, optimizer=self.parts.optimizer,
             scaler=self.parts.scaler, config=cfg, tokenizer=self.tokenizer, state=self.state,
-            extra={"timing": self.timing.state_dict()},  # a resumed run keeps its budget
+            # A resumed run keeps its budget, thread count and compile decision.
+            extra={
+                "timing": self.timing.state_dict(),
+                **run_start.numerics_state(self.timing, self._model),
+            },
         )  # fmt: skip
 
     # ----- the end -----
@@ -375,11 +382,13 @@ class Trainer:
             best_val_loss=self.state.best_val_loss,
             elapsed_s=self._elapsed(),
         )
+        self._left = "stopped" if reason == "stopped" else f"finished ({reason})"
         self._publish(event)
         return event
 
     def _fail(self, message: str) -> ev.RunFailed:
         event = ev.RunFailed(error=message, step=self.state.step, elapsed_s=self._elapsed())
+        self._left = "failed"
         self._publish(event)
         return event
 
@@ -387,7 +396,7 @@ class Trainer:
         self._outlet.close()
         if self._run_lock is not None:
             self._run_lock.release()
-        dist.shutdown(self.dist)
+        dist.shutdown(self.dist, self._left)
 
     def _publish(self, event: Event) -> None:
         """To the run log and extra sinks (main rank only), then to the caller's sink."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +109,87 @@ def test_handlers_come_back_after_the_block() -> None:
         signal.raise_signal(signal.SIGUSR1)
     assert seen == [signal.SIGUSR1]
     assert signal.getsignal(signal.SIGUSR1) == before
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:99999", "h:0", ":29400", "h:port", "h:"])
+def test_a_bad_rendezvous_endpoint_is_refused_before_torchrun(endpoint: str) -> None:
+    with pytest.raises(launch.LaunchError, match="1 to 65535"):
+        launch.train_command([], nnodes=2, rdzv_endpoint=endpoint)
+    assert "--rdzv_endpoint=[::1]:29400" in launch.train_command(
+        [], nnodes=2, rdzv_endpoint="[::1]:29400"
+    )
+
+
+def test_rdzv_endpoint_out_of_range_is_exit_2_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(launch, "run_foreground", lambda command: started.append(command) or 0)
+    args = ["train", "--nnodes", "2", "--rdzv-endpoint", "127.0.0.1:99999"]
+    result = runner.invoke(app, [*args, "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 2 and not started, result.output
+    assert "Traceback" not in result.output
+    assert "--rdzv-endpoint '127.0.0.1:99999' is not HOST:PORT" in " ".join(result.stderr.split())
+
+
+def test_nproc_above_the_cores_needs_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(launch, "run_foreground", lambda command: started.append(command) or 0)
+    monkeypatch.setattr(launch.os, "sched_getaffinity", lambda pid: {0, 1})
+    base = ["train", "--set", "device=cpu", "--runs-dir", str(tmp_path)]
+    refused = runner.invoke(app, [*base, "--nproc", "100000"])
+    assert refused.exit_code == 2 and not started, refused.output
+    message = " ".join(refused.stderr.split())
+    assert "--nproc 100000 is more than the 2 CPU cores of this machine" in message
+    assert "--nproc 2 or fewer, or add --force" in message
+    assert runner.invoke(app, [*base, "--nproc", "2", "--run-id", "a"]).exit_code == 0
+    forced = runner.invoke(app, [*base, "--nproc", "3", "--force", "--run-id", "b"])
+    assert forced.exit_code == 0, forced.output
+    assert [c for c in started if "--nproc_per_node=3" in c] and len(started) == 2
+
+
+def test_torchrun_learns_how_its_ranks_meet() -> None:
+    standalone = launch.child_env(launch.train_command([], nproc=2))
+    assert standalone[launch.RENDEZVOUS_ENV] == "standalone (this machine)"
+    static = launch.train_command([], nnodes=2, node_rank=1, rdzv_endpoint="10.0.0.1:29400")
+    assert launch.child_env(static)[launch.RENDEZVOUS_ENV] == "static at 10.0.0.1:29400"
+    c10d = launch.train_command([], nnodes=2, rdzv_endpoint="h:29400")
+    assert launch.child_env(c10d)[launch.RENDEZVOUS_ENV] == "c10d at h:29400"
+    assert launch.RENDEZVOUS_ENV not in launch.child_env(launch.train_command([]))
+
+
+ORPHAN_PARENT = """
+import sys, time
+from tui.cli import launch
+child = launch.start_child([sys.executable, "-c", "import time; time.sleep(120)"])
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_dies_with_its_killed_launcher() -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_PARENT],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        child = int(parent.stdout.readline())  # type: ignore[union-attr]
+        parent.kill()  # SIGKILL: the launcher can pass nothing on
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(child), "the child outlived its launcher"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)  # the child shares the test's new group
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -127,6 +128,12 @@ def test_static_rendezvous_puts_rank_0_on_node_0(tmp_path: Path) -> None:
     assert [node.returncode for node in nodes] == [0, 0], "\n".join(outputs)[-3000:]
     assert "Finished (completed) at step 10" in outputs[0]  # rank 0 is on machine 0
     assert "Finished" not in outputs[1]
+    # Each machine says which rank it joined as, and how it left (issue 25: node 1 was mute).
+    for rank, output in enumerate(outputs):
+        place = rf"llmv0: rank {rank} of 2 on node {rank} of 2 \(.+, local rank 0 of 1\)"
+        joined = rf"{place} joined, rendezvous static at {re.escape(endpoint)}, backend gloo\n"
+        assert re.search(joined, output), output[-3000:]
+        assert re.search(rf"{place} left: finished \(completed\)\n", output), output[-3000:]
     events = read_events(runs / "st" / "events.jsonl")
     assert "data parallel: 2 processes, global batch 8" in events[0].notes
     assert events[-1].type == "RunFinished" and events[-1].step == 10

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from engine.errors import UserError
+from tui.shared.child_processes import dies_with_this_process
 
 if TYPE_CHECKING:
     from engine.run.folder import RunRef
@@ -68,6 +69,9 @@ TORCHRUN = ("-m", "torch.distributed.run")
 # every rendezvous round a fresh store (hosted by its rank 0); without it the killed-node test
 # in tests/e2e/test_multinode.py failed about one run in two.
 FRESH_STORE_ENV = "TORCH_DISABLE_SHARE_RDZV_TCP_STORE"
+# How the ranks met, for the line each rank prints when it joins (torchrun tells its workers
+# their ranks but not the rendezvous); engine.runtime.distributed reads it.
+RENDEZVOUS_ENV = "LLMV0_RENDEZVOUS"
 
 
 class LaunchError(UserError, ValueError):
@@ -184,6 +188,7 @@ def torchrun_command(
                 "--nnodes > 1 needs --rdzv-endpoint HOST:PORT, an address and free port of one "
                 "of the machines that all of them can reach (the same on every machine)."
             )
+        check_endpoint(rdzv_endpoint)
         if node_rank is not None and node_rank >= nnodes:
             raise LaunchError(f"--node-rank must be below --nnodes ({nnodes}), not {node_rank}.")
         launch += [f"--nnodes={nnodes}", f"--rdzv_endpoint={rdzv_endpoint}"]
@@ -196,6 +201,54 @@ def torchrun_command(
     return [*launch, "-m", "tui.cli.main", "train", *train_args]
 
 
+def check_endpoint(endpoint: str) -> None:
+    """Refuse a rendezvous endpoint torchrun would die on with a traceback.
+
+    Raises:
+        LaunchError: no host, or a port that is not a number from 1 to 65535.
+    """
+    host, _, port = endpoint.rpartition(":")
+    if not host.strip("[]") or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise LaunchError(
+            f"--rdzv-endpoint {endpoint!r} is not HOST:PORT with a port from 1 to 65535; give "
+            "an address and free port of one of the machines, the same on every machine "
+            "(for example 10.0.0.1:29400)."
+        )
+
+
+def process_limit(device: str) -> tuple[int, str]:
+    """How many training processes this machine can run side by side, and what limits it:
+    its GPUs when training on CUDA, else the CPU cores this process may use."""
+    if device != "cpu" and device != "mps":
+        import torch  # only here: most launches never need to ask
+
+        if torch.cuda.is_available():
+            return torch.cuda.device_count(), "GPUs"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return cores, "CPU cores"
+
+
+def check_nproc(nproc: int, device: str, force: bool) -> None:
+    """Refuse more processes than the machine has cores (or GPUs) unless ``force``: each
+    runs a whole trainer, so a typo such as ``--nproc 100000`` would start thousands.
+
+    Raises:
+        LaunchError: ``nproc`` above the limit without ``force``.
+    """
+    if nproc <= 1 or force:
+        return
+    limit, what = process_limit(device)
+    if nproc > limit:
+        raise LaunchError(
+            f"--nproc {nproc} is more than the {limit} {what} of this machine: each process "
+            f"trains a whole copy of the model, so more than {limit} only compete for them. "
+            f"Use --nproc {limit} or fewer, or add --force to start {nproc} anyway."
+        )
+
+
 def sweep_worker_command(space_file: Path, storage: str, runs_dir: Path) -> list[str]:
     """One more quiet worker on the sweep of ``space_file`` in ``storage``."""
     return llmv0_command(
@@ -205,16 +258,28 @@ def sweep_worker_command(space_file: Path, storage: str, runs_dir: Path) -> list
 
 def child_env(command: list[str]) -> dict[str, str]:
     """The environment ``command`` runs in: this one; under torchrun, with a fresh store per
-    rendezvous round (unless the user chose otherwise)."""
+    rendezvous round (unless the user chose otherwise) and the rendezvous named for the
+    ranks' join lines."""
     if tuple(command[1:3]) == TORCHRUN:
-        return {FRESH_STORE_ENV: "1", **os.environ}
+        return {FRESH_STORE_ENV: "1", **os.environ, RENDEZVOUS_ENV: rendezvous_of(command)}
     return dict(os.environ)
+
+
+def rendezvous_of(command: list[str]) -> str:
+    """How the ranks of a torchrun ``command`` meet, in words: "c10d at HOST:PORT"."""
+    if "--standalone" in command:
+        return "standalone (this machine)"
+    flags = dict(a.removeprefix("--rdzv_").split("=", 1) for a in command if a[:7] == "--rdzv_")
+    return f"{flags.get('backend', 'c10d')} at {flags.get('endpoint', '?')}"
 
 
 # ----- starting them ------------------------------------------------------------------------
 def start_detached(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start ``command`` in a new session (no SIGHUP when the terminal closes), its output
-    appended to ``log_path``."""
+    appended to ``log_path``.
+
+    The one child meant to outlive this process (``train --detach``): no death signal. Under
+    torchrun its ranks still die with torchrun (each asks for it, tui.cli.train)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -229,8 +294,13 @@ def start_detached(command: list[str], log_path: Path) -> subprocess.Popen[bytes
 
 
 def start_child(command: list[str]) -> subprocess.Popen[bytes]:
-    """Start ``command`` beside this process, sharing its terminal (a sweep worker)."""
-    return subprocess.Popen(command, env=child_env(command))
+    """Start ``command`` beside this process, sharing its terminal (a sweep worker, torchrun).
+
+    It gets SIGTERM when this process dies, even by SIGKILL (tui.shared.child_processes):
+    torchrun starts its workers in sessions of their own, and without it a killed launcher
+    left them training with parent 1 (issue 28: ~160 of them, for 35 minutes).
+    """
+    return subprocess.Popen(command, env=child_env(command), preexec_fn=dies_with_this_process())
 
 
 def run_foreground(command: list[str]) -> int:

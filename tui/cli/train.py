@@ -3,6 +3,7 @@ turn Ctrl-C, SIGTERM and SIGHUP into a saved stop with a shell-style exit code."
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -16,6 +17,7 @@ from rich.markup import escape
 
 from engine.errors import UserError
 from tui.cli import launch
+from tui.shared.child_processes import die_with_parent
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 
 if TYPE_CHECKING:
@@ -85,6 +87,10 @@ def train(
     node_rank: launch.NodeRank = None,
     rdzv_endpoint: launch.RdzvEndpoint = None,
     max_restarts: launch.MaxRestarts = 0,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Allow --nproc above this machine's cores (or GPUs)."),
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Train a model with live progress. Ctrl-C saves a checkpoint, then exits with 130."""
@@ -127,6 +133,7 @@ def train(
         else:
             cfg = build_config(config, overrides)
         if detach or launch.needs_launcher(nproc, nnodes):
+            launch.check_nproc(nproc, cfg.device if cfg is not None else "auto", force)
             name = launch.resolve_run_id(cfg, resumed, run_id, runs)
             if launched_resume != launch.AUTO:
                 launched_resume = str(resume_from) if resume_from else None
@@ -140,6 +147,7 @@ def train(
                 _detach(command, name, runs)
                 return
             raise typer.Exit(launch.run_foreground(command))
+        _as_rank()
         progress = download_progress()
         trainer = Trainer(
             cfg, runs_dir=runs, run_id=run_id, resume=resume_from, download_progress=progress
@@ -216,6 +224,26 @@ def _detach(command: list[str], run_id: str, runs_dir: Path) -> None:
     out.print(
         f"  control: llmv0 control {run_id} pause|resume|stop|save|set NAME=VALUE", markup=False
     )
+
+
+def _as_rank() -> None:
+    """In a data-parallel rank: show its join and leave lines (engine.runtime.distributed
+    logs them) on stderr, which torchrun passes to the launcher's terminal, so every
+    machine's output says what it does; and stop with a checkpoint when torchrun dies
+    (it starts each rank in a session of its own, so nothing else would reach it)."""
+    from engine.runtime.distributed import from_env
+
+    if not from_env().enabled:
+        return
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # started by torchrun, which is our parent
+        die_with_parent(signal.SIGTERM)
+    logger = logging.getLogger("engine.runtime.distributed")
+    if not any(getattr(h, "llmv0_rank_lines", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("llmv0: %(message)s"))
+        handler.llmv0_rank_lines = True  # type: ignore[attr-defined]  # added once per process
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _exit_rank(code: int) -> None:
