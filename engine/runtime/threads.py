@@ -15,6 +15,7 @@ import os
 import statistics
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 # Steps per block of a probe: the first after a change of count is not timed (pool warm-up).
 PROBE_STEPS = 4
@@ -70,6 +71,57 @@ class ThreadTuner:
     @property
     def probing(self) -> bool:
         return bool(self._probing)
+
+    @property
+    def in_use(self) -> int:
+        """The thread count the next step runs with."""
+        return self._in_use
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that decides the counts of the coming steps, for a checkpoint: a
+        resumed run continues the same probe, or keeps the same choice, at the same steps
+        (the count changes a step's float sums, so resuming with another one is not exact).
+        """
+        return {
+            "candidates": list(self.candidates),
+            "chosen": self.chosen,
+            "in_use": self._in_use,
+            "probing": list(self._probing),
+            "block_steps": self._block_steps,
+            "times": [[n, list(times)] for n, times in self._times.items()],
+            "dropped": sorted(self._dropped),
+            "settle": self._settle,
+            "recent": list(self._recent),
+            "reference": self._reference,
+            "since_probe_s": self._clock() - self._last_probe,
+            "recheck_s": self._recheck_s,
+            "why": self._why,
+            "probes": self.probes,
+        }
+
+    def restore(self, state: Any) -> bool:
+        """Continue from a checkpoint's :meth:`state_dict`, applying its thread count now,
+        before the first step. False, leaving a fresh probe, when ``state`` is unusable or
+        was measured with other candidate counts (another machine: its timings say nothing
+        here, and exactness is lost anyway).
+        """
+        try:
+            parsed = _parse_state(state)
+        except (TypeError, ValueError, KeyError):
+            return False
+        if parsed["candidates"] != self.candidates:
+            return False
+        self.chosen, self._probing = parsed["chosen"], parsed["probing"]
+        self._block_steps, self._times = parsed["block_steps"], parsed["times"]
+        self._dropped, self._settle = parsed["dropped"], parsed["settle"]
+        self._recent = deque(parsed["recent"], maxlen=DRIFT_WINDOW)
+        self._reference, self._recheck_s = parsed["reference"], parsed["recheck_s"]
+        self._last_probe = self._clock() - parsed["since_probe_s"]
+        self._why, self.probes = parsed["why"], parsed["probes"]
+        self._set(parsed["in_use"])
+        # A new process's thread pool starts cold: its first step is not timed.
+        self._in_use, self._fresh = parsed["in_use"], True
+        return True
 
     def restart(self) -> None:
         """Measure afresh (the step itself changed, e.g. it is now compiled), after
@@ -163,3 +215,47 @@ class ThreadTuner:
             why = "a core came free" if self.chosen > before else "checked again"
         again = f" (re-measured: {why})" if self.probes > 1 else ""
         return f"cpu threads: {self.chosen}, the fastest measured{again} (per step: {timings})"
+
+
+def _parse_state(state: Any) -> dict[str, Any]:
+    """A checkpoint's tuner state with every type checked (it is user input).
+
+    Raises:
+        TypeError, ValueError, KeyError: a missing entry, a wrong type, an inconsistency.
+    """
+
+    def count(value: Any) -> int:
+        if type(value) is not int or not 1 <= value <= 1024:
+            raise ValueError(f"not a thread count: {value!r}")
+        return value
+
+    def seconds(value: Any) -> float:
+        if type(value) not in (int, float) or not 0 <= value < math.inf:
+            raise ValueError(f"not a duration: {value!r}")
+        return float(value)
+
+    if not isinstance(state, dict):
+        raise TypeError("not a mapping")
+    candidates = [count(n) for n in state["candidates"]]
+    parsed = {
+        "candidates": candidates,
+        "chosen": count(state["chosen"]),
+        "in_use": count(state["in_use"]),
+        "probing": [count(n) for n in state["probing"]],
+        "block_steps": int(seconds(state["block_steps"])),
+        "times": {count(n): [seconds(t) for t in times] for n, times in state["times"]},
+        "dropped": {count(n) for n in state["dropped"]},
+        "settle": int(seconds(state["settle"])),
+        "recent": [seconds(t) for t in state["recent"]][-DRIFT_WINDOW:],
+        "reference": seconds(state["reference"]),
+        "since_probe_s": seconds(state["since_probe_s"]),
+        "recheck_s": seconds(state["recheck_s"]),
+        "why": str(state["why"]),
+        "probes": int(seconds(state["probes"])),
+    }
+    for n in candidates:
+        parsed["times"].setdefault(n, [])
+    used = {parsed["chosen"], parsed["in_use"], *parsed["probing"], *parsed["times"]}
+    if not used <= set(candidates):
+        raise ValueError("counts outside the candidates")
+    return parsed

@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -143,6 +144,39 @@ def start_timing(
     if device.type == "cpu" and cfg.num_threads == 0 and not group.enabled:
         timing.threads = ThreadTuner(torch.set_num_threads, usable_cores(), time.monotonic)
     return timing
+
+
+def numerics_state(timing: RunTiming, model: nn.Module) -> dict[str, Any]:
+    """The choices a checkpoint keeps because they change a step's numbers: the thread
+    tuner's state (the count changes float sums) and the compile decision (compiled kernels
+    round differently), each only when this run made it."""
+    state: dict[str, Any] = {}
+    if timing.threads is not None:
+        state["threads"] = timing.threads.state_dict()
+    if hasattr(model, "decide") and timing.compile_switch is None:
+        state["compiled"] = bool(model.active)
+    return state
+
+
+def restore_numerics(timing: RunTiming, model: nn.Module, saved: dict[str, Any]) -> list[str]:
+    """Resume with the thread count and compile decision of the checkpoint (see
+    :func:`numerics_state`), before the first step, so the resumed steps compute exactly
+    what the uninterrupted run's did. Returns notes for RunStarted."""
+    notes = []
+    tuner = timing.threads
+    if tuner is not None and "threads" in saved:
+        if tuner.restore(saved["threads"]):
+            what = "measuring" if tuner.probing else "measured again when the speed drifts"
+            notes.append(f"cpu threads: {tuner.in_use}, as before the resume ({what})")
+        else:
+            notes.append("cpu threads: measured afresh (the checkpoint's were for other cores)")
+    decided = saved.get("compiled")
+    if isinstance(decided, bool) and timing.compile_switch is not None:
+        timing.compile_switch = None  # decided before the resume: no eager re-timing
+        model.decide(decided)
+        timing.compile_pending = decided
+        notes.append(f"compile: {'compiled' if decided else 'eager'}, as before the resume")
+    return notes
 
 
 def wrap_model(
