@@ -67,3 +67,19 @@ def test_a_special_prompt_file_is_refused_without_a_hang(tmp_path: Path, kind: s
     result = runner.invoke(app, ["generate", "--run", "any", "--prompt-file", str(path)])
     assert result.exit_code == 2, result.output
     assert "notaregularfile" in _flat(result.output)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [(["--resume", ""], "--resume needs"), (["--resume", "--max-steps", "5"], "--max-steps")],
+)
+def test_resume_without_a_run_is_a_usage_error_at_once(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    """Hostile round 3: `--resume` with an empty value started a fresh full run (nothing said
+    it had not resumed), and `--resume --max-steps 5` took the option for the run's name."""
+    result = runner.invoke(app, ["train", *args, "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert said in _flat(result.output) or said in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()  # nothing started

@@ -36,6 +36,19 @@ def build_config(config: str | None, overrides: list[str] | None) -> Any:
     return merge(None, config, overrides)
 
 
+def _resume_value(value: str | None) -> str | None:
+    """``--resume`` names a run: an empty value would start a fresh run that looks like the
+    resume asked for, and in ``--resume --max-steps 5`` the parser takes the option for the
+    run's name (the callback runs before "unexpected extra argument 5" would hide why)."""
+    if value is not None and (not value.strip() or value.startswith("-")):
+        hint = " (that is an option: put the run's id right after --resume)" if value else ""
+        raise typer.BadParameter(
+            f"--resume needs a run id or folder, not {value!r}{hint}. `llmv0 runs` lists the "
+            "runs; `--resume auto --run-id NAME` continues NAME if it has a checkpoint."
+        )
+    return value
+
+
 def train(
     config: Annotated[
         str | None, typer.Option("--config", "-c", help="Config JSON file or preset name.")
@@ -50,6 +63,7 @@ def train(
         str | None,
         typer.Option(
             "--resume",
+            callback=_resume_value,
             help="Run id or folder to continue exactly; 'auto' (with --run-id): continue "
             "that run if it has a checkpoint, else start it.",
         ),
