@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.config.fields import ConfigError
-from engine.config.files import read_config_dict, resolve_preset_path
+from engine.config.files import MAX_CONFIG_BYTES, read_config_dict, resolve_preset_path
 from engine.config.schema import RunConfig, validate_config
 from engine.errors import UserError
+from engine.safe_files import read_bytes_limited
 
 METHODS = ("grid", "random", "tpe")
 PRUNERS = ("median", "successive_halving", "none")
@@ -228,8 +229,12 @@ def load_space(path: Path) -> SweepSpace:
     """
 
     source = f"sweep file {path}"
+    # Through the safe reader: a FIFO named as the sweep file blocked this read forever
+    # (no output in 20 s), and /dev/zero would never end.
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bytes_limited(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except ValueError as exc:  # not a regular file, over the limit, or not UTF-8
+        raise ConfigError({"file": str(exc)}, source) from None
     except OSError as exc:
         raise ConfigError({"file": f"cannot read it ({exc.strerror})"}, source) from None
     try:

@@ -132,6 +132,29 @@ def test_bad_space_file_lists_every_problem(tmp_path: Path, runs_dir: Path) -> N
     assert invoke("sweep", str(broken), "--runs-dir", str(runs_dir)).exit_code == 2
 
 
+def test_a_fifo_as_the_space_file_is_refused_at_once(tmp_path: Path) -> None:
+    """Hostile round 3: `llmv0 sweep FIFO.toml` printed nothing for 20 s (a blocked read)."""
+    import os
+
+    fifo = tmp_path / "space.toml"
+    os.mkfifo(fifo)
+    result = invoke("sweep", str(fifo), "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 2
+    assert "named pipe" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_more_jobs_than_cores_needs_force(tmp_path: Path) -> None:
+    """Each job is a trainer process: a typo such as --jobs 1000 must not start a thousand."""
+    space = tmp_path / "space.toml"
+    space.write_text('name = "x"\n[fields]\nlearning_rate = [0.001]\n', encoding="utf-8")
+    result = invoke("sweep", str(space), "--jobs", "1000", "--runs-dir", str(tmp_path / "r"))
+    assert result.exit_code == 2
+    assert "--jobs 1000 is more than" in " ".join(result.stderr.split())
+    assert "--force" in result.stderr
+    assert not (tmp_path / "r").exists()
+
+
 def test_unreachable_storage_is_one_paragraph_without_the_password(
     corpus: Path, tmp_path: Path, runs_dir: Path
 ) -> None:

@@ -69,6 +69,18 @@ def _require_optuna(feature: str) -> None:
     require("optuna", "sweep", feature)
 
 
+def _check_jobs(jobs: int, force: bool) -> None:
+    """Each job is a whole trainer process: more than the cores only compete for them, and a
+    typo (``--jobs 1000``) would start a thousand (the same rule as ``train --nproc``)."""
+    limit, what = launch.process_limit("cpu")
+    if jobs > limit and not force:
+        raise launch.LaunchError(
+            f"--jobs {jobs} is more than the {limit} {what} of this machine: each job trains "
+            f"a whole model, so more than {limit} only compete for them. Use --jobs {limit} "
+            f"or fewer, or add --force to start {jobs} anyway."
+        )
+
+
 def sweep(
     space_file: Annotated[Path, typer.Argument(help="Search space: a .toml or .json file.")],
     storage: Storage = None,
@@ -76,6 +88,9 @@ def sweep(
         int, typer.Option("--jobs", "-j", help="Trials at once (worker processes).", min=1)
     ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="No per-trial lines.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow more --jobs than this machine has cores.")
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Run (or continue) a sweep: each trial trains a normal run folder; Ctrl-C stops it.
@@ -87,6 +102,7 @@ def sweep(
 
     folder = runs_dir_or_default(runs_dir)
     with user_errors():
+        _check_jobs(jobs, force)
         _require_optuna("llmv0 sweep")
         space = load_space(space_file)
         from engine.experiments.sweep import default_storage
