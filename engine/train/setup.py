@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import errno
 import logging
+import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from engine.config.fields import ConfigError
-from engine.config.schema import FIXED_ON_RESUME, RunConfig
+from engine.config.files import read_config_dict
+from engine.config.schema import FIXED_ON_RESUME, RunConfig, validate_config
 from engine.errors import UserError
 from engine.models import build_model
 from engine.run import checkpoint as ckpt
 from engine.run.checkpoint_check import BadField, check_optimizer
-from engine.run.folder import RunFolder, existing_run
+from engine.run.folder import BEST, RunFolder, existing_run, folder_for_id
 from engine.run.lock import lock_is_live
 from engine.text.corpus import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
 from engine.text.tokenizer import (
@@ -65,16 +67,32 @@ def refuse_used_folder(folder: RunFolder) -> None:
         )
 
 
-def open_resume(
-    resume: str | Path, config: RunConfig | None, runs_dir: Path
-) -> tuple[RunConfig, dict[str, Any], Path]:
+class Resume(NamedTuple):
+    """What a resume continues from: the config, the checkpoint, the run folder, and notes
+    for RunStarted (config.json edits applied)."""
+
+    config: RunConfig
+    payload: dict[str, Any]
+    run_dir: Path
+    notes: list[str]
+
+
+def open_resume(resume: str | Path, config: RunConfig | None, runs_dir: Path) -> Resume:
     """The config, checkpoint payload and run folder a resume continues from.
 
     ``resume`` is a run id, a run folder or a .pt file (a folder resumes from latest.pt).
-    A given ``config`` may change anything but the schema's fixed-on-resume fields.
+    A given ``config`` may change anything but the schema's fixed-on-resume fields; so may
+    an edit of the run folder's config.json (see :func:`config_file_edits`).
+
+    Raises:
+        CheckpointError: the checkpoint is unreadable, or another run's (see
+            :func:`refuse_foreign`).
+        ConfigError: a config or an edit of config.json changes a fixed-on-resume field.
     """
     path = existing_run(resume, runs_dir).checkpoint_for_resume()
     payload = ckpt.load_checkpoint(path)
+    folder = RunFolder(path.parent)
+    refuse_foreign(payload, path, folder, runs_dir)
     saved = ckpt.config_of(payload, path)
     if config is not None:
         changed = {
@@ -84,7 +102,80 @@ def open_resume(
         }
         if changed:
             raise ConfigError(changed, source=f"config for resuming {path}")
-    return config or saved, payload, path.parent
+    cfg, notes = config_file_edits(folder, payload, saved, config)
+    return Resume(cfg, payload, folder.path, notes)
+
+
+def refuse_foreign(payload: dict[str, Any], path: Path, folder: RunFolder, runs_dir: Path) -> None:
+    """Refuse a checkpoint written by another run than its folder's: resuming it there would
+    mix two runs' histories and replace the folder's best.pt with the other run's.
+
+    Raises:
+        CheckpointError: with the commands that resume it as its own run.
+    """
+    owner = payload.get("run_id")
+    if owner is None or owner == folder.run_id:  # files from before run ids were stored
+        return
+    try:
+        home = folder_for_id(owner, runs_dir)
+    except UserError:  # not a plain folder name: an edited file
+        raise ckpt.CheckpointError(
+            f"The checkpoint {path} names its run {owner!r}, which is no run id: it was "
+            "edited or written by another program. Resume from another checkpoint."
+        ) from None
+    if home.latest_path.is_file() and home.path != folder.path:
+        how = f"Its own folder {home.path} exists: resume it with `llmv0 train --resume {owner}`."
+    else:
+        how = (
+            f"To resume it as its own run: `mkdir -p {shlex.quote(str(home.path))} && cp "
+            f"{shlex.quote(str(path))} {shlex.quote(str(home.latest_path))} && llmv0 train "
+            f"--resume {owner}` (or, if you renamed its folder, rename it back)."
+        )
+    raise ckpt.CheckpointError(
+        f"The checkpoint {path} was written by run {owner}, not by {folder.run_id}, the run "
+        f"of its folder {folder.path}: resuming it there would mix the two runs' histories "
+        f"and replace that folder's {BEST}. {how}"
+    )
+
+
+def config_file_edits(
+    folder: RunFolder, payload: dict[str, Any], saved: RunConfig, config: RunConfig | None
+) -> tuple[RunConfig, list[str]]:
+    """The config a resume trains with once the user's edits of config.json are applied.
+
+    An edit is a field where config.json differs from the config the interrupted session
+    started with (which the checkpoint keeps; live changes since then are in the
+    checkpoint's config and stay). An edit is applied where a resume may change the field,
+    the same rule as ``--resume --config``; a field given by ``config`` wins over it.
+
+    Raises:
+        ConfigError: config.json is invalid, or edits a fixed-on-resume field (each shown
+            with both values).
+    """
+    base = config or saved
+    started = payload.get("started_config")
+    if started is None or not folder.config_path.is_file():
+        return base, []
+    source = f"edited config file {folder.config_path}"
+    on_disk = validate_config(read_config_dict(folder.config_path), source=source).model_dump()
+    before = ckpt.config_of({"config": started}, "the checkpoint").model_dump()
+    edits = {name: value for name, value in on_disk.items() if value != before[name]}
+    fixed = {
+        name: f"edited to {value!r}, but the run was trained with {before[name]!r} and a "
+        f"resumed run must keep it (undo the edit, or start a new run with this config)"
+        for name, value in edits.items()
+        if name in FIXED_ON_RESUME
+    }
+    if fixed:
+        raise ConfigError(fixed, source=source)
+    data, notes = base.model_dump(), []
+    for name, value in edits.items():
+        if config is not None and getattr(config, name) != getattr(saved, name):
+            notes.append(f"config.json edit of {name} ignored: the given config sets it")
+            continue
+        notes.append(f"config.json edited: {name} {data[name]!r} -> {value!r}")
+        data[name] = value
+    return validate_config(data, source=source), notes
 
 
 def failure_message(exc: Exception, run_dir: Path, run_id: str) -> str:

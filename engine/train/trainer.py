@@ -91,10 +91,12 @@ class Trainer:
         self.download_progress = download_progress
         self.schedule = schedule
         self._resume_payload: dict | None = None
+        self._resume_notes: list[str] = []  # config.json edits a resume applied
+        self._started_config: dict = {}  # what this session wrote to config.json
         if resume is not None:
-            self.config, self._resume_payload, self.run_dir = open_resume(
-                resume, config, self.runs_dir
-            )
+            resumed = open_resume(resume, config, self.runs_dir)
+            self.config, self._resume_payload = resumed.config, resumed.payload
+            self.run_dir, self._resume_notes = resumed.run_dir, resumed.notes
             self.run_id = str(self._resume_payload.get("run_id") or self.run_dir.name)
         else:
             self.config = config or RunConfig()
@@ -265,12 +267,16 @@ class Trainer:
             self.tokenizer = data.tokenizer
         if self.dist.is_main:
             self.folder.save_config(cfg)
+        # Kept in each checkpoint: a resume tells the user's edits of config.json from
+        # the live changes made since (engine.train.setup.config_file_edits).
+        self._started_config = cfg.model_dump()
         self.timing = run_start.start_timing(
             cfg, self.clock, self._timing_state, data, compiled, is_compiled,
             self.dist, self.device, self.dtype,
         )  # fmt: skip
         if payload is not None:  # the thread count and compile decision it trained with
             notes += run_start.restore_numerics(self.timing, compiled, payload)
+            notes += self._resume_notes
         if self.timing.budget is not None:
             self.total_steps = cfg.max_steps  # 0: the deadline decides
         self._publish(
@@ -369,6 +375,7 @@ class Trainer:
             # A resumed run keeps its budget, thread count and compile decision.
             extra={
                 "timing": self.timing.state_dict(),
+                "started_config": self._started_config,
                 **run_start.numerics_state(self.timing, self._model),
             },
         )  # fmt: skip
