@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +52,7 @@ def evaluate(
     dtype: torch.dtype = torch.float32,
     char_lengths: torch.Tensor | Sequence[int] | None = None,
     shard: tuple[int, int] = (0, 1),
+    between_batches: Callable[[], None] | None = None,
 ) -> Metrics:
     """Mean loss of ``model`` over ``tokens`` cut into non-overlapping windows of seq_length.
 
@@ -63,6 +64,8 @@ def evaluate(
             bits per character counts exactly the characters scored; None means one
             character per token (the char tokenizer).
         shard: (rank, world size): score only this rank's share of the windows.
+        between_batches: called before every batch after the first; the trainer applies a
+            pause or stop there, so a long evaluation does not hold them up.
     """
     device = next(model.parameters()).device
     inputs, targets = eval_windows(tokens, seq_length, max_windows)
@@ -77,6 +80,8 @@ def evaluate(
         chars = int(lengths[targets.cpu()].sum())
     try:
         for start in range(0, len(inputs), batch_size):
+            if start and between_batches is not None:
+                between_batches()
             x = inputs[start : start + batch_size].to(device)
             y = targets[start : start + batch_size].to(device)
             with autocast(device, dtype):
@@ -101,12 +106,14 @@ def evaluate_sharded(
     char_lengths: torch.Tensor | None,
     info: dist.DistInfo,
     device: torch.device,
+    between_batches: Callable[[], None] | None = None,
 ) -> Metrics:
     """:func:`evaluate` where each data-parallel rank scores a share and the sums are shared,
     so every rank gets the same metrics (plain :func:`evaluate` when alone)."""
     local = evaluate(
         model, tokens, seq_length, max_windows=max_windows, dtype=dtype,
         char_lengths=char_lengths, shard=(info.rank, info.world_size),
+        between_batches=between_batches,
     )  # fmt: skip
     if not info.enabled:
         return local

@@ -56,6 +56,8 @@ class CommandHandler:
         self.sample = sample
         self.pause_clock = pause  # a pause uses no time budget and no schedule
         self.resume_clock = resume
+        # Commands read during an evaluation that wait for the next step boundary.
+        self._held: list[Command] = []
 
     def apply(self, config: RunConfig, step: int) -> RunConfig:
         """Apply queued commands; returns the config with live changes.
@@ -85,12 +87,50 @@ class CommandHandler:
                 update[name] = typed
         return bool(flag), config.model_copy(update=update) if update else config
 
-    def _drain(self, config: RunConfig, step: int) -> RunConfig:
+    def between_batches(self, step: int) -> None:
+        """During an evaluation, between two of its batches: a pause lands now (the
+        evaluation waits, paused, for resume) and a stop ends the run now, instead of after
+        an evaluation that can take seconds. Other commands wait for the step boundary.
+
+        Alone only: a data-parallel run's ranks must pause at the same boundary, so its
+        commands wait for the evaluation's end (``apply``).
+
+        Raises:
+            StopRequested: a stop command arrived.
+        """
+        if self.dist.enabled:
+            return
         paused = False
         while True:
             if self.commands_file is not None:
                 self.commands_file.poll(self.control)
             command = self.control.get(timeout=0.1) if paused else self.control.get()
+            if command is None:
+                if paused:
+                    continue
+                return
+            if command.kind == "stop":
+                raise StopRequested
+            if command.kind == "pause" and not paused:
+                paused = True
+                self.pause_clock()
+                self.publish(ev.RunPaused(step=step))
+            elif command.kind == "resume" and paused:
+                paused = False
+                self.resume_clock()
+                self.publish(ev.RunResumed(step=step))
+            elif command.kind not in {"pause", "resume"}:
+                self._held.append(command)
+
+    def _drain(self, config: RunConfig, step: int) -> RunConfig:
+        paused = False
+        while True:
+            if self.commands_file is not None:
+                self.commands_file.poll(self.control)
+            if self._held:  # read during the last evaluation, in the order they came
+                command: Command | None = self._held.pop(0)
+            else:
+                command = self.control.get(timeout=0.1) if paused else self.control.get()
             if command is None:
                 if paused:
                     continue

@@ -8,6 +8,8 @@ Every data-parallel rank scores a share of the windows and all get the same metr
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -34,7 +36,11 @@ class Evaluator:
         dist: DistInfo,
         device: torch.device,
         steps_per_epoch: int,
+        between_batches: Callable[[], None] | None = None,
     ) -> None:
+        """``between_batches`` runs between two batches of an evaluation: the trainer applies
+        a pause or a stop there instead of after the whole evaluation."""
+        self.between_batches = between_batches
         self.val_tokens = val_tokens
         self.train_tokens = train_tokens
         self.char_lengths = char_lengths
@@ -46,7 +52,8 @@ class Evaluator:
     def evaluate(self, model: nn.Module, cfg: RunConfig, state: TrainState) -> ev.EvalCompleted:
         """Validation and training loss now; records the evaluation in ``state``."""
         kwargs = {"dtype": self.dtype, "char_lengths": self.char_lengths,
-                  "info": self.dist, "device": self.device}  # fmt: skip
+                  "info": self.dist, "device": self.device,
+                  "between_batches": self.between_batches}  # fmt: skip
         val = evaluate_sharded(
             model, self.val_tokens, cfg.seq_length, cfg.eval_max_windows, **kwargs
         )

@@ -245,6 +245,7 @@ class Trainer:
         self.evaluator = Evaluator(
             val_tokens, train_tokens, data.char_lengths, dtype=self.dtype, dist=self.dist,
             device=self.device, steps_per_epoch=self.batches.steps_per_epoch,
+            between_batches=self._between_eval_batches,
         )  # fmt: skip
         commands_file = CommandFile(self.run_dir) if self.dist.is_main else None
         self.commands = CommandHandler(
@@ -341,6 +342,16 @@ class Trainer:
             evaluate(self._model, self.evaluator.val_tokens, self.config.seq_length,
                      max_windows=windows, dtype=self.dtype)  # fmt: skip
         return self.clock.now() - began
+
+    def _between_eval_batches(self) -> None:
+        """Between two batches of an evaluation: a pause or stop lands now. The snapshot lock
+        is let go meanwhile, so a paused evaluation still lets a caller copy the weights
+        (an evaluation does not change them)."""
+        self._lock.release()
+        try:
+            self.commands.between_batches(self.state.step)
+        finally:
+            self._lock.acquire()
 
     def _evaluate_and_save(self, cfg: RunConfig) -> bool:
         """Evaluate, sample, checkpoint; True when early stopping says stop."""
