@@ -9,6 +9,7 @@ trainer is another process) is only let go.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,19 @@ class Dashboard(App[int]):
             self.push_screen(HelpScreen(key_rows(bindings())))
 
     # --- leaving -----------------------------------------------------------------------
+    def run(self, *args: Any, **kwargs: Any) -> int | None:
+        """The dashboard in this terminal; the process ends soon after it returns.
+
+        Its objects are frozen out of the garbage collector then: Python's last collection
+        at exit walked every object torch and Textual made, 1-3 s on a loaded machine
+        (docs/LOG.md, 2026-12-07), which q on an attached run, with nothing to save, waited
+        for. Tests use run_test, never this, so their apps are still collected.
+        """
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            gc.freeze()
+
     def on_unmount(self) -> None:
         # However the app ends, never leave a trainer thread running (it saves on stop).
         self.session.let_go()
@@ -113,6 +127,7 @@ class Dashboard(App[int]):
         """
         if self.session.quit_needs_wait():
             self.notify("Stopping: saving a checkpoint, then quitting (q again: quit now).")
+            self.main_screen.show_status()  # "stopping" now, not at the next status tick
             return
         self.main_screen.generation.stop()
         self.exit(0)

@@ -106,6 +106,9 @@ class RunSession:
         self.trainer: TrainerLike | None = None
         self.terminal_event: ev.Event | None = None
         self.quitting = False
+        # Set by detach: a trainer still being made when the user detached is let go as soon
+        # as it exists (q must never wait for a run it only follows).
+        self.detach_requested = False
         self.train_done = threading.Event()  # set when no trainer thread is running
         self.train_done.set()
 
@@ -120,6 +123,7 @@ class RunSession:
         self.stats = RunStats(state="starting", lr=config.learning_rate)
         self.terminal_event = None
         self.control = Control()
+        self.detach_requested = False
         self.train_done.clear()
         return self.control
 
@@ -138,6 +142,8 @@ class RunSession:
             trainer = self.trainer_factory(config, resume)
             if control is self.control:
                 self.trainer = trainer
+                if self.detach_requested:  # detached while it was being made
+                    self.detach()
             trainer.run(current, control)
         except Exception as exc:  # the engine should not raise; if it does, show it
             current(ev.RunFailed(error=f"{type(exc).__name__}: {exc}", step=0))
@@ -189,7 +195,8 @@ class RunSession:
 
     # --- which run is shown -------------------------------------------------------------
     def detach(self) -> None:
-        """Stop following an attached run; never touches its training."""
+        """Stop following an attached run; never touches its training, never waits."""
+        self.detach_requested = True
         detach = getattr(self.trainer, "detach", None)
         if detach is not None:
             detach()

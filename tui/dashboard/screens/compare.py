@@ -40,6 +40,15 @@ class RecordsLoaded(Message):
         self.error = error
 
 
+class ChartDrawn(Message):
+    """The plot worker drew ``metric``'s overlay (``text``) for the chart."""
+
+    def __init__(self, metric: str, text: Text | str) -> None:
+        super().__init__()
+        self.metric = metric
+        self.text = text
+
+
 class CompareScreen(DismissOnce, ModalScreen[None]):
     """Runs compared: differing config fields, metrics, and one metric overlaid."""
 
@@ -54,7 +63,7 @@ class CompareScreen(DismissOnce, ModalScreen[None]):
         self.folders = folders
         self.metric = metric
         self.records: list[RunRecord] = []
-        self.loaded = False
+        self.loaded = False  # the tables and the first chart are shown (or why they cannot be)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-box"):
@@ -80,10 +89,10 @@ class CompareScreen(DismissOnce, ModalScreen[None]):
 
     def on_records_loaded(self, message: RecordsLoaded) -> None:
         self.records = message.records
-        self.loaded = True
         title = self.query_one("#compare-title", Label)
         if message.error:
             title.update(Text(f"Cannot read these runs: {message.error}"))
+            self.loaded = True
             return
         names = ", ".join(f"{marker_of(i)} {r.name}" for i, r in enumerate(self.records))
         title.update(Text(f"Comparing {names}"))
@@ -109,18 +118,29 @@ class CompareScreen(DismissOnce, ModalScreen[None]):
         return config_diff(self.records)
 
     def draw(self) -> None:
-        """Redraw the overlay for the current metric at the chart's size."""
-        chart = self.query_one("#compare-chart", Static)
+        """Redraw the overlay for the current metric at the chart's size, in a worker: the
+        series and the plot of long histories took seconds, and keys waited for them."""
         if not self.records:
+            self.loaded = True
             return
-        series = [Series(r.name, *metric_series(r.history, self.metric)) for r in self.records]
-        if not any(s.steps for s in series):
-            chart.update(f"No {self.metric} values in these runs: m shows another metric.")
-            return
+        chart = self.query_one("#compare-chart", Static)
         width = max(40, chart.size.width or 100)
         height = max(8, chart.size.height or 16)
-        text = overlay_plot(series, f"{self.metric} by step (m: next metric)", width, height)
-        chart.update(Text(text))
+        self._plot(self.records, self.metric, width, height)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plot")
+    def _plot(self, records: list[RunRecord], metric: str, width: int, height: int) -> None:
+        series = [Series(r.name, *metric_series(r.history, metric)) for r in records]
+        if not any(s.steps for s in series):
+            text: Text | str = f"No {metric} values in these runs: m shows another metric."
+        else:
+            text = Text(overlay_plot(series, f"{metric} by step (m: next metric)", width, height))
+        self.post_message(ChartDrawn(metric, text))
+
+    def on_chart_drawn(self, message: ChartDrawn) -> None:
+        if message.metric == self.metric:  # else a newer metric's plot is coming
+            self.query_one("#compare-chart", Static).update(message.text)
+            self.loaded = True
 
     def on_resize(self) -> None:
         self.draw()

@@ -27,17 +27,24 @@ class MainScreen(RunScreen):
     def action_start(self) -> None:
         self.start()
 
+    # Each key says at once that it was taken; the trainer acts between two steps (or two
+    # evaluation batches), and the status shows the state it reports then.
     def action_pause(self) -> None:
         """Pause a running run, resume a paused one (applies after the current step)."""
+        resuming = self.session.stats.state == "paused"
         refused = self.session.pause_or_resume()
         if refused:
             self.notify(refused, severity="warning")
+            return
+        self.notify("Resuming…" if resuming else "Pausing after the current step…", timeout=3)
 
     def action_stop(self) -> None:
         """Stop the run after the current step; the trainer saves a checkpoint first."""
         if not self.session.stop():
             self.notify("No run to stop.", severity="warning")
             return
+        self.notify("Stopping: saving a checkpoint after the current step…", timeout=4)
+        self.show_status()  # "stopping" now, not at the next status tick
         self.update_buttons()
 
     def action_save(self) -> None:

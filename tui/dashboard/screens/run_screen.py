@@ -10,6 +10,7 @@ status twice a second and changed charts just under once a second (never per ste
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,13 @@ STATUS_REFRESH_S = 0.5  # a status redraw is cheap; elapsed time ticks visibly
 # A chart rebuild costs ~20 ms of Python (plotext) that competes with the trainer for the GIL;
 # just under once a second keeps training within a few percent of headless (bench/tui_overhead.py).
 CHART_REFRESH_S = 0.9
+
+
+def _preload_engine() -> None:
+    import textual_plotext.plot  # noqa: F401  (the charts' first points; empty ones need none)
+
+    import engine.generate.sampling
+    import engine.train.trainer  # noqa: F401
 
 
 class RunScreen(Screen[None]):
@@ -119,12 +127,11 @@ class RunScreen(Screen[None]):
         self.call_after_refresh(self._preload_engine)
         self.set_up.set()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="preload")
     def _preload_engine(self) -> None:
-        import textual_plotext.plot  # noqa: F401  (the charts' first points; empty ones need none)
-
-        import engine.generate.sampling
-        import engine.train.trainer  # noqa: F401
+        # A daemon thread, not a thread worker: workers run in the event loop's executor, which
+        # the App's exit waits for, and torch's import takes seconds on a loaded machine (q on
+        # an attached run, with nothing to save, waited for it).
+        threading.Thread(target=_preload_engine, name="preload-engine", daemon=True).start()
 
     # --- timer: the only place charts and status redraw ----------------------------------
     def tick(self) -> None:
