@@ -90,7 +90,7 @@ def test_detach_while_the_trainer_is_being_made_lets_it_go_once_made(
     assert remote.detached.is_set()
 
 
-async def test_p_says_it_was_taken_before_the_trainer_pauses(tiny_config: RunConfig) -> None:
+async def test_p_and_w_say_they_were_taken_before_the_trainer_acts(tiny_config: RunConfig) -> None:
     made: list[ScriptedTrainer] = []
 
     def factory(config: RunConfig, resume: str | None) -> ScriptedTrainer:
@@ -106,9 +106,17 @@ async def test_p_says_it_was_taken_before_the_trainer_pauses(tiny_config: RunCon
         control, gate = app.session.control, threading.Event()
         drain = control.drain
         control.drain = lambda: drain() if gate.is_set() else []
+        status = app.main_screen.status
         await pilot.press("p")
-        shown = [n.message for n in app._notifications]
-        assert "Pausing after the current step…" in shown
+        assert "state pausing…" in str(status.render())  # redrawn now, not at its next tick
         assert app.session.stats.state == "running"
         gate.set()
         await wait_until(pilot, lambda: app.session.stats.state == "paused")
+        await wait_until(pilot, lambda: "state paused" in str(status.render()))
+        gate.clear()
+        await pilot.press("w")
+        assert "state saving…" in str(status.render())  # until the checkpoint is saved
+        gate.set()
+        await wait_until(pilot, lambda: "state paused" in str(status.render()))
+        await pilot.press("p")
+        await wait_until(pilot, lambda: "state running" in str(status.render()))

@@ -44,6 +44,9 @@ class RunStats:
     best_val_loss: float | None = None
     last_checkpoint: str = ""
     message: str = ""
+    # A key's request the trainer has not confirmed yet ("pausing…"): the status shows it in
+    # place of the state from the key on, so every key answers at once.
+    pending: str = ""
     compiling: bool = False  # the first step compiles: no speed or ETA to show yet
     reported_eta_s: float | None = None  # the engine's (pauses and compile excluded)
     eta_at: float | None = None  # monotonic time of that report; None while paused
@@ -157,8 +160,10 @@ class RunSession:
             return "No run to pause: press s to start."
         if self.stats.state == "paused":
             self.control.resume()
+            self.stats.pending = "resuming…"
         else:
             self.control.pause()
+            self.stats.pending = "pausing…"
         return ""
 
     def stop(self) -> bool:
@@ -167,6 +172,7 @@ class RunSession:
             return False
         self.control.stop()
         self.stats.state = "stopping"
+        self.stats.pending = ""
         return True
 
     def save(self) -> bool:
@@ -174,7 +180,17 @@ class RunSession:
         if self.control is None or not self.running:
             return False
         self.control.save()
+        self.stats.pending = "saving…"
         return True
+
+    def confirmed(self, event: ev.Event) -> None:
+        """The trainer did what a key asked: the status shows the state again."""
+        done = {"pausing…": ev.RunPaused, "resuming…": ev.RunResumed,
+                "saving…": ev.CheckpointSaved}.get(self.stats.pending)  # fmt: skip
+        if (done is not None and isinstance(event, done)) or isinstance(
+            event, ev.RunFinished | ev.RunFailed
+        ):
+            self.stats.pending = ""
 
     def set_live(self, name: str, value: object) -> bool:
         """Send a live edit to the running trainer; False when none runs."""

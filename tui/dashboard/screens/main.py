@@ -31,12 +31,11 @@ class MainScreen(RunScreen):
     # evaluation batches), and the status shows the state it reports then.
     def action_pause(self) -> None:
         """Pause a running run, resume a paused one (applies after the current step)."""
-        resuming = self.session.stats.state == "paused"
         refused = self.session.pause_or_resume()
         if refused:
             self.notify(refused, severity="warning")
             return
-        self.notify("Resuming…" if resuming else "Pausing after the current step…", timeout=3)
+        self.show_status()  # "pausing…" now (a toast took 80 ms and more to show)
 
     def action_stop(self) -> None:
         """Stop the run after the current step; the trainer saves a checkpoint first."""
@@ -52,7 +51,7 @@ class MainScreen(RunScreen):
         if not self.session.save():
             self.notify("No run to save.", severity="warning")
             return
-        self.notify("Saving a checkpoint after the current step…")
+        self.show_status()  # "saving…" until the trainer says it saved
 
     def action_detach(self) -> None:
         """An attached run: stop following it (its training goes on), or follow it again."""
@@ -80,11 +79,16 @@ class MainScreen(RunScreen):
         self.clear_overlay()
 
     @on(EngineEvent)
-    def _confirm_live_change(self, message: EngineEvent) -> None:
-        """The trainer applied a live edit: its field leaves "applying…" for the value."""
+    def _confirmed(self, message: EngineEvent) -> None:
+        """The trainer did what a key asked: a live edit's field leaves "applying…" for the
+        value; the status leaves "pausing…" or "saving…" for the state."""
         event = message.event
         if isinstance(event, ev.ConfigChanged) and self.editor.is_attached:
             self.editor.live_applied(event.name, event.new, event.step)
+        if self.session.stats.pending:
+            self.session.confirmed(event)
+            # After RunScreen's own handler (this one runs first) has applied the new state.
+            self.call_later(self.show_status)
 
     # --- generation: each key brings the Generate tab forward, then hands over ---------
     def _generation(self) -> GenerationPane:

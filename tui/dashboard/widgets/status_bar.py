@@ -68,7 +68,8 @@ def _cells(stats: RunStats) -> list[list[tuple[str, str, str]]]:
     params = format_count(stats.n_params) if stats.n_params is not None else "—"
     return [
         [
-            ("state", stats.state, STATE_STYLES.get(stats.state, "bold")),
+            # A key's unconfirmed request ("pausing…") in place of the state it will change.
+            ("state", stats.pending or stats.state, STATE_STYLES.get(stats.state, "bold")),
             ("step", f"{stats.step}{total}", "bold"),
             ("epoch", str(stats.epoch), "bold"),
             ("lr", lr, "bold"),
