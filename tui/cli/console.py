@@ -183,8 +183,9 @@ class TrainingDisplay:
 
 
 def metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
-    """A two-column table of metric names and values."""
-    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    """A two-column table of metric names and values; the title is plain text (it names a
+    run as typed)."""
+    table = Table(title=Text(title), show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, value in rows:

@@ -16,20 +16,32 @@ from rich.markup import escape
 
 from engine import events as ev
 from engine.run.folder import RunFolder
+from tui.cli.completion import complete_action, complete_live_assignment, complete_run
+from tui.cli.json_output import JsonOption, print_json
 from tui.shared.cli_options import RunsDir, err, runs_dir_or_default, user_errors
 
 
 def control(
-    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
-    action: Annotated[str, typer.Argument(help="pause, resume, stop, save, sample or set.")],
+    run: Annotated[str, typer.Argument(help="Run id or run folder.", autocompletion=complete_run)],
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="pause, resume, stop, save, sample or set.", autocompletion=complete_action
+        ),
+    ],
     assignment: Annotated[
-        str | None, typer.Argument(help="For set: NAME=VALUE, e.g. learning_rate=3e-4.")
+        str | None,
+        typer.Argument(
+            help="For set: NAME=VALUE, e.g. learning_rate=3e-4.",
+            autocompletion=complete_live_assignment,
+        ),
     ] = None,
     runs_dir: RunsDir = None,
     wait: Annotated[
         float,
         typer.Option("--wait", help="For set: seconds to wait for the trainer's answer.", min=0),
     ] = 10.0,
+    json_: JsonOption = False,
 ) -> None:
     """Send a command to a run trained by another process (applied after its current step).
 
@@ -48,17 +60,35 @@ def control(
         start = events_size(folder)
         send_command(folder, action, name, value)
     if not lock_is_live(folder):
-        err.print(
-            f"[yellow]Note:[/] no live trainer holds {escape(str(folder))}; the command waits "
-            "for nobody and is ignored by a future resume."
+        answer = (
+            "no_trainer",
+            (
+                f"No live trainer holds {folder}; the command waits for nobody and is ignored by "
+                "a future resume."
+            ),
         )
-        return
-    if action != "set" or wait == 0:
-        err.print(f"Sent {action} to {folder.name}.", markup=False)
-        return
-    verdict, text = wait_for_answer(folder, start, name, wait)
-    err.print(text, markup=False)
-    if verdict != "applied":
+    elif action != "set" or wait == 0:
+        answer = "sent", f"Sent {action} to {folder.name}."
+    else:
+        answer = wait_for_answer(folder, start, name, wait)
+    verdict, text = answer
+    if json_:
+        print_json(
+            {
+                "run": folder.name,
+                "path": folder,
+                "action": action,
+                "name": name or None,
+                "value": value,
+                "answer": verdict,
+                "message": text,
+            }
+        )
+    elif verdict == "no_trainer":
+        err.print(f"[yellow]Note:[/] {escape(text)}")
+    else:
+        err.print(text, markup=False)
+    if verdict in ("rejected", "ended", "silent"):
         raise typer.Exit(2 if verdict == "rejected" else 1)
 
 

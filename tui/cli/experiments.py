@@ -13,7 +13,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from tui.cli.completion import complete_metric, complete_run
+from tui.cli.json_output import JsonOption, print_json
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 
 MetricOption = Annotated[
@@ -23,8 +26,10 @@ MetricOption = Annotated[
         "-m",
         help="Metric to overlay: train_loss, val_loss, perplexity, bits_per_char, lr, "
         "grad_norm or tokens_per_s.",
+        autocompletion=complete_metric,
     ),
 ]
+RunArg = Annotated[str, typer.Argument(help="Run id or folder.", autocompletion=complete_run)]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")]
 
 
@@ -51,7 +56,7 @@ def compare_tables(records: list) -> tuple[Table, Table]:
         diff.add_column(head, overflow="fold")
     rows = config_diff(records)
     for name, cells in rows:
-        diff.add_row(name, *(escape(c) for c in cells))
+        diff.add_row(Text(name), *(Text(c) for c in cells))
     if not rows:
         diff.add_row("(none)", *("same config" for _ in records))
     metrics = Table(title="Metrics")
@@ -64,9 +69,13 @@ def compare_tables(records: list) -> tuple[Table, Table]:
 
 
 def compare(
-    runs: Annotated[list[str], typer.Argument(help="Two or more run ids or folders.")],
+    runs: Annotated[
+        list[str],
+        typer.Argument(help="Two or more run ids or folders.", autocompletion=complete_run),
+    ],
     metric: MetricOption = "val_loss",
     width: Annotated[int, typer.Option("--width", help="Chart width in columns.", min=30)] = 100,
+    json_: JsonOption = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Runs side by side: config fields that differ, best/final metrics, one metric overlaid."""
@@ -81,6 +90,9 @@ def compare(
         if metric not in METRICS:
             raise ExperimentError(f"Unknown metric {metric!r}: choose one of {', '.join(METRICS)}.")
         records = _records(runs, runs_dir_or_default(runs_dir))
+    if json_:
+        print_json(compare_json(records, metric))
+        return
     diff, metrics = compare_tables(records)
     out.print(diff)
     out.print(metrics)
@@ -92,6 +104,37 @@ def compare(
     sys.stdout.write(chart + "\n")
 
 
+def _changes(changes: tuple | list) -> list[dict]:
+    return [{"name": c.name, "old": c.old, "new": c.new, "step": c.step} for c in changes]
+
+
+def compare_json(records: list, metric: str) -> dict:
+    """``compare --json`` (docs/json.md): each run's whole config, live changes, metrics and
+    the chosen metric's series, and the names of the fields that differ."""
+    from engine.experiments.records import config_diff, metric_series
+
+    runs = []
+    for r in records:
+        steps, values = metric_series(r.history, metric)
+        runs.append(
+            {
+                "run_id": r.name,
+                "path": r.summary.path,
+                "state": r.summary.state,
+                "step": r.summary.step,
+                "total_steps": r.summary.total_steps,
+                "best_val_loss": r.summary.best_val_loss,
+                "final_val_loss": r.final_val_loss,
+                "final_train_loss": r.final_train_loss,
+                "config": r.config,
+                "changes": _changes(r.changes),
+                "series": {"steps": steps, "values": values},
+            }
+        )
+    differing = [name for name, _ in config_diff(records)]
+    return {"metric": metric, "differing_fields": differing, "runs": runs}
+
+
 def _folder(run: str, runs_dir: Path) -> Path:
     from engine.run.folder import require_history
 
@@ -99,7 +142,7 @@ def _folder(run: str, runs_dir: Path) -> Path:
 
 
 def tag(
-    run: Annotated[str, typer.Argument(help="Run id or folder.")],
+    run: RunArg,
     tags: Annotated[list[str], typer.Argument(help="One or more tags.")],
     runs_dir: RunsDir = None,
 ) -> None:
@@ -112,7 +155,7 @@ def tag(
 
 
 def untag(
-    run: Annotated[str, typer.Argument(help="Run id or folder.")],
+    run: RunArg,
     tags: Annotated[list[str], typer.Argument(help="Tags to remove.")],
     runs_dir: RunsDir = None,
 ) -> None:
@@ -125,7 +168,7 @@ def untag(
 
 
 def note(
-    run: Annotated[str, typer.Argument(help="Run id or folder.")],
+    run: RunArg,
     text: Annotated[
         str | None, typer.Argument(help="The note; omit it to show the current note.")
     ] = None,
@@ -153,7 +196,7 @@ def _confirm(question: str, yes: bool) -> None:
 
 
 def delete(
-    run: Annotated[str, typer.Argument(help="Run id or folder.")],
+    run: RunArg,
     yes: Yes = False,
     runs_dir: RunsDir = None,
 ) -> None:
@@ -171,7 +214,7 @@ def delete(
 
 
 def archive(
-    run: Annotated[str, typer.Argument(help="Run id or folder.")],
+    run: RunArg,
     yes: Yes = False,
     runs_dir: RunsDir = None,
 ) -> None:
@@ -209,7 +252,7 @@ def prune(yes: Yes = False, runs_dir: RunsDir = None) -> None:
 
 
 def export(
-    run: Annotated[str, typer.Argument(help="Run id or folder.")],
+    run: RunArg,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl or parquet.")] = "csv",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write [default: stdout].")
@@ -259,25 +302,43 @@ def runs(
             "--filter", help="e.g. state=finished,tag=lr|wd,model=gpt,best_val<1.6 (all must hold)."
         ),
     ] = "",
+    json_: JsonOption = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """The runs in the runs folder with their state, best validation loss, tags and live
     changes."""
-    from engine.experiments.records import select_runs, tags_of
+    from engine.experiments.records import select_runs
     from engine.run.summary import list_runs
-    from tui.shared.formatting import format_change
 
     folder = runs_dir_or_default(runs_dir)
     with user_errors():
         all_runs = list_runs(folder)
         summaries = select_runs(all_runs, sort, filter_)
+    if json_:
+        print_json(runs_json(folder, summaries))
+        return
     if not summaries:
         if all_runs:
-            out.print(f"No run in {folder} matches --filter {filter_!r}.")
+            out.print(f"No run in {folder} matches --filter {filter_!r}.", markup=False)
         else:
-            out.print(f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.")
+            out.print(
+                f"No runs in {folder} yet. Start one with `llmv0 train` or `llmv0-tui`.",
+                markup=False,
+            )
         return
-    table = Table(title=f"Runs in {folder}")
+    out.print(runs_table(folder, summaries))
+
+
+STATE_COLOURS = {"finished": "green", "running": "cyan", "paused": "cyan", "failed": "red",
+                 "stopped": "yellow", "interrupted": "magenta"}  # fmt: skip
+
+
+def runs_table(folder: Path, summaries: list) -> Table:
+    """``llmv0 runs``: one row per run; every cell plain text, never read as markup."""
+    from engine.experiments.records import tags_of
+    from tui.shared.formatting import format_change
+
+    table = Table(title=Text(f"Runs in {folder}"))
     columns = ("run", "model", "state", "steps", "best val loss", "checkpoint", "tags",
                "live changes")  # fmt: skip
     for column in columns:
@@ -286,22 +347,47 @@ def runs(
             justify="right" if column in {"steps", "best val loss"} else "left",
             no_wrap=column == "run",  # run ids are copied into other commands whole
         )
-    colours = {"finished": "green", "running": "cyan", "paused": "cyan", "failed": "red",
-               "stopped": "yellow", "interrupted": "magenta"}  # fmt: skip
     for s in summaries:
         best = f"{s.best_val_loss:.4f}" if s.best_val_loss != float("inf") else "-"
+        changes = "; ".join(format_change(c.name, c.old, c.new, c.step) for c in s.changes)
         table.add_row(
-            s.run_id,
-            s.model,
-            f"[{colours.get(s.state, 'white')}]{s.state}[/]",
+            Text(s.run_id),
+            Text(s.model),
+            Text(s.state, style=STATE_COLOURS.get(s.state, "white")),
             f"{s.step:,}/{s.total_steps:,}",
             best,
             "yes" if s.has_checkpoint else "no",
-            escape(", ".join(tags_of(s.path))),
-            escape("; ".join(format_change(c.name, c.old, c.new, c.step) for c in s.changes))
-            or "-",
+            Text(", ".join(tags_of(s.path))),
+            Text(changes or "-"),
         )
-    out.print(table)
+    return table
+
+
+def runs_json(folder: Path, summaries: list) -> dict:
+    """``runs --json`` (docs/json.md): every listed run in the order shown, with full values."""
+    from engine.experiments.records import note_of, tags_of
+
+    return {
+        "runs_dir": folder,
+        "runs": [
+            {
+                "run_id": s.run_id,
+                "path": s.path,
+                "model": s.model,
+                "state": s.state,
+                "step": s.step,
+                "total_steps": s.total_steps,
+                "best_val_loss": s.best_val_loss,
+                "started": s.started,
+                "has_checkpoint": s.has_checkpoint,
+                "tags": tags_of(s.path),
+                "note": note_of(s.path),
+                "changes": _changes(s.changes),
+                "error": s.error,
+            }
+            for s in summaries
+        ],
+    }
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from engine.errors import UserError
+from tui.cli.completion import complete_run
 from tui.shared.cli_options import RunsDir, err, runs_dir_or_default, user_errors
 
 if TYPE_CHECKING:
@@ -62,7 +63,10 @@ def unescape(text: str) -> str:
 
 
 def generate(
-    run: Annotated[str | None, typer.Option("--run", "-r", help="Run id or run folder.")] = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", "-r", help="Run id or run folder.", autocompletion=complete_run),
+    ] = None,
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="A .pt checkpoint file.")
     ] = None,

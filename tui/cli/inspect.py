@@ -14,6 +14,8 @@ import typer
 from rich.text import Text
 
 from engine.analysis import AnalysisError
+from tui.cli.completion import complete_run, complete_view
+from tui.cli.json_output import JsonOption, print_json
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 
 if TYPE_CHECKING:
@@ -167,8 +169,13 @@ def _embeddings(
 
 
 def inspect(
-    run: Annotated[str, typer.Argument(help="Run id, run folder or .pt file.")],
-    view: Annotated[str, typer.Option(help="|".join(VIEWS))] = "surprise",
+    run: Annotated[
+        str,
+        typer.Argument(help="Run id, run folder or .pt file.", autocompletion=complete_run),
+    ],
+    view: Annotated[
+        str, typer.Option(help="|".join(VIEWS), autocompletion=complete_view)
+    ] = "surprise",
     text: Annotated[
         Path | None,
         typer.Option("--text", help="A UTF-8 file to inspect (default: the validation split)."),
@@ -188,6 +195,7 @@ def inspect(
     feature: Annotated[str, typer.Option(help="Cells: rank for this feature only.")] = "",
     rows: Annotated[int, typer.Option(help="Timeline: most evaluations shown (0 = all).")] = 24,
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML page.")] = None,
+    json_: JsonOption = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """See inside a trained model: surprise, attention, cells, embeddings, timeline."""
@@ -214,7 +222,14 @@ def inspect(
             "" if view in ("embeddings", "timeline") else _text(model, tokenizer, cfg, text, opts)
         )
         width = min(out.width, 120)
-        blocks = build_view(model, tokenizer, cfg, run_dir, body, opts, color=color, width=width)
+        if json_:
+            from tui.cli.inspect_json import view_json
+
+            data = view_json(model, tokenizer, cfg, run_dir, body, opts)
+        else:
+            blocks = build_view(
+                model, tokenizer, cfg, run_dir, body, opts, color=color, width=width
+            )
         if html is not None:
             from tui.cli.inspect_html import write_html
 
@@ -222,8 +237,11 @@ def inspect(
                 model, tokenizer, cfg, run_dir, body, opts, color=True, width=100
             )
             write_html(html, f"llmv0 inspect {view}: {run_dir.name}", html_blocks)
-    for block in blocks:
-        out.print(block, soft_wrap=True)
-        out.print()
+    if json_:
+        print_json(data)
+    else:
+        for block in blocks:
+            out.print(block, soft_wrap=True)
+            out.print()
     if html is not None:
         err.print(f"Wrote {html}", markup=False)

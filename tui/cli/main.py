@@ -6,18 +6,21 @@ torch only inside the commands that need it, so ``--help`` stays instant.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from engine.errors import UserError
+from tui.cli.completion import complete_config_key, complete_preset, complete_run
 from tui.cli.control import control as remote_control
 from tui.cli.experiments import register as register_experiments
 from tui.cli.generate import generate as generate_cmd
 from tui.cli.inspect import inspect as inspect_cmd
+from tui.cli.json_output import JsonOption, print_json
 from tui.cli.sweep import register as register_sweep
 from tui.cli.train import build_config, download_progress
 from tui.cli.train import register as register_train
@@ -53,8 +56,12 @@ register_train(app)  # first: `llmv0 --help` lists the commands in the order the
 
 @app.command("eval")
 def evaluate_cmd(
-    run: Annotated[str, typer.Argument(help="Run id, run folder or .pt file.")],
+    run: Annotated[
+        str,
+        typer.Argument(help="Run id, run folder or .pt file.", autocompletion=complete_run),
+    ],
     split: Annotated[str, typer.Option(help="'val' or 'train'.")] = "val",
+    json_: JsonOption = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Loss, perplexity and bits per character over a whole split."""
@@ -76,14 +83,28 @@ def evaluate_cmd(
         metrics = evaluate(
             model, getattr(splits, split), cfg.seq_length, char_lengths=tokenizer.char_lengths()
         )
+    unit = "char" if cfg.tokenizer == "char" else "token"
+    if json_:
+        print_json(
+            {
+                "run": run,
+                "split": split,
+                "loss": metrics.loss,
+                "loss_unit": f"nats/{unit}",
+                "perplexity": metrics.perplexity,
+                "bits_per_char": metrics.bits_per_char,
+                "windows": metrics.windows,
+                "seq_length": cfg.seq_length,
+                "tokens": metrics.tokens,
+                "chars": metrics.chars or metrics.tokens,
+            }
+        )
+        return
     out.print(
         metrics_table(
             f"{run} on the {split} split",
             [
-                (
-                    f"loss (nats/{'char' if cfg.tokenizer == 'char' else 'token'})",
-                    f"{metrics.loss:.4f}",
-                ),
+                (f"loss (nats/{unit})", f"{metrics.loss:.4f}"),
                 ("perplexity", format_metric(metrics.perplexity)),
                 ("bits per character", f"{metrics.bits_per_char:.4f}"),
                 ("windows x length", f"{metrics.windows:,} x {cfg.seq_length}"),
@@ -96,7 +117,7 @@ def evaluate_cmd(
 
 @app.command()
 def plot(
-    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    run: Annotated[str, typer.Argument(help="Run id or run folder.", autocompletion=complete_run)],
     png: Annotated[Path | None, typer.Option("--png", help="Also write a PNG picture.")] = None,
     runs_dir: RunsDir = None,
 ) -> None:
@@ -128,7 +149,7 @@ def plot(
 
 @app.command()
 def report(
-    run: Annotated[str, typer.Argument(help="Run id or run folder.")],
+    run: Annotated[str, typer.Argument(help="Run id or run folder.", autocompletion=complete_run)],
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Markdown file [default: <run>/report.md].")
     ] = None,
@@ -157,9 +178,18 @@ def report(
 @app.command()
 def config(
     config_file: Annotated[
-        str | None, typer.Option("--config", "-c", help="Config file or preset to start from.")
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file or preset to start from.",
+            autocompletion=complete_preset,
+        ),
     ] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="key=value")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="key=value", autocompletion=complete_config_key),
+    ] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Write the result here.")] = None,
     markdown: Annotated[
         bool, typer.Option("--markdown", help="Print the config reference table (docs/config.md).")
@@ -167,10 +197,11 @@ def config(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the JSON schema of a config file.")
     ] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Every config field with its value, allowed range and description; validate or save."""
     from engine.config.files import list_presets, save_config
-    from engine.config.schema import LIVE_FIELDS, RunConfig, field_range
+    from tui.cli.config_view import check_corpus, config_json, config_view
 
     if markdown or schema:
         from tui.cli.config_reference import json_schema, markdown_table
@@ -180,22 +211,18 @@ def config(
 
     with user_errors():
         cfg = build_config(config_file, set_)
+        if save is None:
+            check_corpus(cfg)  # validating means what train would refuse is refused here
     if save is not None:
         with user_errors():
             save_config(cfg, save, label="--save")
         out.print(f"Wrote {save}", markup=False)
         return
-    table = Table(title="Config fields (live = can change during a run)")
-    for column in ("field", "value", "allowed", "description"):
-        # Field names never wrap: they are what users copy into --set.
-        table.add_column(column, overflow="fold", no_wrap=column == "field")
-    for name, info in RunConfig.model_fields.items():
-        live = " [cyan](live)[/]" if name in LIVE_FIELDS else ""
-        table.add_row(
-            name, repr(getattr(cfg, name)), field_range(name), (info.description or "") + live
-        )
-    out.print(table)
-    out.print(f"Presets: {', '.join(list_presets()) or 'none'}")
+    if json_:
+        print_json(config_json(cfg))
+        return
+    out.print(config_view(cfg, out.width))
+    out.print(f"Presets: {', '.join(list_presets()) or 'none'}", markup=False)
 
 
 app.command("generate")(generate_cmd)
@@ -205,9 +232,53 @@ register_experiments(app)
 register_sweep(app)
 
 
+def _closed_pipe(exc: BaseException) -> bool:
+    """Whether ``exc`` (a SystemExit) came from writing to a pipe whose reader had gone.
+
+    Typer's copy of click turns EPIPE into exit 1, and so does Rich's console
+    (``on_broken_pipe``); both raise their SystemExit while handling the OSError.
+    """
+    cause = exc.__context__
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno == errno.EPIPE:
+            return True
+        cause = cause.__context__
+    return False
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush has nowhere to fail.
+
+    The recipe of Python's docs ("Note on SIGPIPE", the signal module).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _flush_stdout() -> None:
+    """Flush now, not at exit, where a closed pipe would print "Exception ignored"."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()  # the command's own exit code stands
+
+
 def main() -> None:
-    """Entry point of ``llmv0``."""
-    app(prog_name="llmv0")  # also names its shell completion, however it was started
+    """Entry point of ``llmv0``.
+
+    A reader that closes the pipe early (``llmv0 config | head -1``) got what it wanted: exit
+    0 and no message, as git and cat do, so ``set -o pipefail`` scripts do not fail and exit 1
+    keeps meaning "a run failed".
+    """
+    try:
+        app(prog_name="llmv0")  # also names its shell completion, however it was started
+    except SystemExit as exc:
+        if exc.code not in (0, None) and _closed_pipe(exc):
+            _stdout_to_devnull()
+            sys.exit(0)
+        _flush_stdout()
+        raise
+    _flush_stdout()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,36 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+PIPE_WIDTH = 100_000
+"""Columns a console has when it writes to a pipe or file: as many as its content needs."""
+
+
+class CliConsole(Console):
+    """A Rich console that never cuts or folds text when it does not write to a terminal.
+
+    Rich takes the width of whatever terminal it finds (stdin's, even when stdout is a pipe),
+    else 80 columns, and fits tables into it: ``llmv0 runs | cat`` showed "fini…" for
+    "finished" and split long values mid-word. A script reading the output needs every value
+    whole, so off a terminal the console is as wide as its content; tables keep their natural
+    width. An explicit width (``COLUMNS``, ``width=``) still wins.
+    """
+
+    def _size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(PIPE_WIDTH, size.height)
+        return size
+
+    size = property(_size, Console.size.fset)  # type: ignore[assignment]
+
+
+# No emoji codes either: ":smile:" in a run name or a prompt is text, like "[bold]".
+out = CliConsole(highlight=False, emoji=False)
+err = CliConsole(stderr=True, highlight=False, emoji=False)
 
 RunsDir = Annotated[
     Path | None,
