@@ -19,7 +19,7 @@ from textual.app import App
 from engine import events as ev
 from engine.run.summary import default_runs_dir
 from tui.dashboard import textual_fixes  # noqa: F401  (Textual bugs worked around; see the module)
-from tui.dashboard.commands import DashboardCommands
+from tui.dashboard.commands import DashboardCommands, open_palette
 from tui.dashboard.keys import bindings
 from tui.dashboard.model_source import GenerationModel
 from tui.dashboard.screens.help import HelpScreen, key_rows
@@ -97,6 +97,9 @@ class Dashboard(App[int]):
             self.screen.show_size(width, height)
         elif not small and on_notice:
             self.pop_screen()
+
+    def action_command_palette(self) -> None:
+        open_palette(self)  # one palette at a time, never over the size notice (commands.py)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -3,17 +3,25 @@
 Every entry calls an action the keys also reach (on the main screen, named by
 :class:`PaletteActions`), so the palette is a way to find them, not a second implementation.
 Textual's own commands (theme, keys, quit) stay beside these.
+
+:func:`open_palette` opens :class:`DashboardPalette`, Textual's palette made safe against keys
+and resizes that come faster than it opens and closes (the every-key fuzz crashed it three
+ways; tests/tui/test_palette_findings.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.app import App
+from textual.await_complete import AwaitComplete
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
 
 from engine.config.files import list_presets
+from tui.dashboard.screens.too_small import TooSmallScreen
 from tui.dashboard.widgets.charts.metric_grid import METRICS
 
 Command = tuple[str, Callable[[], object], str]  # title, callback, help line
@@ -94,3 +102,41 @@ class DashboardCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)
+
+
+class DashboardPalette(CommandPalette):
+    """Textual's command palette, closed only while it is the top screen, and with page keys
+    that cannot crash it."""
+
+    def dismiss(self, result: object = None) -> AwaitComplete:
+        # Textual's dismiss pops the top screen, whichever it is. A key read before a resize
+        # brought the size notice over the palette acts after it: it closed the notice, and
+        # the palette's own close then popped the main screen (ScreenStackError). The notice
+        # goes first; the palette's Escape then closes it.
+        if not self.is_active:
+            return AwaitComplete.nothing()
+        return super().dismiss(result)
+
+    def _select_or_command(self, event: object = None) -> None:
+        if self.is_active:  # as dismiss: a command runs only from the palette the user sees
+            super()._select_or_command(event)  # type: ignore[arg-type]
+
+    def _action_command_list(self, action: str) -> None:
+        # Textual 8.2.8: OptionList._move_page reads its line map before the list has been
+        # laid out (Page Up typed right after ctrl+p): KeyError 0. The key then does nothing.
+        with contextlib.suppress(KeyError):
+            super()._action_command_list(action)
+
+
+def open_palette(app: App[object]) -> None:
+    """ctrl+p: the palette, unless one is open already or the terminal is too small.
+
+    Textual checks only the top screen for an open palette: one under the size notice got a
+    second palette with the same id, which crashed the app (DuplicateIds). Over the notice,
+    nothing can be used, and a palette there kept the notice under it after a resize.
+    """
+    if isinstance(app.screen, TooSmallScreen) or not app.use_command_palette:
+        return
+    if any(isinstance(screen, CommandPalette) for screen in app.screen_stack):
+        return
+    app.push_screen(DashboardPalette(id="--command-palette"))
