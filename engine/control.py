@@ -2,7 +2,10 @@
 
 Because commands apply at step boundaries, a checkpoint is always consistent. The TUI, the
 CLI's Ctrl-C handler and other processes (through the run's commands file,
-engine.run.commands_file) all speak through :class:`Control`.
+engine.run.commands_file) all speak through :class:`Control`. Before the first step there is
+no step boundary: the phases that prepare a run (download, encoding, BPE training) ask
+:meth:`Control.stop_requested` between chunks of their work and give up with
+:class:`Cancelled`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ class Command:
 COMMAND_KINDS = frozenset({"pause", "resume", "stop", "save", "set", "sample"})
 
 
+class Cancelled(Exception):
+    """A stop came before the run's first step: ``phase`` (what the run was doing, such as
+    "encoding corpus.txt (52.0 MB)") was abandoned and nothing of it was kept."""
+
+    def __init__(self, phase: str) -> None:
+        self.phase = phase
+        super().__init__(f"stopped while {phase}")
+
+
 class Control:
     """A queue of commands plus helpers that name them; safe to call from any thread."""
 
@@ -32,11 +44,16 @@ class Control:
         # call stop() even when the signal lands while this thread is inside get() (a Queue
         # would deadlock on its own non-reentrant lock there).
         self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        # A plain flag, not a threading.Event: Event.set takes a non-reentrant lock, and a
+        # signal handler may call stop() on the thread that is inside it.
+        self._stop_requested = False
 
     def send(self, command: Command) -> None:
         """Queue a command; it applies after the current optimizer step."""
         if command.kind not in COMMAND_KINDS:
             raise ValueError(f"unknown command {command.kind!r}; expected {sorted(COMMAND_KINDS)}")
+        if command.kind == "stop":
+            self._stop_requested = True
         self._queue.put(command)
 
     def pause(self) -> None:
@@ -62,6 +79,11 @@ class Control:
     def set(self, name: str, value: Any) -> None:
         """Change a live-editable config field (see engine.config.schema.LIVE_FIELDS)."""
         self.send(Command("set", name, value))
+
+    def stop_requested(self) -> bool:
+        """Whether a stop was asked for (it stays asked): the phases before the first step,
+        which have no step boundary to wait for, poll this between chunks of their work."""
+        return self._stop_requested
 
     def get(self, timeout: float | None = None) -> Command | None:
         """Next command, waiting up to ``timeout`` seconds (None: don't wait)."""

@@ -12,9 +12,11 @@ from __future__ import annotations
 import heapq
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import pairwise
 from typing import Any
+
+from engine.text.chunks import Check, no_check, pretokens_in_chunks
 
 # GPT-2's split, written for the stdlib ``re`` ([^\W\d_] is "a letter"), plus a catch-all.
 PRETOKEN_PATTERN = r"'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|_+|\s+(?!\S)|\s+|[\s\S]"
@@ -89,6 +91,18 @@ class BPETokenizer:
             out.extend(self._encode_word(word))
         return out
 
+    def encode_chunks(self, text: str) -> Iterator[list[int]]:
+        """The ids :meth:`encode` gives, a chunk of the text at a time (cut between
+        pre-tokens, so the ids are the same), so that a long encoding can be stopped."""
+        if self.pattern != PRETOKEN_PATTERN:  # the cuts are safe for this pattern only
+            yield self.encode(text)
+            return
+        for words in pretokens_in_chunks(self._split, text):
+            out: list[int] = []
+            for word in words:
+                out.extend(self._encode_word(word))
+            yield out
+
     def unknown(self, text: str) -> list[str]:
         """Always empty: every character is made of bytes the vocabulary has."""
         return []
@@ -132,7 +146,9 @@ class BPETokenizer:
         return cls([tuple(pair) for pair in data["merges"]], data.get("pattern", PRETOKEN_PATTERN))
 
 
-def train_bpe(text: str, vocab_size: int, pattern: str = PRETOKEN_PATTERN) -> BPETokenizer:
+def train_bpe(
+    text: str, vocab_size: int, pattern: str = PRETOKEN_PATTERN, check: Check = no_check
+) -> BPETokenizer:
     """Learn up to ``vocab_size - 256`` merges from ``text``.
 
     Each distinct pre-token is counted once with its frequency; each merge takes the most
@@ -143,12 +159,23 @@ def train_bpe(text: str, vocab_size: int, pattern: str = PRETOKEN_PATTERN) -> BP
     Training stops early when no adjacent pair occurs twice (a small corpus), so the
     tokenizer's ``vocab_size`` may be below the one asked for.
 
+    ``check`` is called between chunks of the counting and between merges (a stop raises
+    through it).
+
     Raises:
         ValueError: ``vocab_size`` is below 256 (the byte alphabet).
     """
     if vocab_size < MIN_VOCAB:
         raise ValueError(f"a byte-level BPE vocabulary needs at least 256 tokens, not {vocab_size}")
-    counts = Counter(re.findall(pattern, text))
+    counts: Counter[str] = Counter()
+    split = re.compile(pattern)
+    # The cuts between chunks are safe for the default pattern only.
+    pieces = (
+        pretokens_in_chunks(split, text) if pattern == PRETOKEN_PATTERN else [split.findall(text)]
+    )
+    for words in pieces:
+        check()
+        counts.update(words)
     words: list[list[int]] = [list(_utf8(w)) for w in counts]
     freqs: list[int] = list(counts.values())
 
@@ -164,6 +191,7 @@ def train_bpe(text: str, vocab_size: int, pattern: str = PRETOKEN_PATTERN) -> BP
 
     merges: list[tuple[int, int]] = []
     while len(merges) < vocab_size - MIN_VOCAB and heap:
+        check()
         neg, pair = heapq.heappop(heap)
         if pair_counts.get(pair, 0) != -neg:
             continue  # stale: the count changed since this entry was pushed

@@ -18,11 +18,16 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from engine.errors import UserError
 from engine.safe_files import read_bytes_limited, special_file_problem
+from engine.text.chunks import Check, no_check
+
+if TYPE_CHECKING:
+    from engine.text.tokenizer import Tokenizer
 
 MAX_CORPUS_BYTES = 8 * 1024**3
 """Corpora are decoded whole into memory; a file larger than this is refused, unread."""
@@ -52,11 +57,13 @@ def download_corpus(
     sha256: str | None = SHAKESPEARE_SHA256,
     progress: Progress | None = None,
     timeout: float = 30.0,
+    check: Check = no_check,
 ) -> Path:
     """Download ``url`` to ``target`` atomically, checking its sha256.
 
     The bytes go to a temporary file in the same folder, are fsynced, checked, then renamed
-    over ``target``; a failed or interrupted download leaves no partial corpus behind.
+    over ``target``; a failed or interrupted download (``check``, called between chunks,
+    raises to stop it) leaves no partial corpus behind.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -70,6 +77,7 @@ def download_corpus(
                     total = int(length) if length and length.isdigit() else None
                     done = 0
                     while chunk := resp.read(64 * 1024):
+                        check()
                         out.write(chunk)
                         digest.update(chunk)
                         done += len(chunk)
@@ -101,12 +109,14 @@ def resolve_corpus(
     data_dir: Path | None = None,
     progress: Progress | None = None,
     url: str | None = None,
+    check: Check = no_check,
 ) -> Path:
-    """The local path of ``data_file``, downloading Tiny Shakespeare into the cache if needed."""
+    """The local path of ``data_file``, downloading Tiny Shakespeare into the cache if needed
+    (``check`` between the download's chunks)."""
     if data_file == SHAKESPEARE_NAME:
         cached = (data_dir or default_data_dir()) / SHAKESPEARE_NAME
         if not cached.exists():
-            download_corpus(cached, url or SHAKESPEARE_URL, progress=progress)
+            download_corpus(cached, url or SHAKESPEARE_URL, progress=progress, check=check)
         return cached
     path = Path(data_file).expanduser()
     if not path.exists():
@@ -175,6 +185,25 @@ def read_corpus(path: Path) -> str:
             f"`iconv -f latin1 -t utf-8 {path.name} > {path.stem}-utf8.txt`."
         ) from None
     return text
+
+
+def describe(path: Path, size: int) -> str:
+    """``corpus.txt (52.0 MB)``: a corpus as the phase lines name it."""
+    return f"{path.name} ({size / 1e6:.1f} MB)"
+
+
+def encode_corpus(tokenizer: Tokenizer, text: str, check: Check = no_check) -> torch.Tensor:
+    """The token ids of ``text`` as a 1-D int64 tensor, encoded a chunk at a time with
+    ``check`` between chunks: one call over a 50 MB corpus took seconds that no signal
+    could interrupt (issue 28). Raises what the tokenizer's encoding raises."""
+    parts = []
+    for ids in tokenizer.encode_chunks(text):
+        check()
+        parts.append(torch.tensor(ids, dtype=torch.long))
+    check()
+    if not parts:
+        return torch.empty(0, dtype=torch.long)
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 @dataclass

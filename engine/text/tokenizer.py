@@ -8,11 +8,12 @@ never silently changes; the byte-level BPE tokenizer has no unknown characters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal, Protocol
 
 from engine.errors import UserError
 from engine.text.bpe import BPETokenizer, train_bpe
+from engine.text.chunks import Check, char_chunks, no_check
 
 
 class UnknownCharactersError(UserError, ValueError):
@@ -37,6 +38,10 @@ class Tokenizer(Protocol):
     def vocab_size(self) -> int: ...
 
     def encode(self, text: str) -> list[int]: ...
+
+    def encode_chunks(self, text: str) -> Iterator[list[int]]:
+        """The ids of ``encode(text)``, a chunk at a time (a long corpus stays stoppable)."""
+        ...
 
     def decode(self, ids: Iterable[int]) -> str: ...
 
@@ -69,9 +74,13 @@ class CharTokenizer:
         self.stoi = {c: i for i, c in enumerate(self.chars)}
 
     @classmethod
-    def from_text(cls, text: str) -> CharTokenizer:
-        """The vocabulary of every character in ``text``."""
-        return cls(set(text))
+    def from_text(cls, text: str, check: Check = no_check) -> CharTokenizer:
+        """The vocabulary of every character in ``text`` (``check`` between chunks)."""
+        chars: set[str] = set()
+        for chunk in char_chunks(text):
+            check()
+            chars.update(chunk)
+        return cls(chars)
 
     @property
     def vocab_size(self) -> int:
@@ -87,6 +96,16 @@ class CharTokenizer:
         if missing:
             raise UnknownCharactersError(missing, self.preview())
         return [self.stoi[c] for c in text]
+
+    def encode_chunks(self, text: str) -> Iterator[list[int]]:
+        """The ids of :meth:`encode`, a chunk at a time; raises UnknownCharactersError
+        listing the unknown characters of the first chunk that has any."""
+        stoi = self.stoi
+        for chunk in char_chunks(text):
+            try:
+                yield [stoi[c] for c in chunk]
+            except KeyError:
+                raise UnknownCharactersError(self.unknown(chunk), self.preview()) from None
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[i] for i in ids)
@@ -111,13 +130,14 @@ class CharTokenizer:
 
 
 def build_tokenizer(
-    kind: Literal["char", "bpe"], text: str, bpe_vocab_size: int = 1024
+    kind: Literal["char", "bpe"], text: str, bpe_vocab_size: int = 1024, check: Check = no_check
 ) -> CharTokenizer | BPETokenizer:
-    """The tokenizer a run's config asks for, built from the corpus ``text``."""
+    """The tokenizer a run's config asks for, built from the corpus ``text`` (``check``
+    between chunks of the work)."""
     if kind == "char":
-        return CharTokenizer.from_text(text)
+        return CharTokenizer.from_text(text, check)
     if kind == "bpe":
-        return train_bpe(text, bpe_vocab_size)
+        return train_bpe(text, bpe_vocab_size, check=check)
     raise ValueError(f"unknown tokenizer {kind!r}; expected 'char' or 'bpe'")
 
 

@@ -27,14 +27,24 @@ from engine.run import checkpoint as ckpt
 from engine.run.checkpoint_check import BadField, check_optimizer
 from engine.run.folder import BEST, RunFolder, existing_run, folder_for_id
 from engine.run.lock import lock_is_live
-from engine.text.corpus import CorpusError, Progress, read_corpus, resolve_corpus, split_tokens
+from engine.text.corpus import (
+    CorpusError,
+    Progress,
+    describe,
+    encode_corpus,
+    read_corpus,
+    resolve_corpus,
+    split_tokens,
+)
 from engine.text.tokenizer import (
     Tokenizer,
+    UnknownCharactersError,
     build_tokenizer,
     tokenizer_from_dict,
 )
 from engine.train.memory_check import check_fits
 from engine.train.optim import build_optimizer
+from engine.train.phases import Phases
 from engine.train.state import TrainState
 
 
@@ -228,22 +238,41 @@ def prepare_data(
     data_dir: Any,
     progress: Progress | None,
     saved_tokenizer: dict[str, Any] | None,
+    phases: Phases | None = None,
 ) -> RunData:
-    """Resolve and read the corpus, build (or restore) the tokenizer, encode and split."""
-    path = resolve_corpus(cfg.data_file, data_dir, progress)
+    """Resolve and read the corpus, build (or restore) the tokenizer, encode and split.
+
+    Each phase goes through ``phases``: named once it takes a while, and given up with
+    engine.control.Cancelled when a stop is asked for (nothing of it is kept).
+    """
+    phases = phases or Phases()
+    check = phases.begin(f"downloading {cfg.data_file}")
+    path = resolve_corpus(cfg.data_file, data_dir, progress, check=check)
+    size = _size(path)
+    name = describe(path, size)
+    # One read call, nothing to check inside it: named at once when it may be slow.
+    phases.begin(f"reading {name}", say_now=size >= READ_SAY_BYTES)
     text = read_corpus(path)
     if saved_tokenizer is not None:
         tokenizer = tokenizer_from_dict(saved_tokenizer)
-        missing = tokenizer.unknown(text)
-        if missing:
-            raise CorpusError(
-                f"The corpus {path} now has characters the resumed model never saw "
-                f"({', '.join(repr(c) for c in missing[:10])}): it changed since the run "
-                "started. Restore the original file or start a new run."
-            )
     else:
-        tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size)
-    tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+        what = (
+            "training the BPE tokenizer on"
+            if cfg.tokenizer == "bpe"
+            else "listing the characters of"
+        )
+        check = phases.begin(f"{what} {name}")
+        tokenizer = build_tokenizer(cfg.tokenizer, text, cfg.bpe_vocab_size, check)
+    check = phases.begin(f"encoding {name}")
+    try:
+        tokens = encode_corpus(tokenizer, text, check)
+    except UnknownCharactersError as exc:  # only a restored vocabulary can miss any
+        raise CorpusError(
+            f"The corpus {path} now has characters the resumed model never saw "
+            f"({', '.join(repr(c) for c in exc.chars[:10])}): it changed since the run "
+            "started. Restore the original file or start a new run."
+        ) from None
+    del text  # the tokens replace it: free it before the splits copy them
     splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
     return RunData(
         tokenizer=tokenizer,
@@ -251,6 +280,17 @@ def prepare_data(
         val=splits.val,
         char_lengths=torch.tensor(tokenizer.char_lengths(), dtype=torch.long),
     )
+
+
+READ_SAY_BYTES = 64 * 1024**2
+"""A corpus this large is named before it is read (about half a second from a cold disk)."""
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # read_corpus explains it
+        return 0
 
 
 @dataclass

@@ -29,6 +29,7 @@ from engine.runtime.threads import ThreadTuner, usable_cores
 from engine.text.corpus import Progress
 from engine.train.budget import RunClock
 from engine.train.outlet import EventOutlet
+from engine.train.phases import Phases
 from engine.train.setup import RunData, prepare_data
 from engine.train.timing import RunTiming
 
@@ -49,6 +50,7 @@ def prepare_run(
     data_dir: Path | None,
     progress: Progress | None,
     saved_tokenizer: dict | None,
+    phases: Phases | None = None,
 ) -> Prepared:
     """Device, CPU threads, seed and the corpus: everything that can fail on the user's
     inputs, done before the run folder is touched.
@@ -59,6 +61,8 @@ def prepare_run(
         data_dir: corpus cache (None: the default).
         progress: callback for the corpus download (main rank only).
         saved_tokenizer: a resumed run's tokenizer, so the vocabulary stays the same.
+        phases: names the long phases and gives them up when a stop comes (raising
+            engine.control.Cancelled); None: silent and unstoppable.
     """
     device = dist.init(group, select_device(cfg.device))
     dtype = select_dtype(cfg, device)
@@ -72,10 +76,10 @@ def prepare_run(
             cpu_note = "cpu threads: chosen by measuring training steps (1 to the cores)"
     torch.manual_seed(cfg.seed)
     if group.is_main:  # the main rank downloads the corpus; the others wait for it
-        data = prepare_data(cfg, data_dir, progress, saved_tokenizer)
+        data = prepare_data(cfg, data_dir, progress, saved_tokenizer, phases)
     dist.barrier(group)
     if not group.is_main:
-        data = prepare_data(cfg, data_dir, None, saved_tokenizer)
+        data = prepare_data(cfg, data_dir, None, saved_tokenizer, phases)
     return Prepared(device, dtype, data, cpu_note)
 
 

@@ -23,7 +23,7 @@ from engine import events as ev
 from engine.analysis import timeline
 from engine.analysis.evaluate import evaluate
 from engine.config.schema import RunConfig
-from engine.control import Control
+from engine.control import Cancelled, Control
 from engine.events import Event, Sink
 from engine.run import checkpoint as ckpt
 from engine.run.commands_file import CommandFile
@@ -40,6 +40,7 @@ from engine.train.commands import CommandHandler, StopRequested
 from engine.train.evaluator import Evaluator, sample_now
 from engine.train.optim import Schedule, default_schedule
 from engine.train.outlet import EventOutlet
+from engine.train.phases import Phases
 from engine.train.setup import (
     ModelState,
     RunData,
@@ -108,6 +109,7 @@ class Trainer:
         if resume is None and self.dist.is_main:
             refuse_used_folder(self.folder)
         self.error: BaseException | None = None  # what ended the run, when it failed
+        self.cancelled: Cancelled | None = None  # a stop before the first step, nothing kept
         self._left = "aborted"  # how this rank leaves its group: its leave line says it
         self.state = TrainState()
         self.total_steps = 0
@@ -155,17 +157,31 @@ class Trainer:
         self._t0 = time.perf_counter()
         self.clock = RunClock(self._clock_fn, self._timing_state.get("clock"))
         self._outlet.sink = sink
+        control = control or Control()
+        # The phases before the first step are named when slow and given up on a stop. Not
+        # in a data-parallel run: the other ranks wait for rank 0 in a barrier no stop can
+        # reach, so all of them stop together at the first step instead.
+        phases = Phases(
+            lambda text: self._publish(ev.RunNotice("preparing", text)),
+            None if self.dist.enabled else control.stop_requested,
+        )
         try:
             if self.dist.enabled:  # join the group first: rank 0 names the run for all ranks
                 self._join_group()
             # Inputs first (device, corpus): a run that cannot start leaves no run folder.
-            data, cpu_note = self._prepare()
+            data, cpu_note = self._prepare(phases)
+            phases.begin("opening the run folder")  # a stop while preparing ends here
             if self.dist.is_main:  # raises RunLockedError when another trainer has it
                 self._run_lock, self._outlet.runlog = run_start.open_run_folder(
                     self.run_dir, self.folder.events_path
                 )
-            self._setup(data, cpu_note, control or Control())
+            self._setup(data, cpu_note, control)
             return self._train()
+        except Cancelled as exc:  # before the run folder: nothing was written
+            self.cancelled = exc
+            message = f"{exc}, before the first step: nothing was saved"
+            self._publish(ev.RunNotice("stopped", message, self.state.step))
+            return self._finish("stopped")
         except Exception as exc:
             self.error = exc
             return self._fail(failure_message(exc, self.run_dir, self.run_id))
@@ -222,13 +238,14 @@ class Trainer:
             self.folder = RunFolder(self.run_dir)
             self.checkpointer = Checkpointer(self.folder, self.run_id, self.dist, self._publish)
 
-    def _prepare(self) -> tuple[RunData, str | None]:
+    def _prepare(self, phases: Phases) -> tuple[RunData, str | None]:
         """Device, threads, seed and corpus (engine.train.start.prepare_run)."""
         payload = self._resume_payload
         saved_tokenizer = payload["tokenizer"] if payload is not None else None
         prepared = run_start.prepare_run(
-            self.config, self.dist, self.data_dir, self.download_progress, saved_tokenizer
-        )
+            self.config, self.dist, self.data_dir, self.download_progress, saved_tokenizer,
+            phases,
+        )  # fmt: skip
         self.device, self.dtype = prepared.device, prepared.dtype
         return prepared.data, prepared.cpu_note
 

@@ -182,7 +182,9 @@ def train(
         # script's `llmv0 train && llmv0 eval` stops here. A stop asked for by
         # `llmv0 control RUN stop` or the dashboard returns 0.
         code = 128 + interrupted["signal"]
-    if not isinstance(result, RunFailed) and trainer.dist.is_main:
+    if trainer.cancelled is not None:  # stopped before the first step: nothing to resume
+        code = 128 + interrupted.get("signal", signal.SIGINT)
+    elif not isinstance(result, RunFailed) and trainer.dist.is_main:
         out.print(
             f"Resume with: llmv0 train --resume {trainer.run_id}    "
             f"Sample with: llmv0 generate --run {trainer.run_id}"
@@ -206,7 +208,7 @@ def stop_on_signals(control: Control) -> Iterator[dict[str, int]]:
         if interrupted["count"] > 1:
             raise KeyboardInterrupt
         out.print(
-            "\n[yellow]Stopping: saving a checkpoint after this step "
+            "\n[yellow]Stopping: saving a checkpoint after this step, if training has begun "
             "(Ctrl-C again to abort without saving)...[/]"
         )
         control.stop()
