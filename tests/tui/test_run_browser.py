@@ -123,12 +123,13 @@ async def test_browser_lists_runs_with_states(runs: Path, fake_factory) -> None:
         table = browser.query_one(DataTable)
         assert table.row_count == 5
         cells = {str(table.get_row_at(i)[1]): table.get_row_at(i) for i in range(5)}
-        _, _, model, detail, steps, best, _, _ = cells["b-gpt-done"]
+        # Columns by priority: mark, run, state, best val, steps, model, config, tags.
+        _, _, _, best, steps, model, detail, _ = cells["b-gpt-done"]
         assert model == "gpt" and detail.startswith("1L 2H 16d")
         assert steps == "20/20" and best != "—"
-        assert cells["a-lstm-done"][3].startswith("1x32 emb 16")
+        assert cells["a-lstm-done"][6].startswith("1x32 emb 16")
         assert cells["c-stopped"][4] == "10/30"
-        assert str(cells["d-interrupted"][6]) == "interrupted"
+        assert str(cells["d-interrupted"][2]) == "interrupted"
 
         # Resume is refused for a finished run (nothing to resume) and keeps the browser.
         await cursor_to(pilot, browser, "a-lstm-done")

@@ -22,6 +22,25 @@ STATE_STYLES = {
     "failed": "bold red",
     "unknown": "dim",
 }
+# The browser's columns, most wanted first: a narrow terminal drops them from the end, so at
+# 80 columns a run's state and best validation loss still show (the mark column comes first
+# whatever the width: space marks runs for the overlay).
+COLUMNS = ("", "run", "state", "best val", "steps", "model", "config", "tags")
+CELL_PADDING = 2  # a DataTable cell's padding, one column each side
+
+
+def columns_that_fit(widths: list[int], room: int) -> int:
+    """How many of the columns (content ``widths``, in priority order) fit in ``room`` cells;
+    always the first two (mark and run id), so a run can be named at any width."""
+    used, count = 0, 0
+    for width in widths:
+        used += width + CELL_PADDING
+        if used > room and count >= 2:
+            break
+        count += 1
+    return count
+
+
 SORTS = ("-started", "best_val", "state", "model", "run", "-steps")
 """The order s cycles through (names from engine.experiments.records.SORT_FIELDS): newest first,
 then best validation loss first, ..."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -60,6 +61,25 @@ def key_rows(bindings: list[Binding]) -> list[tuple[str, str]]:
     return out + TEXT_BOX_KEYS
 
 
+def key_column_width(rows: list[tuple[str, str]]) -> int:
+    """The help's key column: as wide as its widest single key ("shift+right"); a longer
+    list of alternatives ("Enter / a / r / space / o / c") wraps between its keys."""
+    return max(len("Key"), *(len(k) for keys, _ in rows for k in keys.split(" / ")))
+
+
+def wrap_keys(keys: str, width: int) -> list[str]:
+    """``keys`` ("a / b / c") in lines of at most ``width``, broken after a " /"."""
+    lines: list[str] = []
+    for key in keys.split(" / "):
+        if lines and len(lines[-1]) + len(" / ") + len(key) <= width:
+            lines[-1] += f" / {key}"
+        else:
+            if lines:
+                lines[-1] += " /"
+            lines.append(key)
+    return lines
+
+
 def keys_markdown(rows: list[tuple[str, str]]) -> str:
     """The key table as Markdown (tui/dashboard/KEYS.md, pasted into the README; a test keeps
     it true)."""
@@ -83,11 +103,14 @@ class HelpScreen(DismissOnce, ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
+        # The key column as wide as its widest key (it was 31 wide for one-letter keys: the
+        # width of the longest list of alternatives, which now wraps).
+        width = key_column_width(self.rows)
         table = Table(title="llmv0-tui keys", expand=True, show_edge=False)
-        table.add_column("Key", style="bold cyan", no_wrap=True)
-        table.add_column("Action")
+        table.add_column("Key", style="bold cyan", no_wrap=True, width=width)
+        table.add_column("Action", ratio=1)
         for keys, description in self.rows:
-            table.add_row(keys, description)
+            table.add_row(Text("\n".join(wrap_keys(keys, width))), Text(description))
         with VerticalScroll(id="help-box"):
             yield Static(table)
             yield Static(

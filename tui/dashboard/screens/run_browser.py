@@ -28,22 +28,20 @@ from engine.experiments.records import parse_filter
 from engine.run.folder import RunFolder
 from engine.run.state import LIVE, RESUMABLE
 from tui.dashboard.run_rows import (
+    COLUMNS,
     SORTS,
     STATE_STYLES,
     BrowserChoice,
     RunRow,
     arrange,
+    columns_that_fit,
     read_rows,
 )
 from tui.dashboard.screens.compare import CompareScreen
 from tui.dashboard.screens.dismiss_once import DismissOnce
 from tui.dashboard.screens.prompt import Confirm, TextPrompt
 from tui.dashboard.screens.sweeps import SweepsScreen
-
-HINT = (
-    "Enter open · a attach · r resume · space mark · o overlay · c clear · C compare · "
-    "t tag · n note · D delete · s sort · f filter · w sweeps · Esc"
-)
+from tui.dashboard.widgets.key_hint import KeyHint, hint_entries
 
 
 class RunsListed(Message):
@@ -58,8 +56,8 @@ class RunsListed(Message):
 class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
     """A table of runs; the keys choose what the dashboard does with them."""
 
+    # The hint under the table lists these in this order (Enter, the table's own key, first).
     BINDINGS = [  # noqa: RUF012 (Textual's own idiom)
-        Binding("escape,q", "close", "Close", show=True),
         Binding("a", "choose('attach')", "Attach", show=True),
         Binding("r", "choose('resume')", "Resume", show=True),
         Binding("space", "mark", "Mark", show=True),
@@ -72,6 +70,7 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         Binding("s", "sort", "Sort", show=False),
         Binding("f", "filter", "Filter", show=False),
         Binding("w", "sweeps", "Sweeps", show=False),
+        Binding("escape,q", "close", "Close", show=True),
     ]
 
     def __init__(self, runs_dir: Path) -> None:
@@ -84,19 +83,19 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         self.error = ""
         self.marked: set[str] = set()
         self.loaded = False
+        self.shown_columns = 0  # how many of COLUMNS the table has now
 
     def compose(self) -> ComposeResult:
         with Vertical(id="browser-box"):
             yield Label(Text(f"Runs in {self.runs_dir} (reading…)"), id="browser-title")
             yield DataTable(id="browser-table", cursor_type="row", zebra_stripes=True)
-            yield Label(HINT, id="browser-hint")
+            yield KeyHint([("Enter", "open"), *hint_entries(self.BINDINGS)], id="browser-hint")
 
     def on_mount(self) -> None:
         try:
             self.table = self.query_one(DataTable)
         except NoMatches:  # dismissed before its children mounted (keys and resizes racing)
             return
-        self.table.add_columns("", "run", "model", "config", "steps", "best val", "state", "tags")
         self.table.focus()
         self._read()
 
@@ -126,11 +125,37 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         else:
             where = f", filter {self.filter}" if self.filter else ""
             title.update(Text(f"{shown} runs in {self.runs_dir}, {order}{where}"))
-        self.table.clear()
-        for row in self.rows:
-            self.table.add_row(*self._cells(row), key=row.run_id)
+        self.fill_table()
+
+    def fill_table(self) -> None:
+        """The rows in the table, with as many columns (by priority) as its width holds."""
+        table = self.table
+        cells = [self._cells(row) for row in self.rows]
+        widths = [
+            max([len(label), *(Text(str(c[i])).cell_len for c in cells)])
+            for i, label in enumerate(COLUMNS)
+        ]
+        room = table.size.width
+        if len(self.rows) >= table.size.height:  # a vertical scrollbar takes its columns
+            room -= table.styles.scrollbar_size_vertical
+        count = columns_that_fit(widths, room) if room > 0 else len(COLUMNS)
+        cursor = table.cursor_row
+        table.clear(columns=count != self.shown_columns)
+        if count != self.shown_columns:
+            table.add_columns(*COLUMNS[:count])
+            self.shown_columns = count
+        for row, row_cells in zip(self.rows, cells, strict=True):
+            table.add_row(*row_cells[:count], key=row.run_id)
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+
+    def on_resize(self) -> None:
+        # After the layout, so the table's new width is known.
+        if self.loaded:
+            self.call_after_refresh(self.fill_table)
 
     def _cells(self, row: RunRow) -> list[str | Text]:
+        """The row's cells in the order of COLUMNS (their priority)."""
         s = row.summary
         best = f"{s.best_val_loss:.4f}" if math.isfinite(s.best_val_loss) else "—"
         total = f"/{s.total_steps}" if s.total_steps else ""
@@ -138,11 +163,11 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         return [
             "●" if row.run_id in self.marked else " ",
             row.run_id,
+            Text(state, style=STATE_STYLES.get(s.state, "")),
+            best,
+            f"{s.step}{total}",
             s.model,
             row.detail,
-            f"{s.step}{total}",
-            best,
-            Text(state, style=STATE_STYLES.get(s.state, "")),
             Text(" ".join(row.tags)),  # user text: Text, never markup
         ]
 

@@ -1,6 +1,7 @@
 """RunScreen: the dashboard's layout, its timers, and the run it shows (no keys: see main.py).
 
-Status on top, charts left, config/generation/samples tabs right, controls below. The run's
+Status on top, charts left, config/generation/samples tabs right, one row of keys below (the
+footer, generated from the bindings; a row of buttons repeated it and is gone). The run's
 state lives in a :class:`~tui.dashboard.session.RunSession` handed down by the App; engine
 events reach the widgets through a :class:`~tui.dashboard.run_view.RunView`. Training, run
 folders and checkpoints are read in thread workers that only post messages. Timers redraw the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from engine import events as ev
 from engine.control import Control
@@ -84,13 +86,6 @@ class RunScreen(Screen[None]):
                 with TabPane("Samples [3]", id="samples"):
                     yield SamplesPager(id="pager")
         yield NoticeLine(id="notices")
-        with Horizontal(id="controls"):
-            yield Button("Start s", id="btn-start", variant="success")
-            yield Button("Pause p", id="btn-pause")
-            yield Button("Stop x", id="btn-stop", variant="error")
-            yield Button("Save w", id="btn-save")
-            yield Button("Generate g", id="btn-generate", variant="primary")
-            yield Button("Help ?", id="btn-help")
         yield KeyFooter(show_command_palette=False)  # ctrl+p is in the help; the row is full
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
@@ -108,7 +103,6 @@ class RunScreen(Screen[None]):
         self.generation = self.query_one(GenerationPane)
         self.pager = self.query_one(SamplesPager)
         self.tabs = self.query_one(TabbedContent)
-        self.buttons = {b.id: b for b in self.query("#controls Button").results(Button)}
         self.run_view = RunView(
             self.session, self.chart_grid, self.pager, self.notices, self.notify
         )
@@ -210,23 +204,20 @@ class RunScreen(Screen[None]):
         self.session.train(config, resume, control, self.run_view.sink(self.post_message))
 
     def update_buttons(self) -> None:
-        active = self.session.running
-        self.buttons["btn-start"].disabled = active
-        for name in ("pause", "stop", "save"):
-            self.buttons[f"btn-{name}"].disabled = not active
-        label = "Resume p" if self.session.stats.state == "paused" else "Pause p"
-        if str(self.buttons["btn-pause"].label) != label:
-            self.buttons["btn-pause"].label = label
+        """The key row says what p does now: Resume while the run is paused. (The name is
+        from the buttons it once updated; the key row replaced them.)"""
+        label = "Resume" if self.session.stats.state == "paused" else "Pause"
+        keys = self._bindings.key_to_bindings
+        pause = keys.get("p", [])
+        if any(b.action == "pause" and b.description != label for b in pause):
+            # A new list: the screen's map shares its lists with the class's bindings.
+            keys["p"] = [replace(b, description=label) if b.action == "pause" else b for b in pause]
+            self.refresh_bindings()
 
     @on(ConfigEditor.LiveEdit)
     def _live_edit(self, message: ConfigEditor.LiveEdit) -> None:
         if self.session.set_live(message.name, message.value):
             self.notify(f"{message.name} = {message.value} applies after the current step")
-
-    @on(Button.Pressed, "#controls Button")
-    async def _button(self, event: Button.Pressed) -> None:
-        action = (event.button.id or "").removeprefix("btn-")
-        await self.run_action(action if action != "help" else "app.help")
 
     def on_generation_ended(self, message: GenerationEnded) -> None:
         if message.error:

@@ -5,14 +5,21 @@ so the first frame does not wait for plotext's import (docs/LOG.md, 2026-11-30);
 copy does not cover is drawn by plotext. It holds the grid's shared view, the dirty mark
 and the log scale, and draws the title, the marks and the cursor; subclasses plot their data
 in :meth:`ChartBase.draw`. Colours follow the app theme, as textual-plotext's ``PlotextPlot``.
+
+Every mark has its own symbol, named in a legend on the chart's bottom row (with the x axis's
+name when there is room): epoch boundaries ``┊``, live config changes ``┃``, the value cursor
+``│``. The symbols tell them apart without colour (``NO_COLOR``, a monochrome terminal); the
+colours match ``llmv0 plot --png``'s grey epochs and red live changes in spirit.
 """
 
 from __future__ import annotations
 
 import math
 import unicodedata
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
 from textual.color import Color
@@ -26,7 +33,45 @@ if TYPE_CHECKING:
 RGB = tuple[int, int, int]
 NARROW = frozenset({"N", "Na", "H", "A"})  # east-asian widths of one column ("A": — and ·)
 EPOCH_COLOR = (120, 120, 120)
+CHANGE_COLOR = (200, 90, 200)
 CURSOR_COLOR = (250, 250, 250)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A kind of vertical mark: its symbol on the chart, and its name in the legend (long,
+    then short for a narrow chart; the wording of ``llmv0 plot --png``)."""
+
+    symbol: str
+    name: str
+    short: str
+    color: RGB
+
+
+EPOCH = Mark("┊", "epochs", "epochs", EPOCH_COLOR)
+CHANGE = Mark("┃", "live changes", "changes", CHANGE_COLOR)
+CURSOR = Mark("│", "cursor", "cursor", CURSOR_COLOR)
+SEPARATOR = " · "
+
+
+def legend_text(marks: list[Mark], x_label: str | None, width: int) -> str | None:
+    """The bottom row: the x axis's name and each mark's symbol and name, as much as fits in
+    ``width`` (plotext drops a label wider than the chart): the axis name goes first, then
+    long names shorten, then the last marks go."""
+    if not marks:
+        return x_label
+    room = width - 2
+    entries = [f"{m.symbol} {m.name}" for m in marks]
+    candidates = [[x_label, *entries]] if x_label else []
+    candidates.append(entries)
+    candidates += [
+        [f"{m.symbol} {m.short}" for m in marks[:count]] for count in range(len(marks), 0, -1)
+    ]
+    for parts in candidates:
+        text = SEPARATOR.join(parts)
+        if len(text) <= room:
+            return text
+    return x_label if x_label and len(x_label) <= room else None
 
 
 def empty_chart(
@@ -117,6 +162,8 @@ class ChartBase(Widget):
         self.log_scale = False
         self.redraws = 0
         self._dirty = True
+        self._marks: list[Mark] = []  # drawn in the last redraw, for the legend
+        self._y_range = (0.0, 1.0)  # of the values plotted in the last redraw
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh())
@@ -152,19 +199,42 @@ class ChartBase(Widget):
         return where + text + (" · log" if self.log_scale else "")
 
     def y_axis(self, plt: Plot, *series: list[float]) -> list[list[float]]:
-        """The series as plotted: log10 of each on a log axis (see :func:`log_axis`)."""
-        return log_axis(plt, *series) if self.log_scale else list(series)
+        """The series as plotted: log10 of each on a log axis (see :func:`log_axis`). Their
+        range is where :meth:`mark` draws its columns."""
+        plotted = log_axis(plt, *series) if self.log_scale else list(series)
+        flat = [v for values in plotted for v in values]
+        if flat:
+            self._y_range = (min(flat), max(flat))
+        return plotted
 
-    def mark(self, plt: Plot, axis: str, steps: list[int], color: RGB) -> None:
-        """A vertical line at each of ``steps``."""
-        for step in steps:
-            plt.vline(self.clock.x([step], axis)[0], color)
+    def mark(self, plt: Plot, axis: str, steps: list[int], kind: Mark) -> None:
+        """A column of ``kind``'s symbol at each of ``steps``, named in the legend. Call it
+        before plotting the curves, so a curve crossing a mark stays whole."""
+        if not steps:
+            return
+        self._marks.append(kind)
+        xs = self.clock.x(steps, axis)
+        if kind is CURSOR:  # plotext's own vertical line, drawn under the curves
+            for x in xs:
+                plt.vline(x, kind.color)
+            return
+        # A point per row (the widget's rows outnumber the plot's), from the lowest value
+        # plotted to the highest: the column spans the curves' range without widening it.
+        low, high = self._y_range
+        count = max(self.size.height, 10)
+        ys = [low + (high - low) * i / (count - 1) for i in range(count)]
+        plt.scatter([x for x in xs for _ in ys], ys * len(xs), marker=kind.symbol, color=kind.color)
 
     def finish(self, plt: Plot, axis: str, at: int | None) -> None:
         """Draw the value cursor's line (when there is one) and show the new plot."""
         if at is not None:
-            self.mark(plt, axis, [at], CURSOR_COLOR)
+            self.mark(plt, axis, [at], CURSOR)
         self.refresh()
+
+    @property
+    def legend(self) -> list[Mark]:
+        """The kinds of mark on the chart now, in the order drawn (what the legend names)."""
+        return list(dict.fromkeys(self._marks))
 
     @property
     def plt(self) -> Plot:
@@ -182,6 +252,8 @@ class ChartBase(Widget):
         was drawn without plotext; else the plotext figure, cleared, with its title. The x
         axis's name is added at render time, when the chart is tall enough then."""
         self._axis = axis
+        self._marks = []
+        self._y_range = (0.0, 1.0)
         if empty and self.draw_empty(title):
             return None
         return self._figure(title)
@@ -238,10 +310,19 @@ class ChartBase(Widget):
         width, height = self.size
         plot.plotsize(width, height)
         plot._set_size(width, height)  # as PlotextPlot: resizing is unreliable without it
-        plot.xlabel(x_label_text(self._axis, height))  # None takes a shorter chart's row back
+        # The bottom row: the axis name (None takes a shorter chart's row back) and the legend.
+        legend = self.legend
+        plot.xlabel(legend_text(legend, x_label_text(self._axis, height), width))
         name = f"textual-auto-{self.app.theme}"
         if name not in themes:
             canvas, ink = self._colors()
             themes[name] = _rgbify_theme(canvas, canvas, ink, "default", _sequence)
         plot.theme(name)
-        return Text.from_ansi(plot.build())
+        text = Text.from_ansi(plot.build())
+        # Each symbol of the legend in its mark's colour (the bottom row holds the legend).
+        last_row = text.plain.rstrip("\n").rfind("\n") + 1
+        for mark in legend:
+            at = text.plain.find(f"{mark.symbol} ", last_row)
+            if at >= 0:
+                text.stylize(Style(color=f"rgb{mark.color}", bold=True), at, at + 1)
+        return text

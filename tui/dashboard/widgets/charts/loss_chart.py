@@ -1,4 +1,4 @@
-"""LossChart: training and validation loss against step, with epoch and config-change markers.
+"""LossChart: training and validation loss against step, with epoch and live-change marks.
 
 Data arrive any time (``add_steps``, ``add_eval``...) and only mark the chart dirty; the app's
 refresh timer redraws it a few times a second, so a fast run never redraws per step. Long
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui.dashboard.widgets.charts.base import EPOCH_COLOR, ChartBase
+from tui.dashboard.widgets.charts.base import CHANGE, EPOCH, ChartBase
 from tui.dashboard.widgets.charts.view import (
     Smoothed,
     format_value,
@@ -24,7 +24,6 @@ MAX_POINTS = 300  # about two per braille column of a full-width chart
 MAX_MARKS = 12
 TRAIN_COLOR = (80, 160, 255)
 VAL_COLOR = (255, 170, 60)
-CHANGE_COLOR = (200, 90, 200)
 # Compared runs: distinct from the train/val colours and from each other; cycles past six.
 OVERLAY_COLORS = (
     (90, 210, 120),
@@ -137,7 +136,7 @@ class LossChart(ChartBase):
         return had
 
     def draw(self, axis: str, at: int | None) -> None:
-        """Train loss (smoothed, bucketed), val loss, compared runs, then the marks."""
+        """The marks, then train loss (smoothed, bucketed), val loss and compared runs."""
         view, clock = self.view, self.clock
         last = max(self.train_steps[-1:] + self.val_steps[-1:], default=0)
         smoothed = self.smoothed.of(self.train_loss, view.smoothing)
@@ -159,6 +158,9 @@ class LossChart(ChartBase):
         val_ys = val_loss
         overlay_ys = [o.losses for o in overlays]
         ys, val_ys, *overlay_ys = self.y_axis(plt, ys, val_ys, *overlay_ys)
+        first = train_steps[0] if train_steps else (val_steps[0] if val_steps else 0)
+        self.mark(plt, axis, thin([s for s in self.epoch_steps if s >= first]), EPOCH)
+        self.mark(plt, axis, [s for s in self.change_steps if s >= first], CHANGE)
         if xs:
             plt.plot(xs, ys, color=TRAIN_COLOR, label="train", marker="braille")
         if val_xs:
@@ -166,7 +168,4 @@ class LossChart(ChartBase):
         for i, (overlay, values_) in enumerate(zip(overlays, overlay_ys, strict=True)):
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
             plt.plot(overlay.steps, values_, color=color, label=overlay.label, marker="dot")
-        first = train_steps[0] if train_steps else (val_steps[0] if val_steps else 0)
-        self.mark(plt, axis, thin([s for s in self.epoch_steps if s >= first]), EPOCH_COLOR)
-        self.mark(plt, axis, [s for s in self.change_steps if s >= first], CHANGE_COLOR)
         self.finish(plt, axis, at)

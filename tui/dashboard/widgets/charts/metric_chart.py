@@ -7,7 +7,7 @@ over many windows) and shows the value at the last point in its title.
 
 from __future__ import annotations
 
-from tui.dashboard.widgets.charts.base import EPOCH_COLOR, ChartBase
+from tui.dashboard.widgets.charts.base import EPOCH, ChartBase
 from tui.dashboard.widgets.charts.loss_chart import thin
 from tui.dashboard.widgets.charts.view import format_value, value_at, window, x_ticks
 
@@ -54,7 +54,7 @@ class MetricChart(ChartBase):
         return "bits/char" if self.show_bits else "perplexity"
 
     def draw(self, axis: str, at: int | None) -> None:
-        """The chosen metric per evaluation, then the epoch marks."""
+        """The epoch marks, then the chosen metric per evaluation."""
         all_values = self.bits_per_char if self.show_bits else self.perplexity
         last = self.steps[-1] if self.steps else 0
         steps, values = window(self.steps, all_values, self.view.last_n, last)
@@ -63,12 +63,12 @@ class MetricChart(ChartBase):
         plt = self.begin(title, axis, empty=not (steps or self.epoch_steps or at is not None))
         if plt is None:
             return
+        xs = self.clock.x(steps, axis)
+        x_ticks(plt, xs, axis)
+        (values,) = self.y_axis(plt, values)
+        first = steps[0] if steps else 0
+        self.mark(plt, axis, thin([s for s in self.epoch_steps if s >= first]), EPOCH)
         if steps:
-            xs = self.clock.x(steps, axis)
-            x_ticks(plt, xs, axis)
-            (values,) = self.y_axis(plt, values)
             color = BPC_COLOR if self.show_bits else PPL_COLOR
             plt.plot(xs, values, color=color, label=self.metric_name, marker="dot")
-        first = steps[0] if steps else 0
-        self.mark(plt, axis, thin([s for s in self.epoch_steps if s >= first]), EPOCH_COLOR)
         self.finish(plt, axis, at)
