@@ -77,10 +77,22 @@ def built_runs(tmp_path_factory) -> Path:
     for name in ("d-interrupted", "e-running"):
         shutil.copytree(runs / "c-stopped", runs / name)
         strip_terminal_events(runs / name)
+        _own_checkpoints(runs / name)
     # A dead trainer's lock file stays behind; its pid (now this live process's) must not
     # make the run look alive: liveness is the OS lock, held per test for e-running.
     write_lock(runs / "d-interrupted", os.getpid())
     return runs
+
+
+def _own_checkpoints(run_dir: Path) -> None:
+    """A copied folder's checkpoints name the run they were copied from, and resume refuses
+    a foreign checkpoint: make the copies this folder's own, as if it had trained them."""
+    import torch
+
+    for path in run_dir.glob("*.pt"):
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload["run_id"] = run_dir.name
+        torch.save(payload, path)
 
 
 @pytest.fixture
