@@ -131,6 +131,15 @@ class ThreadTuner:
             self.probes = 1
             self._settle = SETTLE_STEPS
 
+    def untimed_step(self) -> str | None:
+        """Count a step whose time says nothing about the thread count (a resumed run's
+        first step, which compiles again what the saved run had compiled): a probe moves on
+        at the same step as in the run that saved it, and nothing is measured."""
+        if not (self._settle > 0 or self._probing):
+            return None  # settled: the drift window keeps timed steps only
+        self._fresh = True  # so after_step does not record it (nor find it hopeless at 0 s)
+        return self.after_step(0.0)
+
     def _start_probe(self, why: str = "") -> None:
         self._why = why
         self._probing = self.candidates + self.candidates[::-1]  # there and back

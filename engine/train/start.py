@@ -159,6 +159,8 @@ def numerics_state(timing: RunTiming, model: nn.Module) -> dict[str, Any]:
         state["threads"] = timing.threads.state_dict()
     if hasattr(model, "decide") and timing.compile_switch is None:
         state["compiled"] = bool(model.active)
+        if timing.compile_pending and not getattr(timing, "recompile", False):
+            state["compile_pending"] = True  # decided, its compile step not yet taken
     return state
 
 
@@ -179,6 +181,9 @@ def restore_numerics(timing: RunTiming, model: nn.Module, saved: dict[str, Any])
         timing.compile_switch = None  # decided before the resume: no eager re-timing
         model.decide(decided)
         timing.compile_pending = decided
+        # Compiled before the save (not only decided): the saved run's tuner already
+        # measured compiled steps, so this process's compile must not restart it.
+        timing.recompile = decided and saved.get("compile_pending") is not True
         notes.append(f"compile: {'compiled' if decided else 'eager'}, as before the resume")
     return notes
 

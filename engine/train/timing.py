@@ -60,6 +60,11 @@ class RunTiming:
         self.compile_signature = ""
         self._dtype, self._step, self._total_steps = "float32", 0, 0
         self.compile_pending = compiled
+        # The pending compile only rebuilds, in a resumed process, what the saved run had
+        # already compiled: its step changes no step's speed, so the thread tuner carries on
+        # with its restored state (engine.train.start.restore_numerics) instead of measuring
+        # afresh, which moved a compiled run's counts and broke its exact resume.
+        self.recompile = False
         self.compile_s: float | None = None
         self.eval_windows = eval_windows
         self._eval_every = Every(cfg.eval_interval_s, clock.active_s)
@@ -92,9 +97,13 @@ class RunTiming:
             self.clock.add_overhead(seconds)
             if self.compile_signature:
                 record_cost(self.compile_signature, seconds)
-            if self.threads is not None:
+            recompile, self.recompile = self.recompile, False
+            if self.threads is not None and recompile:
+                self.threads.untimed_step()  # as the saved run's step, untimed
+            elif self.threads is not None:
                 self.threads.restart()  # thread counts timed eagerly say little now
-            return [("compiled", f"compiled in {seconds:.1f} s (left out of tokens/s and ETA)")]
+            what = "compiled again after the resume" if recompile else "compiled"
+            return [("compiled", f"{what} in {seconds:.1f} s (left out of tokens/s and ETA)")]
         self.pace.add(seconds, tokens)
         notices = []
         if self.threads is not None:
