@@ -11,25 +11,28 @@ whole, and the rest lives in memory), so giving up leaves nothing behind.
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable
 
 from engine.control import Cancelled
 from engine.text.chunks import Check
 
 ANNOUNCE_AFTER_S = 0.5
-"""A phase that runs this long is named (at its next check): quick phases stay silent, and
-anything near a second says what it does."""
+"""A phase that runs this long is named: quick phases stay silent, and anything near a
+second says what it does."""
 
 
 class Phases:
     """The current phase's name, its announcement and the stop check.
 
+    A timer names a phase that is still running after ``announce_after_s``, so a phase that
+    is one long call (reading a file, a first import inside the model build) is named too;
+    the line comes from the timer's thread.
+
     Args:
         say: shows a line such as "encoding corpus.txt (52.0 MB)..." (the trainer publishes
             it as a RunNotice).
         stopping: whether a stop was asked for (engine.control.Control.stop_requested).
-        clock: seconds, for the announcement's delay.
         announce_after_s: how long a phase runs before it is named.
     """
 
@@ -37,38 +40,48 @@ class Phases:
         self,
         say: Callable[[str], None] | None = None,
         stopping: Callable[[], bool] | None = None,
-        clock: Callable[[], float] = time.monotonic,
         announce_after_s: float = ANNOUNCE_AFTER_S,
     ) -> None:
         self._say = say or (lambda text: None)
         self._stopping = stopping or (lambda: False)
-        self._clock = clock
         self._after_s = announce_after_s
         self.current = "preparing the run"
-        self._began = clock()
-        self._said = True
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._serial = 0  # which phase a timer was armed for
 
-    def begin(self, what: str, say_now: bool = False) -> Check:
+    def begin(self, what: str) -> Check:
         """Start the phase ``what`` (a stop asked before it ends it at once); returns its
-        check. ``say_now`` names it at once: a single long call, with no chunks to check
-        between, could not name it later."""
-        self.current, self._began, self._said = what, self._clock(), False
-        if say_now:
-            self._announce()
+        check, to call between chunks of the work."""
+        self.end()
+        with self._lock:
+            self.current = what
+            self._serial += 1
+            if self._after_s >= 0:
+                self._timer = threading.Timer(self._after_s, self._announce, (self._serial,))
+                self._timer.daemon = True
+                self._timer.start()
         self.check()
         return self.check
 
+    def end(self) -> None:
+        """The phase under way is over: it is not named from now on."""
+        with self._lock:
+            self._serial += 1
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
     def check(self) -> None:
-        """Raise Cancelled when a stop was asked for; name the phase once it took a while.
+        """Raise Cancelled when a stop was asked for.
 
         Raises:
             Cancelled: a stop was asked for.
         """
         if self._stopping():
             raise Cancelled(self.current)
-        if not self._said and self._clock() - self._began >= self._after_s:
-            self._announce()
 
-    def _announce(self) -> None:
-        self._said = True
-        self._say(f"{self.current}...")
+    def _announce(self, serial: int) -> None:
+        with self._lock:  # held while saying it: end() waits, so no stale line follows
+            if serial == self._serial:
+                self._say(f"{self.current}...")

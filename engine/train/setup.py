@@ -250,8 +250,7 @@ def prepare_data(
     path = resolve_corpus(cfg.data_file, data_dir, progress, check=check)
     size = _size(path)
     name = describe(path, size)
-    # One read call, nothing to check inside it: named at once when it may be slow.
-    phases.begin(f"reading {name}", say_now=size >= READ_SAY_BYTES)
+    phases.begin(f"reading {name}")
     text = read_corpus(path)
     if saved_tokenizer is not None:
         tokenizer = tokenizer_from_dict(saved_tokenizer)
@@ -273,6 +272,7 @@ def prepare_data(
             "started. Restore the original file or start a new run."
         ) from None
     del text  # the tokens replace it: free it before the splits copy them
+    phases.end()
     splits = split_tokens(tokens, cfg.val_fraction, cfg.seq_length)
     return RunData(
         tokenizer=tokenizer,
@@ -280,10 +280,6 @@ def prepare_data(
         val=splits.val,
         char_lengths=torch.tensor(tokenizer.char_lengths(), dtype=torch.long),
     )
-
-
-READ_SAY_BYTES = 64 * 1024**2
-"""A corpus this large is named before it is read (about half a second from a cold disk)."""
 
 
 def _size(path: Path) -> int:

@@ -170,12 +170,20 @@ class Trainer:
                 self._join_group()
             # Inputs first (device, corpus): a run that cannot start leaves no run folder.
             data, cpu_note = self._prepare(phases)
+            # Before the run folder too, so that a stop during it leaves none (its first
+            # call imports torch._dynamo: 2.4 s on a loaded 2-core machine).
+            phases.begin("building the model")
+            parts = build_state(
+                self.config, data.tokenizer.vocab_size, self.device, self.dtype,
+                self._resume_payload,
+            )  # fmt: skip
             phases.begin("opening the run folder")  # a stop while preparing ends here
+            phases.end()
             if self.dist.is_main:  # raises RunLockedError when another trainer has it
                 self._run_lock, self._outlet.runlog = run_start.open_run_folder(
                     self.run_dir, self.folder.events_path
                 )
-            self._setup(data, cpu_note, control)
+            self._setup(data, cpu_note, control, parts)
             return self._train()
         except Cancelled as exc:  # before the run folder: nothing was written
             self.cancelled = exc
@@ -186,6 +194,7 @@ class Trainer:
             self.error = exc
             return self._fail(failure_message(exc, self.run_dir, self.run_id))
         finally:
+            phases.end()
             self._close()
 
     def _train(self) -> Event:
@@ -249,7 +258,9 @@ class Trainer:
         self.device, self.dtype = prepared.device, prepared.dtype
         return prepared.data, prepared.cpu_note
 
-    def _setup(self, data: RunData, cpu_note: str | None, control: Control) -> None:
+    def _setup(
+        self, data: RunData, cpu_note: str | None, control: Control, parts: ModelState
+    ) -> None:
         """The parts, model and optimizer from the prepared data; publishes RunStarted."""
         cfg = self.config
         payload = self._resume_payload
@@ -270,7 +281,7 @@ class Trainer:
             save=lambda config: self._save("latest", config), sample=self._sample,
             pause=self.clock.pause, resume=self.clock.resume,
         )  # fmt: skip
-        self.parts = build_state(cfg, data.tokenizer.vocab_size, self.device, self.dtype, payload)
+        self.parts = parts
         self.state = self.parts.progress
         dist.check_same_step(self.state.step, self.dist, self.device)
         notes = run_start.start_notes(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -105,24 +106,27 @@ def test_a_stopped_download_keeps_nothing(tmp_path: Path) -> None:
 
 def test_phases_are_named_only_when_slow_and_stop_at_once() -> None:
     said: list[str] = []
-    now = [0.0]
     stop = [False]
-    phases = Phases(said.append, lambda: stop[0], clock=lambda: now[0], announce_after_s=0.5)
-    check = phases.begin("encoding a.txt (1.0 MB)")
-    check()
-    now[0] = 0.4
-    check()
+    phases = Phases(said.append, lambda: stop[0], announce_after_s=0.2)
+    phases.begin("listing the characters of a.txt (1.0 MB)")
+    phases.begin("encoding a.txt (1.0 MB)")  # the first ended before it was named
+    time.sleep(0.05)
     assert said == []
-    now[0] = 0.6
-    check()
-    check()
+    deadline = time.monotonic() + 10
+    while not said and time.monotonic() < deadline:  # one long call: the timer names it
+        time.sleep(0.01)
     assert said == ["encoding a.txt (1.0 MB)..."]
-    phases.begin("reading b.txt (99.0 MB)", say_now=True)
-    assert said[-1] == "reading b.txt (99.0 MB)..."
+    phases.end()
+    check = phases.begin("reading b.txt (99.0 MB)")
+    phases.end()
+    time.sleep(0.4)
+    assert said == ["encoding a.txt (1.0 MB)..."]  # ended in time: never named
     stop[0] = True
     with pytest.raises(Cancelled) as caught:
         check()
     assert caught.value.phase == "reading b.txt (99.0 MB)"
+    with pytest.raises(Cancelled):  # a stop asked before a phase ends it as it begins
+        phases.begin("building the model")
 
 
 def test_a_stop_before_the_first_step_keeps_no_run_folder(make_config, runs_dir, recorder) -> None:
