@@ -13,12 +13,13 @@ import hashlib
 import math
 import os
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -62,34 +63,17 @@ def download_corpus(
     """Download ``url`` to ``target`` atomically, checking its sha256.
 
     The bytes go to a temporary file in the same folder, are fsynced, checked, then renamed
-    over ``target``; a failed or interrupted download (``check``, called between chunks,
-    raises to stop it) leaves no partial corpus behind.
+    over ``target``; a failed or interrupted download leaves no partial corpus behind.
+    The transfer runs on a helper thread while this one calls ``check`` every
+    :data:`CHECK_EVERY_S` (it raises to stop): a stalled network blocks a read for up to
+    ``timeout`` seconds, and a stop must not wait for it.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as resp:
-                    length = resp.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    done = 0
-                    while chunk := resp.read(64 * 1024):
-                        check()
-                        out.write(chunk)
-                        digest.update(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise CorpusError(
-                    f"Could not download the corpus from {url} ({reason}). Check your network "
-                    f"connection, or download the file yourself and save it as {target}, or set "
-                    "data_file to the path of any local UTF-8 text file."
-                ) from None
+            digest = _transfer_checking(url, out, timeout, progress, check, target)
             out.flush()
             os.fsync(out.fileno())
         if sha256 is not None and digest.hexdigest() != sha256:
@@ -102,6 +86,57 @@ def download_corpus(
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+CHECK_EVERY_S = 0.1
+"""How often a download in progress asks whether to stop."""
+
+
+def _transfer_checking(
+    url: str, out: Any, timeout: float, progress: Progress | None, check: Check, target: Path
+) -> Any:
+    """``url``'s bytes into ``out`` on a helper thread, calling ``check`` meanwhile; the
+    sha256 of what was written. When ``check`` raises, the helper is told to stop at its
+    next chunk and the caller's cleanup (unlinking the temporary file) goes on at once."""
+    digest = hashlib.sha256()
+    result: dict[str, BaseException] = {}
+    abandoned = threading.Event()
+
+    def transfer() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                length = resp.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                done = 0
+                while (chunk := resp.read(64 * 1024)) and not abandoned.is_set():
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+        except BaseException as exc:  # handed to the caller's thread
+            result["error"] = exc
+
+    worker = threading.Thread(target=transfer, name="llmv0-download", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            check()
+            worker.join(CHECK_EVERY_S)
+    except BaseException:
+        abandoned.set()
+        raise
+    error = result.get("error")
+    if isinstance(error, urllib.error.URLError | OSError | ValueError):
+        reason = getattr(error, "reason", error)
+        raise CorpusError(
+            f"Could not download the corpus from {url} ({reason}). Check your network "
+            f"connection, or download the file yourself and save it as {target}, or set "
+            "data_file to the path of any local UTF-8 text file."
+        ) from None
+    if error is not None:
+        raise error
+    return digest
 
 
 def resolve_corpus(

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,12 +98,37 @@ def test_an_unknown_character_of_a_restored_vocabulary_is_named() -> None:
     assert caught.value.chars == ["x", "y", "z"]
 
 
-def test_a_stopped_download_keeps_nothing(tmp_path: Path) -> None:
-    source = tmp_path / "source.txt"
-    source.write_bytes(b"x" * (64 * 1024 * 5))
+@pytest.fixture
+def stalled_url() -> Iterator[str]:
+    """A server that sends the headers and a first chunk of a 1 MB body, then nothing: a
+    stalled network, where each read blocks for the whole socket timeout."""
+    release = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000)
+            release.wait(60)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/input.txt"
+    finally:
+        release.set()
+        listener.close()
+        thread.join(5)
+
+
+def test_a_stopped_download_keeps_nothing(tmp_path: Path, stalled_url: str) -> None:
     cache = tmp_path / "cache"
+    stop = StopAfter(3)  # the third check, about 0.2 s in
+    began = time.monotonic()
     with pytest.raises(Cancelled):
-        download_corpus(cache / "corpus.txt", source.as_uri(), sha256=None, check=StopAfter(3))
+        download_corpus(cache / "corpus.txt", stalled_url, sha256=None, timeout=30, check=stop)
+    assert time.monotonic() - began < 10  # not the 30 s the stalled read would block
     assert list(cache.iterdir()) == []  # neither the corpus nor a .part file
 
 
