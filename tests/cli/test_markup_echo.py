@@ -136,6 +136,7 @@ def test_run_names_tags_notes_filters_and_paths(name: str, text: str) -> None:
 @settings(max_examples=8, **FAST)
 @given(name=NAME, prompt=TEXT)
 @example(name="[bold]x :smile:", prompt="[/]:smile:")
+@example(name="[bold][bold][@click=app.quit]", prompt="[")  # eval's title split this id
 def test_trained_runs_and_prompts(trained: Path, name: str, prompt: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"

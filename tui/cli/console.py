@@ -182,12 +182,15 @@ class TrainingDisplay:
         )
 
 
-def metrics_table(title: str, rows: list[tuple[str, str]]) -> Table:
-    """A two-column table of metric names and values; the title is plain text (it names a
-    run as typed)."""
-    table = Table(title=Text(title), show_header=False, box=None, pad_edge=False)
+def metrics_table(title: str, rows: list[tuple[str, str]]) -> Group:
+    """A title line over a two-column table of metric names and values.
+
+    The title is plain text on its own line, not the table's title: it names a run as typed,
+    and a table's title wraps to the table's width, which split a long run id mid-word.
+    """
+    table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for name, value in rows:
         table.add_row(name, value)
-    return table
+    return Group(Text(title, style="table.title"), table)
