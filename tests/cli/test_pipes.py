@@ -114,6 +114,15 @@ def test_runs_off_a_terminal_keeps_every_value_whole(trained: Path) -> None:
     assert "learning_rate 0.01 → 0.005 @1; learning_rate 0.005 → 0.00333333 @2" in row
 
 
+def test_runs_names_a_long_runs_folder_whole(tmp_path: Path) -> None:
+    """The folder was the table's title, which wraps to the table's width: a long path split."""
+    deep = tmp_path / ("a-folder-name-long-enough-to-be-wider-than-the-table-" * 3) / "runs"
+    scripted_run(deep, "r")
+    result = runner.invoke(app, ["runs", "--runs-dir", str(deep)])
+    assert result.exit_code == 0, result.output
+    assert f"Runs in {deep}" in result.output
+
+
 def test_an_explicit_width_still_wins(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """COLUMNS (or a width given to the console) is still obeyed off a terminal."""
     monkeypatch.setattr(cli_options.out, "_width", 60)

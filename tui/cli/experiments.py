@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -333,12 +334,16 @@ STATE_COLOURS = {"finished": "green", "running": "cyan", "paused": "cyan", "fail
                  "stopped": "yellow", "interrupted": "magenta"}  # fmt: skip
 
 
-def runs_table(folder: Path, summaries: list) -> Table:
-    """``llmv0 runs``: one row per run; every cell plain text, never read as markup."""
+def runs_table(folder: Path, summaries: list) -> Group:
+    """``llmv0 runs``: one row per run; every cell plain text, never read as markup.
+
+    The folder is named on a line of its own: a table's title wraps to the table's width,
+    which split a long path mid-word.
+    """
     from engine.experiments.records import tags_of
     from tui.shared.formatting import format_change
 
-    table = Table(title=Text(f"Runs in {folder}"))
+    table = Table()
     columns = ("run", "model", "state", "steps", "best val loss", "checkpoint", "tags",
                "live changes")  # fmt: skip
     for column in columns:
@@ -360,7 +365,7 @@ def runs_table(folder: Path, summaries: list) -> Table:
             Text(", ".join(tags_of(s.path))),
             Text(changes or "-"),
         )
-    return table
+    return Group(Text(f"Runs in {folder}", style="table.title"), table)
 
 
 def runs_json(folder: Path, summaries: list) -> dict:
