@@ -1,32 +1,284 @@
-"""Dashboard overhead: training tokens/s inside llmv0-tui vs headless, and key-press latency.
+"""Dashboard responsiveness while training: key to screen for each control key, q from an
+attached dashboard, a pause landing on an evaluation; optionally tokens/s vs headless.
 
-Alternates headless runs (``Trainer.run`` with a no-op sink) with dashboard runs (Textual's
-headless driver at 120x40, every frame rendered), then injects a temperature key every 0.25 s
-while training and times key to first frame showing the change (median, p95). ``--inspect``
-adds the Inspect screen's surprise view and times its cursor keys the same way. Targets:
-dashboard >= 95% of headless tokens/s; p95 latency < 100 ms.
+- Keys: the dashboard trains (Textual's headless driver at 120x40, every frame rendered) and
+  each key is sent as a terminal would send it; the time runs from the key to the first frame
+  that shows its answer (a toast, the new temperature, the compare screen). ``p`` (pause and
+  resume), ``w``, ``]`` and ``[`` repeat; ``C`` compares 3 runs in the run browser; ``x`` ends
+  each round.
+- ``q`` attached: a dashboard process follows a run another process trains (``llmv0 train``)
+  and gets ``q``; the time runs from the key to the dashboard process's exit.
+- Pause during an evaluation: the trainer alone (the default LSTM, the whole validation
+  split); ``pause`` is sent as the evaluation starts, timed to ``RunPaused``.
+- ``--throughput``: tokens/s inside the dashboard vs headless, as before.
 
-    python bench/tui_overhead.py [--steps 400] [--corpus data/shakespeare.txt] [--inspect]
+Targets (idle machine): p95 key to screen < 100 ms for every key, q attached < 1 s, pause
+during an evaluation < 1 s. The reference matmul before and after says how loaded it was.
+
+    python bench/tui_overhead.py [--rounds 3] [--steps 400] [--throughput]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
-from textual import events
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import machine_line, reference_matmul_ms
 from engine import events as ev
 from engine.config.schema import RunConfig
+from engine.control import Control
 from engine.train.trainer import Trainer
-from tui.dashboard.launch import make_app
-from tui.dashboard.trainer_factory import default_trainer_factory
 
 WARMUP_STEPS = 20
+KEY_TIMEOUT_S = 10.0
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def summary(name: str, seconds: list[float], unit: float = 1000.0, label: str = "ms") -> str:
+    if not seconds:
+        return f"{name:<28} no answer within {KEY_TIMEOUT_S:.0f} s"
+    values = [s * unit for s in seconds]
+    return (
+        f"{name:<28} median {statistics.median(values):8.1f} {label}, p95 "
+        f"{p95(values):8.1f} {label}, max {max(values):8.1f} {label} (n={len(values)})"
+    )
+
+
+# --- keys while training ------------------------------------------------------------------
+
+
+def key_event(key: str, character: str | None):
+    from textual import events
+
+    return events.Key(key, character)
+
+
+async def keys_while_training(config: RunConfig, runs_dir: Path, repeats: int) -> dict:
+    """Latency of each key (seconds) in one dashboard training ``config``."""
+    from tui.dashboard.launch import make_app
+    from tui.dashboard.trainer_factory import default_trainer_factory
+
+    app = make_app(trainer_factory=default_trainer_factory(runs_dir), runs_dir=runs_dir)
+    app.session.initial_config = config
+    results: dict[str, list[float]] = defaultdict(list)
+    pending: list[tuple[str, float, Callable[[], bool]]] = []
+    answered = asyncio.Event()
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        display = app._display
+
+        def timed_display(screen, renderable) -> None:
+            display(screen, renderable)
+            if renderable is not None and pending:
+                name, began, shown = pending[0]
+                if shown():
+                    results[name].append(time.perf_counter() - began)
+                    pending.clear()
+                    answered.set()
+
+        app._display = timed_display  # type: ignore[method-assign]
+
+        async def press(name: str, key: str, char: str | None, shown: Callable[[], bool]):
+            app.clear_notifications()
+            await asyncio.sleep(0.3)  # the toasts go; the screen settles
+            answered.clear()
+            pending[:] = [(name, time.perf_counter(), shown)]
+            app._driver.send_message(key_event(key, char))
+            try:
+                await asyncio.wait_for(answered.wait(), KEY_TIMEOUT_S)
+            except TimeoutError:  # counted as the whole wait: a key left unanswered shows
+                pending.clear()
+                results[name].append(KEY_TIMEOUT_S)
+
+        async def until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+            deadline = time.monotonic() + timeout
+            while not predicate() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+        state = lambda: app.session.stats.state  # noqa: E731
+        status = app.main_screen.status
+
+        def status_says(*texts: str) -> Callable[[], bool]:
+            # What the status bar renders; the frame being written holds it.
+            return lambda: any(f"state {t}" in str(status.render()) for t in texts)
+
+        await pilot.press("2", "s")  # the Generate tab shows the temperature being changed
+        await until(lambda: state() == "running" and app.session.stats.step > WARMUP_STEPS)
+        generation = app.main_screen.generation
+        temperature = lambda: f"{generation.temperature:.1f}"  # noqa: E731
+        for _ in range(repeats):
+            for key, char, step in (
+                ("right_square_bracket", "]", 1),
+                ("left_square_bracket", "[", -1),
+            ):
+                target = f"{min(5.0, max(0.0, generation.temperature + 0.1 * step)):.1f}"
+                await press(char, key, char, lambda t=target: temperature() == t)
+            # Before "saving…" was shown, a toast answered w: the checkpoint cell is the
+            # trainer's answer (what this measured there).
+            saved = str(app.session.stats.last_checkpoint)
+            await press(
+                "w (save)", "w", "w",
+                lambda s=saved: status_says("saving…")() or app.session.stats.last_checkpoint != s,
+            )  # fmt: skip
+            await until(lambda: not getattr(app.session.stats, "pending", ""))
+            await press("p (pause)", "p", "p", status_says("pausing…", "paused"))
+            await until(lambda: state() == "paused")
+            await press("p (resume)", "p", "p", status_says("resuming…", "running"))
+            await until(lambda: state() == "running")
+        await compare_three(app, pilot, press, until)
+        await press("x (stop)", "x", "x", status_says("stopping"))
+        await until(lambda: app.session.terminal_event is not None, timeout=300)
+    return results
+
+
+async def compare_three(app, pilot, press, until) -> None:
+    """Open the run browser, mark three runs, time C to the compare screen."""
+    from tui.dashboard.screens.compare import CompareScreen
+    from tui.dashboard.screens.run_browser import RunBrowser
+
+    await pilot.press("r")
+    await until(lambda: isinstance(app.screen, RunBrowser))
+    await asyncio.sleep(0.5)
+    await pilot.press("space", "down", "space", "down", "space")
+    await press(
+        "C (compare 3 runs)", "C", "C", lambda: isinstance(app.screen, CompareScreen)
+    )  # fmt: skip
+    await until(lambda: isinstance(app.screen, CompareScreen) and app.screen.loaded)
+    await pilot.press("escape")
+    await until(lambda: isinstance(app.screen, RunBrowser))
+    await pilot.press("escape")
+    await until(lambda: app.screen is app.main_screen)
+
+
+def make_past_runs(config: RunConfig, runs_dir: Path) -> None:
+    """Three short runs for the compare key."""
+    for i in range(3):
+        cfg = config.model_copy(update={"max_steps": 30, "eval_interval": 10, "seed": i})
+        Trainer(cfg, runs_dir=runs_dir, run_id=f"past-{i}").run(lambda e: None)
+
+
+# --- q from an attached dashboard ----------------------------------------------------------
+
+
+def attached_child(run: str, runs_dir: str, q_after_s: float) -> None:
+    """In the dashboard process: q after ``q_after_s``, then the process exits as usual."""
+    from textual import events
+
+    from tui.dashboard.app import Dashboard
+    from tui.dashboard.launch import run_dashboard
+
+    mounted = Dashboard.on_mount
+
+    async def on_mount(self: Dashboard) -> None:
+        await mounted(self)
+
+        def press_q() -> None:
+            time.sleep(q_after_s)
+            print(json.dumps({"key_at": time.time()}), flush=True)
+            self.call_from_thread(self.post_message, events.Key("q", "q"))
+
+        threading.Thread(target=press_q, daemon=True).start()
+
+    Dashboard.on_mount = on_mount  # type: ignore[method-assign]
+    run_dashboard(None, None, attach=run, runs_dir=Path(runs_dir))
+
+
+def q_from_attached(corpus: str, work: Path, launches: int, q_after_s: float) -> list[float]:
+    """Seconds from q to the exit of a dashboard attached to a run another process trains."""
+    config = {"data_file": corpus, "max_steps": 10**6, "eval_interval": 200,
+              "device": "cpu", "num_threads": 1}  # fmt: skip
+    (work / "attached.json").write_text(json.dumps(config), encoding="utf-8")
+    runs_dir = work / "attached-runs"
+    llmv0 = Path(sys.executable).with_name("llmv0")
+    trainer = subprocess.Popen(
+        [str(llmv0), "train", "--config", str(work / "attached.json"), "--run-id", "followed",
+         "--runs-dir", str(runs_dir), "--no-samples"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    times: list[float] = []
+    try:
+        events_file = runs_dir / "followed" / "events.jsonl"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            events_file.exists() and events_file.stat().st_size > 2000  # a few steps logged
+        ):
+            time.sleep(0.2)
+        env = {**os.environ, "TEXTUAL_DRIVER": "textual.drivers.headless_driver:HeadlessDriver"}
+        for _ in range(launches):
+            child = subprocess.run(
+                [sys.executable, __file__, "--attached-child", "followed",
+                 "--runs-dir", str(runs_dir), "--q-after", str(q_after_s)],
+                capture_output=True, text=True, env=env, timeout=120,
+            )  # fmt: skip
+            ended = time.time()
+            for line in child.stdout.splitlines():
+                if line.startswith("{"):
+                    times.append(ended - json.loads(line)["key_at"])
+    finally:
+        os.killpg(trainer.pid, signal.SIGINT)  # it saves and stops, as Ctrl-C does
+        try:
+            trainer.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(trainer.pid, signal.SIGKILL)
+    return times
+
+
+# --- a pause landing on an evaluation ------------------------------------------------------
+
+
+def pause_during_eval(corpus: str, runs_dir: Path, repeats: int) -> tuple[list[float], float]:
+    """Seconds from pause (sent as an evaluation starts) to RunPaused; and one evaluation's
+    length without a pause, for scale."""
+    # A wider LSTM than the default, so one evaluation (the whole validation split, and as
+    # many training windows) takes seconds, as a GPT's does.
+    config = RunConfig(data_file=corpus, max_steps=21, eval_interval=20, sample_length=0,
+                       hidden_dim=768, device="cpu", num_threads=1)  # fmt: skip
+    eval_s = 0.0
+
+    def plain(event: ev.Event) -> None:
+        nonlocal eval_s
+        if isinstance(event, ev.StepCompleted) and event.step == 20:
+            eval_s = -time.perf_counter()
+        elif isinstance(event, ev.EvalCompleted) and event.step == 20:
+            eval_s += time.perf_counter()
+
+    Trainer(config, runs_dir=runs_dir, run_id="eval-plain").run(plain)
+    waits: list[float] = []
+    for i in range(repeats):
+        control = Control()
+        sent: list[float] = []
+
+        def sink(event: ev.Event, control: Control = control, sent: list[float] = sent) -> None:
+            if isinstance(event, ev.StepCompleted) and event.step == 20:
+                sent.append(time.perf_counter())
+                control.pause()
+            elif isinstance(event, ev.RunPaused):
+                waits.append(time.perf_counter() - sent[0])
+                threading.Timer(0.2, control.resume).start()
+
+        Trainer(config, runs_dir=runs_dir, run_id=f"eval-pause-{i}").run(sink, control)
+    return waits, eval_s
+
+
+# --- tokens/s inside the dashboard vs headless (--throughput) ----------------------------
 
 
 def throughput(steps: list[ev.StepCompleted], config: RunConfig) -> float:
@@ -38,186 +290,97 @@ def throughput(steps: list[ev.StepCompleted], config: RunConfig) -> float:
 
 def run_headless(config: RunConfig, runs_dir: Path) -> float:
     steps: list[ev.StepCompleted] = []
-
-    def sink(event: ev.Event) -> None:
-        if isinstance(event, ev.StepCompleted):
-            steps.append(event)
-
-    Trainer(config, runs_dir=runs_dir).run(sink)
+    Trainer(config, runs_dir=runs_dir).run(
+        lambda e: steps.append(e) if isinstance(e, ev.StepCompleted) else None
+    )
     return throughput(steps, config)
 
 
-async def run_dashboard(
-    config: RunConfig, runs_dir: Path, press_keys: bool
-) -> tuple[float, list[float]]:
-    """Train inside the dashboard; with ``press_keys``, also time key presses meanwhile."""
-    app = make_app(trainer_factory=default_trainer_factory(runs_dir))
-    app.initial_config = config
+async def run_dashboard(config: RunConfig, runs_dir: Path) -> float:
+    from tui.dashboard.launch import make_app
+    from tui.dashboard.trainer_factory import default_trainer_factory
+
+    app = make_app(trainer_factory=default_trainer_factory(runs_dir), runs_dir=runs_dir)
+    app.session.initial_config = config
     steps: list[ev.StepCompleted] = []
-    latencies: list[float] = []
-    pending: dict[str, float] = {}  # expected temperature text -> key time
+    train = app.session.train
 
-    async with app.run_test(size=(120, 40)) as pilot:
-        sink = app._sink
-
-        def recording_sink(event: ev.Event) -> None:
+    def recording_train(config, resume, control, sink) -> None:
+        def both(event: ev.Event) -> None:
             if isinstance(event, ev.StepCompleted):
                 steps.append(event)
             sink(event)
 
-        app._sink = recording_sink  # type: ignore[method-assign]
-        display = app._display
+        train(config, resume, control, both)
 
-        def timed_display(screen, renderable) -> None:
-            display(screen, renderable)
-            if renderable is not None and pending:
-                shown = f"{app.main_screen.generation.temperature:.1f}"
-                if shown in pending:
-                    latencies.append(time.perf_counter() - pending.pop(shown))
-
-        app._display = timed_display  # type: ignore[method-assign]
-        await pilot.press("2", "s")  # the Generate tab shows the temperature being changed
-        direction = 1
-        while app.terminal_event is None:
-            await asyncio.sleep(0.25)
-            if not press_keys or app.session.stats.state != "running" or pending:
-                continue
-            key = "right_square_bracket" if direction > 0 else "left_square_bracket"
-            target = min(
-                5.0, max(0.0, round(app.main_screen.generation.temperature + 0.1 * direction, 2))
-            )
-            pending[f"{target:.1f}"] = time.perf_counter()
-            app._driver.send_message(events.Key(key, None))
-            direction = -direction
-    return throughput(steps, config), latencies
-
-
-async def run_inspect(
-    config: RunConfig, runs_dir: Path, press_keys: bool
-) -> tuple[float, list[float]]:
-    """Train with the Inspect screen open and refreshing; with ``press_keys``, also move its
-    cursor every 0.25 s and time each move to the screen."""
-    from tui.dashboard.screens.inspect import InspectScreen
-
-    app = make_app(trainer_factory=default_trainer_factory(runs_dir))
-    app.initial_config = config
-    steps: list[ev.StepCompleted] = []
-    latencies: list[float] = []
-    pending: dict[int, float] = {}  # expected cursor -> key time
-
+    app.session.train = recording_train  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
-        sink = app._sink
-
-        def recording_sink(event: ev.Event) -> None:
-            if isinstance(event, ev.StepCompleted):
-                steps.append(event)
-            sink(event)
-
-        app._sink = recording_sink  # type: ignore[method-assign]
-        display = app._display
-
-        def timed_display(screen, renderable) -> None:
-            display(screen, renderable)
-            if renderable is not None and pending and isinstance(screen, InspectScreen):
-                cursor = screen.states["surprise"].cursor
-                if cursor in pending:
-                    latencies.append(time.perf_counter() - pending.pop(cursor))
-
-        app._display = timed_display  # type: ignore[method-assign]
-        await pilot.press("i", "s")  # Inspect first; s reaches the app beneath it
-        direction = 1
-        while app.terminal_event is None:
+        await pilot.press("s")
+        while app.session.terminal_event is None:
             await asyncio.sleep(0.25)
-            screen = app.screen
-            ready = isinstance(screen, InspectScreen) and "surprise" in screen.results
-            if not press_keys or not ready or app.session.stats.state != "running" or pending:
-                continue
-            state, result = screen.states["surprise"], screen.results["surprise"]
-            current = state.cursor if state.cursor >= 0 else screen.view.default_cursor(result)
-            size = len(result.pieces)
-            if not 0 <= current + direction < size:
-                direction = -direction
-            pending[current + direction] = time.perf_counter()
-            app._driver.send_message(events.Key("right" if direction > 0 else "left", None))
-    return throughput(steps, config), latencies
+    return throughput(steps, config)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=400, help="steps per dashboard round")
     parser.add_argument("--corpus", default="data/shakespeare.txt")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads")
-    parser.add_argument("--inspect", action="store_true", help="also with Inspect open")
+    parser.add_argument("--repeats", type=int, default=5, help="key cycles per round")
+    parser.add_argument("--launches", type=int, default=5, help="attached dashboards to quit")
+    parser.add_argument("--q-after", type=float, default=8.0, help="seconds before q")
+    parser.add_argument("--throughput", action="store_true", help="also tokens/s vs headless")
+    parser.add_argument("--only", default="keys,attached,eval", help="keys, attached, eval")
+    parser.add_argument("--attached-child", help=argparse.SUPPRESS)
+    parser.add_argument("--runs-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    # num_threads 1: on a small shared CPU, PyTorch's default thread pool in the main thread
-    # (headless) and in a worker thread (dashboard) differ, which would compare thread pools,
-    # not the dashboard. Evaluations are off so both sides time the same optimizer steps.
-    config = RunConfig(
-        data_file=args.corpus,
-        max_steps=args.steps,
-        eval_interval=10**9,
-        sample_length=0,
-        device="cpu",
-        dtype="float32",
-        num_threads=args.threads,
-    )
-    print(
-        f"config: lstm emb {config.embedding_dim} hidden {config.hidden_dim}, batch "
-        f"{config.batch_size} x seq {config.seq_length}, {args.steps} steps, cpu"
-    )
-    headless, dashboard, latencies = [], [], []
-    inspect_rates: list[float] = []
-    cursor_latencies: list[float] = []
+    if args.attached_child:
+        attached_child(args.attached_child, args.runs_dir, args.q_after)
+        return
+    corpus = str(Path(args.corpus).resolve())
+    print(machine_line())
+    print(reference_matmul_ms(), "(before)")
+    # num_threads 1: on a small shared CPU the dashboard and the trainer then share one core
+    # the same way each round. Evaluations are off so keys meet steps, not evaluations.
+    config = RunConfig(data_file=corpus, max_steps=10**6, eval_interval=10**9,
+                       sample_length=0, device="cpu", dtype="float32", num_threads=1)  # fmt: skip
+    latencies: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
-        for round_ in range(args.rounds):
-            headless.append(run_headless(config, Path(tmp) / f"h{round_}"))
-            tokens_per_s, _ = asyncio.run(run_dashboard(config, Path(tmp) / f"d{round_}", False))
-            dashboard.append(tokens_per_s)
-            # Latency in its own run: a key every 0.25 s is far more than a user watching
-            # training presses, so it would understate the throughput a user gets.
-            loaded, lat = asyncio.run(run_dashboard(config, Path(tmp) / f"k{round_}", True))
-            latencies += lat
+        work = Path(tmp)
+        sections = set(args.only.split(","))
+        if "keys" in sections:
+            make_past_runs(config, work / "runs")
+        for round_ in range(args.rounds if "keys" in sections else 0):
+            found = asyncio.run(keys_while_training(config, work / "runs", args.repeats))
+            for name, values in found.items():
+                latencies[name] += values
+            print(f"round {round_ + 1}: " + ", ".join(f"{k} {len(v)}" for k, v in found.items()))
+        print("key to screen while training:")
+        for name in sorted(latencies):
+            print("  " + summary(name, latencies[name]))
+        if "attached" in sections:
+            q_times = q_from_attached(corpus, work, args.launches, args.q_after)
+            print("  " + summary("q from attached (to exit)", q_times))
+        if "eval" in sections:
+            waits, eval_s = pause_during_eval(corpus, work / "eval-runs", args.rounds)
             print(
-                f"round {round_ + 1}: headless {headless[-1]:,.0f} tok/s, dashboard "
-                f"{dashboard[-1]:,.0f} tok/s ({loaded:,.0f} while pressing {len(lat)} keys)"
+                "  "
+                + summary("pause during an evaluation", waits)
+                + f"; one evaluation takes {eval_s:.2f} s"
             )
-            if args.inspect:
-                rate, _ = asyncio.run(run_inspect(config, Path(tmp) / f"i{round_}", False))
-                inspect_rates.append(rate)
-                moving, lat = asyncio.run(run_inspect(config, Path(tmp) / f"j{round_}", True))
-                cursor_latencies += lat
-                print(
-                    f"round {round_ + 1}: inspect open {rate:,.0f} tok/s "
-                    f"({moving:,.0f} while moving the cursor {len(lat)} times)"
-                )
-    # Rounds alternate, so each round's ratio compares runs under similar background load;
-    # the median of those ratios resists a noisy neighbour better than a ratio of means.
-    ratio = statistics.median(d / h for d, h in zip(dashboard, headless, strict=True))
-    ms = sorted(1000 * x for x in latencies)
-    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] if ms else float("nan")
-    print(f"headless  tokens/s: {statistics.mean(headless):,.0f}")
-    print(
-        f"dashboard tokens/s: {statistics.mean(dashboard):,.0f} "
-        f"(median round: {ratio:.1%} of headless; target >= 95%)"
-    )
-    print(
-        f"key-to-screen latency under training: median {statistics.median(ms):.1f} ms, "
-        f"p95 {p95:.1f} ms over {len(ms)} presses (target p95 < 100 ms)"
-    )
-    if inspect_rates:
-        ratio = statistics.median(i / h for i, h in zip(inspect_rates, headless, strict=True))
-        ms = sorted(1000 * x for x in cursor_latencies)
-        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))] if ms else float("nan")
-        print(
-            f"inspect open tokens/s: {statistics.mean(inspect_rates):,.0f} "
-            f"(median round: {ratio:.1%} of headless; target >= 95%)"
-        )
-        print(
-            f"inspect cursor latency under training: median "
-            f"{statistics.median(ms) if ms else float('nan'):.1f} ms, p95 {p95:.1f} ms over "
-            f"{len(ms)} moves (target p95 < 100 ms)"
-        )
+        if args.throughput:
+            short = config.model_copy(update={"max_steps": args.steps})
+            headless = [run_headless(short, work / f"h{i}") for i in range(args.rounds)]
+            dashboard = [
+                asyncio.run(run_dashboard(short, work / f"d{i}")) for i in range(args.rounds)
+            ]
+            ratio = statistics.median(d / h for d, h in zip(dashboard, headless, strict=True))
+            print(
+                f"tokens/s: headless {statistics.mean(headless):,.0f}, dashboard "
+                f"{statistics.mean(dashboard):,.0f} (median round {ratio:.1%}; target >= 95%)"
+            )
+    print(reference_matmul_ms(), "(after)")
+    print(machine_line())
 
 
 if __name__ == "__main__":
