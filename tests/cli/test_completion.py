@@ -123,3 +123,17 @@ def test_sweep_names_read_the_sweep_database_without_optuna(tmp_path: Path) -> N
     db.close()
     assert sweep_names(tmp_path) == ["dropout", "lr-width"]
     assert sweep_names(tmp_path / "missing") == []
+
+
+def test_train_completes_presets_keys_and_runs_to_resume(runs_dir: Path) -> None:
+    assert complete("llmv0 train --config gpt-c") == ["gpt-cpu", "gpt-cpu-long"]
+    assert complete("llmv0 train --set learning_r") == ["learning_rate="]
+    assert complete("llmv0 train --resume ", runs_dir) == NEWEST_FIRST
+
+
+def test_sweep_results_completes_sweep_names(runs_dir: Path) -> None:
+    with sqlite3.connect(runs_dir / "sweeps.db") as db:
+        db.execute("CREATE TABLE studies (study_id INTEGER PRIMARY KEY, study_name TEXT)")
+        db.executemany("INSERT INTO studies VALUES (?, ?)", [(1, "lr-width"), (2, "dropout")])
+    db.close()
+    assert complete("llmv0 sweep-results ", runs_dir) == ["dropout", "lr-width"]

@@ -166,3 +166,4 @@ def test_training_display_shows_a_markup_run_id(tmp_path: Path) -> None:
     )  # fmt: skip
     echoed(result, f"run {name}:", codes=(0,))
     assert str(tmp_path / "runs" / name) in result.output
+    echoed(result, f"Resume with: llmv0 train --resume {name}", codes=(0,))

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tui.cli import launch
+from tui.cli.completion import complete_sweep
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 from tui.shared.formatting import format_duration
 
@@ -175,7 +176,12 @@ def _open(space: Any, url: str) -> Any:
 
 
 def sweep_results(
-    name: Annotated[str, typer.Argument(help="The sweep's name (from its space file).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The sweep's name (from its space file).", autocompletion=complete_sweep
+        ),
+    ],
     storage: Storage = None,
     save_best_preset: Annotated[
         str | None,

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from engine.errors import UserError
 from tui.cli import launch
+from tui.cli.completion import complete_config_key, complete_preset, complete_run
 from tui.shared.child_processes import die_with_parent
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 
@@ -51,12 +52,21 @@ def _resume_value(value: str | None) -> str | None:
 
 def train(
     config: Annotated[
-        str | None, typer.Option("--config", "-c", help="Config JSON file or preset name.")
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config JSON file or preset name.",
+            autocompletion=complete_preset,
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", "-s", help="Override a field: --set learning_rate=3e-4 (repeatable)."
+            "--set",
+            "-s",
+            help="Override a field: --set learning_rate=3e-4 (repeatable).",
+            autocompletion=complete_config_key,
         ),
     ] = None,
     resume: Annotated[
@@ -64,6 +74,7 @@ def train(
         typer.Option(
             "--resume",
             callback=_resume_value,
+            autocompletion=complete_run,
             help="Run id or folder to continue exactly; 'auto' (with --run-id): continue "
             "that run if it has a checkpoint, else start it.",
         ),
@@ -187,7 +198,8 @@ def train(
     elif not isinstance(result, RunFailed) and trainer.dist.is_main:
         out.print(
             f"Resume with: llmv0 train --resume {trainer.run_id}    "
-            f"Sample with: llmv0 generate --run {trainer.run_id}"
+            f"Sample with: llmv0 generate --run {trainer.run_id}",
+            markup=False,  # a run id is user text: `[bold]x` must print as typed
         )
     if trainer.dist.enabled:
         _exit_rank(code)
