@@ -12,6 +12,8 @@ between them (Pilot.press waits after each key, which hides all three):
    the key and its action): Textual's dismiss pops the top screen, whichever it is, so the
    notice went instead of the palette and the palette's own later close popped the main
    screen from under the app.
+4. ctrl+p typed right after q: the app was closing, so the palette mounted without its list,
+   and its search (a worker) crashed on the missing list (NoMatches, as WorkerFailed).
 """
 
 from __future__ import annotations
@@ -112,3 +114,12 @@ async def test_a_palette_under_another_screen_never_closes_that_screen(fake_fact
         await pilot.press("escape")
         await wait_until(pilot, lambda: _stack(app) == ["MainScreen"])
     assert app.return_code in (None, 0)  # a crash is 1 (and raises on leaving)
+
+
+async def test_ctrl_p_right_after_quit(fake_factory) -> None:
+    app = make_app(trainer_factory=fake_factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        _send(app, "q", "ctrl+p", "ctrl+p")
+        for _ in range(10):
+            await pilot.pause(0.02)
+    assert app.return_code == 0

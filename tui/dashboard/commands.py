@@ -6,7 +6,7 @@ Textual's own commands (theme, keys, quit) stay beside these.
 
 :func:`open_palette` opens :class:`DashboardPalette`, Textual's palette made safe against keys
 and resizes that come faster than it opens and closes (the every-key fuzz crashed it three
-ways; tests/tui/test_palette_findings.py).
+ways, and a fourth on closing; tests/tui/test_palette_findings.py).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
+from textual import work
 from textual.app import App
 from textual.await_complete import AwaitComplete
-from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Provider
+from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Hits, Provider
 
 from engine.config.files import list_presets
 from tui.dashboard.screens.too_small import TooSmallScreen
@@ -120,6 +121,14 @@ class DashboardPalette(CommandPalette):
     def _select_or_command(self, event: object = None) -> None:
         if self.is_active:  # as dismiss: a command runs only from the palette the user sees
             super()._select_or_command(event)  # type: ignore[arg-type]
+
+    @work(exclusive=True, group=CommandPalette._GATHER_COMMANDS_GROUP)
+    async def _gather_commands(self, search_value: str) -> None:
+        # ctrl+p typed right after q: the app is closing and removed the palette's list
+        # before this search began, which crashed on it (NoMatches). Nothing to show then.
+        if not self.query(CommandList):
+            return
+        await CommandPalette._gather_commands.__wrapped__(self, search_value)  # type: ignore[attr-defined]
 
     def _action_command_list(self, action: str) -> None:
         # Textual 8.2.8: OptionList._move_page reads its line map before the list has been
