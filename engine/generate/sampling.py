@@ -50,6 +50,9 @@ def filter_logits(
         mass_before = torch.cumsum(probs, dim=-1) - probs
         # Drop a token when the tokens before it already reach top_p.
         drop_sorted = mass_before >= top_p
+        # The most likely token always stays: a top_p below float32's smallest number (5e-304)
+        # compares as 0, which dropped every token and left softmax nothing but NaN.
+        drop_sorted[..., 0] = False
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits[drop] = float("-inf")
     if min_p > 0.0:

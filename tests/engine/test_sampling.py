@@ -111,6 +111,18 @@ def test_top_p_keeps_the_smallest_set_reaching_p() -> None:
     assert torch.equal(filtered[0, 1:4], logits[0, 1:4])
 
 
+@pytest.mark.parametrize("top_p", [5e-304, 1e-45, 1e-30])
+def test_a_top_p_below_float32s_range_keeps_the_most_likely_token(top_p: float) -> None:
+    """5e-304 is a valid top_p (0 < p <= 1) but 0 in float32: it dropped every token, and
+    sampling raised 'probability tensor contains inf or nan' (found by the CLI fuzz)."""
+    logits = torch.tensor([[0.5, 2.0, -1.0], [3.0, 3.0, 0.0]])
+    kept = filter_logits(logits, top_p=top_p)
+    assert torch.isfinite(kept[0, 1]) and torch.isinf(kept[0, [0, 2]]).all()
+    assert torch.isfinite(kept[1]).sum() == 1  # a tie keeps one of the two, never none
+    token = sample_next(logits, temperature=1.0, top_p=top_p)
+    assert token[0] == 1
+
+
 def test_top_p_works_per_row() -> None:
     logits = torch.tensor([[3.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
     kept = filter_logits(logits, top_p=0.5) > -math.inf
