@@ -65,3 +65,24 @@ def test_a_rejection_and_silence_are_reported(tmp_path: Path) -> None:
     assert verdict == "rejected" and "sample_top_k: no" in text
     verdict, _ = wait_for_answer(tmp_path, 0, "learning_rate", timeout_s=0.3)
     assert verdict == "silent"
+
+
+def test_a_folder_that_is_not_a_run_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    """Hostile round 3: `llmv0 control /any/dir pause` exited 0 and wrote commands.jsonl."""
+    folder = tmp_path / "any"
+    folder.mkdir()
+    result = runner.invoke(app, ["control", str(folder), "pause"])
+    assert result.exit_code == 2, result.output
+    assert "is not a run folder" in " ".join(result.output.split())
+    assert list(folder.iterdir()) == []
+
+
+def test_a_command_for_a_run_nobody_trains_is_not_written(tmp_path: Path) -> None:
+    """Nobody reads it now, and a later resume must not act on a stale pause."""
+    folder = tmp_path / "runs" / "r"
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text('{"type": "RunStarted"}\n', encoding="utf-8")
+    result = runner.invoke(app, ["control", "r", "pause", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "No live trainer" in result.output
+    assert not (folder / COMMANDS_FILE).exists()

@@ -55,11 +55,14 @@ def control(
     name, value = "", None
     with user_errors():
         folder = existing_run(run, runs_dir_or_default(runs_dir)).folder.path
+        require_run_folder(folder)
         if action == "set":
             name, value = checked_assignment(folder, assignment or "")
         start = events_size(folder)
-        send_command(folder, action, name, value)
-    if not lock_is_live(folder):
+        live = lock_is_live(folder)
+        if live:  # a command for nobody is not written: a later resume must not see it
+            send_command(folder, action, name, value)
+    if not live:
         answer = (
             "no_trainer",
             (
@@ -90,6 +93,24 @@ def control(
         err.print(text, markup=False)
     if verdict in ("rejected", "ended", "silent"):
         raise typer.Exit(2 if verdict == "rejected" else 1)
+
+
+def require_run_folder(folder: Path) -> None:
+    """Refuse a folder that is not a run's: `control /any/dir pause` once wrote a
+    commands.jsonl into any folder it was given and exited 0.
+
+    Raises:
+        RunNotFoundError: no event log and no config in ``folder``.
+    """
+    from engine.run.ids import RunNotFoundError
+
+    run = RunFolder(folder)
+    if not (run.events_path.is_file() or run.config_path.is_file()):
+        raise RunNotFoundError(
+            f"{folder} is not a run folder (it has no {run.events_path.name} and no "
+            f"{run.config_path.name}), so no trainer reads commands there. `llmv0 runs` "
+            "lists the runs; give a run id or a run's folder."
+        )
 
 
 def checked_assignment(folder: Path, assignment: str) -> tuple[str, Any]:
