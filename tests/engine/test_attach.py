@@ -128,3 +128,44 @@ def test_attach_to_a_run_whose_process_died_reports_it_interrupted(tmp_path: Pat
     assert isinstance(result, RunFailed) and "interrupted" in result.error
     assert "llmv0 train --resume ghost" in result.error
     assert isinstance(seen[0], StepCompleted)
+
+
+def test_a_trainer_stopped_by_sigstop_is_shown_paused_then_continues(tmp_path: Path) -> None:
+    """Hostile round 3: a trainer stopped with SIGSTOP still showed "running" when attached
+    (a stopped process keeps its lock). The holder here is a process that only takes the
+    run's lock and sleeps, as a trainer between steps would look."""
+    import signal
+
+    from engine.events import RunNotice, RunWarning
+
+    run_dir = tmp_path / "frozen"
+    run_dir.mkdir()
+    step = StepCompleted(step=1, epoch=0, loss=2.0, lr=0.1, tokens_per_s=1.0, grad_norm=1.0,
+                         elapsed_s=0.1, total_steps=5)  # fmt: skip
+    (run_dir / "events.jsonl").write_text(json.dumps(step.to_dict()) + "\n", encoding="utf-8")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from engine.run.lock import RunLock; "
+         "RunLock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(120)",
+         str(run_dir)],
+        stdout=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    remote = RemoteRun(run_dir, poll_s=0.02)
+    seen: list[Event] = []
+    follower = threading.Thread(target=remote.run, args=(seen.append,), daemon=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        follower.start()
+        time.sleep(0.3)
+        os.killpg(holder.pid, signal.SIGSTOP)
+        _wait_for(lambda: any(isinstance(e, RunPaused) for e in seen), timeout=10)
+        warning = next(e for e in seen if isinstance(e, RunWarning))
+        assert f"pid {holder.pid}" in warning.message and "kill -CONT" in warning.message
+        os.killpg(holder.pid, signal.SIGCONT)
+        _wait_for(lambda: any(isinstance(e, RunResumed) for e in seen), timeout=10)
+        assert any(isinstance(e, RunNotice) and e.kind == "continued" for e in seen)
+    finally:
+        remote.detach()
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+        follower.join(timeout=5)
