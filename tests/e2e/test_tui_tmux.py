@@ -207,6 +207,29 @@ def test_sigterm_saves_checkpoint_exits_and_restores_the_terminal(workdir: Path)
         tmux.kill()
 
 
+def test_a_hangup_signal_gives_the_terminal_back(workdir: Path) -> None:
+    """`kill -HUP` with the terminal still there (hostile round 3): the dashboard left it in
+    the alternate screen with mouse tracking on, since a hang-up mutes all output."""
+    env = {"TERM": "xterm-256color", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    tmux = Tmux(f"{tui_command()} --config tiny.json", workdir, env)
+    try:
+        tmux.wait_for("state idle", timeout=60)
+        tmux.keys("s")
+        tmux.wait_for(lambda s: step_of(s) > 3, timeout=90)
+        assert tmux.display("#{alternate_on} #{mouse_any_flag}") == "1 1"
+        pane = int(tmux.display("#{pane_pid}"))
+        (pid,) = [
+            int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == pane
+        ]
+        os.kill(pid, 1)
+        tmux.wait_for("EXITED:0", timeout=90)
+        state = tmux.display("#{alternate_on} #{mouse_any_flag} #{mouse_sgr_flag} #{cursor_flag}")
+        assert state == "0 0 0 1", f"alternate, mouse, sgr mouse, cursor: {state}"
+        assert list((workdir / "checkpoints").glob("*/latest.pt")), "the run was saved"
+    finally:
+        tmux.kill()
+
+
 def _ppid(proc: Path) -> int:
     try:
         return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])

@@ -90,6 +90,41 @@ def _attached_app(attach: str, runs_dir: Path) -> Dashboard:
     )
 
 
+# What Textual's driver writes when it leaves application mode: mouse reporting off (four
+# modes), bracketed paste off, line wrap on, in-band resize off, the Kitty keyboard protocol
+# popped, the alternate screen left, the cursor shown, focus reporting off.
+LEAVE_TERMINAL = (
+    "\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?7h\x1b[?2048l"
+    "\x1b[<u\x1b[?1049l\x1b[?25h\x1b[?1004l"
+)
+
+
+def leave_terminal_now(driver: object) -> None:
+    """Give the terminal back before output is muted on a hang-up, best effort.
+
+    A SIGHUP does not always mean the terminal is gone (``kill -HUP``, a closed tmux client):
+    muted without this, the app left the terminal in the alternate screen with mouse tracking
+    on. One non-blocking write: a dead terminal refuses it at once (EIO), a stalled one is
+    not waited for.
+    """
+    fd = getattr(driver, "fileno", None)
+    if not isinstance(fd, int):
+        return
+    attrs = getattr(driver, "attrs_before", None)
+    with contextlib.suppress(Exception):
+        if attrs is not None:
+            import termios
+
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    with contextlib.suppress(OSError):
+        blocking = os.get_blocking(fd)
+        os.set_blocking(fd, False)
+        try:
+            os.write(fd, LEAVE_TERMINAL.encode())
+        finally:
+            os.set_blocking(fd, blocking)
+
+
 def _exit_when_orphaned(on_hangup: Callable[[int, object], None]) -> None:
     """Under ``--serve``: if the server dies without stopping us (SIGKILL), stdin stays open
     nowhere and nobody would ever stop this dashboard; hang up when the parent is gone."""
@@ -126,6 +161,7 @@ def run_dashboard(
             session.detach()  # another process trains it: leave it running
         elif session.control is not None:
             session.control.stop()  # Control is safe to call from a signal handler
+        leave_terminal_now(getattr(app, "_driver", None))
         app.mute_terminal()  # now, before the next frame is written to a dead terminal
         loop = getattr(app, "_loop", None)
         if app.is_running and loop is not None:
