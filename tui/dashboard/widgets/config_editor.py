@@ -9,7 +9,6 @@ anything: it posts :class:`ConfigEditor.Changed` and, while a run is going,
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from engine.config.table import defaults as default_values
 from engine.run.folder import CONFIG_FILE
 from engine.safe_write import WriteError
 from tui.dashboard.textual_fixes import focus_now
+from tui.dashboard.widgets.field_filter import FieldFilter
 
 if TYPE_CHECKING:
     from engine.config.schema import RunConfig
@@ -52,21 +52,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-class FieldFilter(Input):
-    """The filter box: Enter jumps to the first matching field at once.
-
-    At once, not through a Submitted message: that message waits in the box's queue behind
-    the keys typed after Enter, which would go into the filter instead of the field.
-    """
-
-    def __init__(self, jump: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._jump = jump
-
-    async def action_submit(self) -> None:
-        self._jump()
 
 
 class ConfigEditor(Vertical):
