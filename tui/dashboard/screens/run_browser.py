@@ -115,6 +115,11 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
     def show_rows(self) -> None:
         """Fill the table with the runs that pass the filter, in the chosen order."""
         self.rows = arrange(self.all_rows, self.sort, self.filter)
+        self.show_title()
+        self.fill_table()
+
+    def show_title(self) -> None:
+        """How many runs are shown, from where, in which order."""
         title = self.query_one("#browser-title", Label)
         order = f"sorted by {self.sort.lstrip('-')}" + (" (desc)" if self.sort[0] == "-" else "")
         shown = f"{len(self.rows)} of {len(self.all_rows)}" if self.filter else len(self.rows)
@@ -125,7 +130,6 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         else:
             where = f", filter {self.filter}" if self.filter else ""
             title.update(Text(f"{shown} runs in {self.runs_dir}, {order}{where}"))
-        self.fill_table()
 
     def fill_table(self) -> None:
         """The rows in the table, with as many columns (by priority) as its width holds."""
@@ -232,7 +236,12 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         if len(chosen) < 2:
             self.notify("Mark two or more runs with space, then C compares them.")
             return
-        self.app.push_screen(CompareScreen(chosen))
+        # Building the compare screen takes a few hundred ms on a loaded machine: say the key
+        # was taken now, in the title, and push the screen after that frame is drawn.
+        self.query_one("#browser-title", Label).update(Text(f"comparing {len(chosen)} runs…"))
+        self.call_after_refresh(
+            self.app.push_screen, CompareScreen(chosen), lambda _: self.show_title()
+        )
 
     def action_tag(self) -> None:
         """Add tags to the run under the cursor (a leading '-' removes one)."""
