@@ -19,32 +19,54 @@ focused they act at once, as KEYS.md says. The earlier version left them out of 
 characters but not out of its markup snippets (``[@click=app.quit]`` types a ``q``, ``[/x]``
 an ``x``); the snippets here carry neither letter.
 
-Ctrl chords (other than Tab and newline) are not typed: ctrl+c quits, and ctrl+p opens the
-command palette, whose Enter runs the best match for random text: that can be Quit.
+Ctrl chords are typed, except ctrl+c and ctrl+q (they quit), ctrl+p (the command palette,
+whose Enter runs the best match for random text: that can be Quit) and ctrl+z; the
+in-process fuzz below types those too, and starts the dashboard again after a quit.
 
 The run browser's ``D`` (delete) may fire: it asks first and refuses a running run, so the
 training run's folder stays, which the final assertions check.
+
+The second test types every key the dashboard can receive, ctrl chords and the command
+palette included, into the dashboard in-process (Textual's headless driver, a scripted
+trainer): 2,000 keys in every CI run, 10,000 with ``LLMV0_NIGHTLY=1``. The quit keys (q,
+ctrl+c, ctrl+q, the palette's Quit) are typed too, rarely, and answered by starting the
+dashboard again. Keys come in bursts with resizes among them, as a terminal delivers them,
+so keys reach screens that are opening or closing. Seeded (``LLMV0_FUZZ_SEED``); a failure
+names the seed, the key count and the last keys. What it found is pinned as fast tests in
+tests/tui/test_palette_findings.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import os
 import random
 import string
 import subprocess
+import sys
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from test_tui_tmux import Tmux, step_of, tui_command, workdir  # noqa: F401 (fixture)
+from textual import events
+from textual.geometry import Size
+from textual.keys import REPLACED_KEYS, Keys, _character_to_key, _get_unicode_name_from_key
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+from tui.dashboard.launch import make_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tui"))
+from fakes import ScriptedTrainer  # tests/tui is not a package
 
 SPECIAL = ["Enter", "Tab", "BTab", "Up", "Down", "Left", "Right", "BSpace", "Home",
            "End", "PPage", "NPage", *(f"F{n}" for n in range(1, 13))]  # fmt: skip
+# tmux names; not c, q (quit), p (the palette, see the docstring) or z.
+CTRL_CHORDS = [f"C-{c}" for c in "abdefghijklmnorstuvwxy"]
 ENDS_THE_RUN = "qx"  # the quit and stop keys: deliberate, never fuzzed (see the docstring)
 PRINTABLE = [c for c in string.printable if c not in ENDS_THE_RUN + "\r\x0b\x0c"]
 # Bracket sequences that crashed the dashboard when user text reached a label as markup.
@@ -56,11 +78,14 @@ SIZES = [(40, 10), (200, 60), (80, 24), (120, 40), (60, 15), (160, 50)]
 
 
 def _key(rng: random.Random) -> tuple[bool, str]:
-    """(literal?, key): mostly single characters, some special keys, some markup snippets."""
+    """(literal?, key): mostly single characters, some special keys and ctrl chords, some
+    markup snippets."""
     roll = rng.random()
     if roll < 0.25:
         return False, rng.choice(SPECIAL)
     if roll < 0.30:
+        return False, rng.choice(CTRL_CHORDS)
+    if roll < 0.35:
         return True, rng.choice(SNIPPETS)
     return True, rng.choice(PRINTABLE)
 
@@ -109,6 +134,8 @@ def _events(work: Path) -> list[dict]:
     return [json.loads(x) for x in logs[0].read_text(encoding="utf-8").splitlines() if x]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_random_keys_and_resizes_never_break_the_dashboard(workdir: Path) -> None:  # noqa: F811
     env = {"TERM": "xterm-256color", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     tmux = Tmux(f"{tui_command()} --config tiny.json", workdir, env)
@@ -175,3 +202,104 @@ def test_random_keys_and_resizes_never_break_the_dashboard(workdir: Path) -> Non
         assert tmux.display("#{alternate_on}") == "0"
     finally:
         tmux.kill()
+
+
+# --- every key, in-process -------------------------------------------------------------------
+NIGHTLY = os.environ.get("LLMV0_NIGHTLY") == "1"
+FUZZ_KEYS = 10_000 if NIGHTLY else 2_000
+FUZZ_SEED = int(os.environ.get("LLMV0_FUZZ_SEED", "2026"))
+# Every key Textual names (ctrl, shift and function chords), less its pseudo-keys.
+NAMED = [k.value for k in Keys if not k.value.startswith("<") and k.value != "ctrl-at"]
+CTRL = [key for key in NAMED if key.startswith("ctrl+")]
+QUIT_KEYS = ["q", "ctrl+q", "ctrl+c", ["ctrl+p", *"quit", "enter"]]  # the last: palette's Quit
+QUIT_EVERY = 400  # keys, about: each quit costs a restart (about a second)
+FUZZ_SIZES = [(40, 10), (79, 30), (80, 24), (120, 40), (200, 60)]  # 40x10, 79x30: too small
+
+
+def _any_keys(rng: random.Random) -> list[str]:
+    """One key of any kind, or the keys of one markup snippet or one quit. The palette and
+    the keys that act in it come more often than chance (the crashes were there)."""
+    roll = rng.random()
+    if roll < 1 / QUIT_EVERY:
+        quit_keys = rng.choice(QUIT_KEYS)
+        return quit_keys if isinstance(quit_keys, list) else [quit_keys]
+    if roll < 0.02:
+        return list(rng.choice(SNIPPETS))
+    if roll < 0.09:
+        return ["ctrl+p"]
+    if roll < 0.14:
+        return [rng.choice(["enter", "escape", "down", "pageup", "pagedown"])]
+    if roll < 0.34:
+        keys = CTRL
+    elif roll < 0.54:
+        keys = NAMED
+    else:
+        keys = list(string.printable.strip() + " ")
+    while (key := rng.choice(keys)) in QUIT_KEYS:
+        pass  # quits come only from the first branch, at their own rate
+    return [key]
+
+
+def _key_event(key: str) -> events.Key:
+    """The event a terminal sends for ``key``, made as Textual's Pilot makes it."""
+    name = _character_to_key(key) if len(key) == 1 and not key.isalnum() else key
+    try:
+        char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(name, name)))
+    except KeyError:
+        char = name if len(name) == 1 else None
+    return events.Key(name, char)
+
+
+async def _fuzz(seed: int, total: int, runs_dir: Path) -> dict[str, int]:
+    """Type ``total`` keys; returns counts (keys, restarts, resizes). Raises AssertionError
+    naming the seed, the key count and the last keys when the dashboard crashes."""
+    rng = random.Random(seed)
+    recent: deque[str] = deque(maxlen=40)
+    counts = {"keys": 0, "restarts": 0, "resizes": 0}
+    while counts["keys"] < total:
+        app = make_app(trainer_factory=ScriptedTrainer, runs_dir=runs_dir)
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                if rng.random() < 0.5:
+                    await pilot.press("s")  # train (scripted): events arrive while keys do
+                while counts["keys"] < total and app.return_code is None:
+                    # A burst of keys sent without waiting, as a terminal delivers them.
+                    for _ in range(rng.randint(1, 12)):
+                        if rng.random() < 0.02:
+                            width, height = rng.choice(FUZZ_SIZES)
+                            size = Size(width, height)
+                            app._driver.send_message(events.Resize(size, size))
+                            recent.append(f"<resize {width}x{height}>")
+                            counts["resizes"] += 1
+                        for key in _any_keys(rng):
+                            recent.append(key)
+                            counts["keys"] += 1
+                            event = _key_event(key)
+                            event.set_sender(app)
+                            app._driver.send_message(event)
+                    await pilot.pause()
+        except Exception as exc:
+            raise AssertionError(
+                f"The dashboard crashed with {type(exc).__name__}: {exc} (seed {seed}, "
+                f"after {counts['keys']} keys; rerun: LLMV0_FUZZ_SEED={seed}). "
+                f"Last keys: {list(recent)}"
+            ) from exc
+        # 0: a quit key, answered by a restart; None: the keys ran out; 1 would be a crash.
+        assert app.return_code in (0, None), (
+            f"exit {app.return_code} (seed {seed}, after {counts['keys']} keys): {list(recent)}"
+        )
+        counts["restarts"] += app.return_code == 0
+    return counts
+
+
+@pytest.mark.timeout(3600 if NIGHTLY else 300)
+def test_every_key_and_the_palette_never_crash_the_dashboard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fuzz can type a path into the config editor and press Save: it writes here.
+    monkeypatch.chdir(tmp_path)
+    start = time.perf_counter()
+    counts = asyncio.run(_fuzz(FUZZ_SEED, FUZZ_KEYS, tmp_path / "runs"))
+    took = time.perf_counter() - start
+    print(f"key fuzz: {counts} in {took:.1f} s (seed {FUZZ_SEED})")
+    assert counts["keys"] >= FUZZ_KEYS and counts["restarts"] >= 1
