@@ -46,6 +46,7 @@ class BadField(ValueError):
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"its field '{field}' {problem}")
         self.field = field
+        self.problem = problem
 
 
 def same(value: Any, expected: str | int) -> bool:

@@ -323,9 +323,7 @@ def build_state(
     # The optimizer's state is checked against the optimizer the config builds: torch
     # checks only the group sizes, and a wrong type or shape would fail mid-step.
     try:
-        check_optimizer(
-            payload.get("optimizer"), optimizer.state_dict(), _params_in_id_order(optimizer)
-        )
+        _check_optimizer_state(payload.get("optimizer"), optimizer)
     except BadField as exc:
         raise ckpt.damaged("the checkpoint resumed", exc) from None
     optimizer.load_state_dict(payload["optimizer"])
@@ -336,6 +334,27 @@ def build_state(
         torch.cuda.set_rng_state_all(payload["rng_cuda"])
     state.progress = TrainState.from_payload(payload)
     return state
+
+
+def _check_optimizer_state(saved: object, optimizer: object) -> None:
+    """Check ``saved`` against ``optimizer``, part by part for a pair such as Muon + AdamW,
+    whose state is ``{"muon": ..., "adamw": ...}`` (one torch state each).
+
+    Raises:
+        BadField: a part is missing or does not fit its optimizer.
+    """
+    if isinstance(optimizer, torch.optim.Optimizer):
+        check_optimizer(saved, optimizer.state_dict(), _params_in_id_order(optimizer))
+        return
+    parts = {k: v for k, v in vars(optimizer).items() if isinstance(v, torch.optim.Optimizer)}
+    if not isinstance(saved, dict) or set(saved) != set(parts):
+        raise BadField("optimizer", f"is not a {' + '.join(parts)} state")
+    for name, part in parts.items():
+        try:
+            check_optimizer(saved[name], part.state_dict(), _params_in_id_order(part))
+        except BadField as exc:  # name the part: optimizer.muon.state.0.momentum_buffer
+            field = exc.field.replace("optimizer", f"optimizer.{name}", 1)
+            raise BadField(field, exc.problem) from None
 
 
 def _params_in_id_order(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:

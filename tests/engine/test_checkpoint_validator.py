@@ -35,15 +35,17 @@ GPT = {"model": "gpt", "n_layer": 1, "n_head": 2, "n_embd": 8}
 @pytest.fixture(scope="module")
 def real_payloads(tmp_path_factory) -> dict[str, dict[str, Any]]:
     """A real latest.pt of each model kind, loaded."""
-    from conftest import TINY_FIELDS, TINY_TEXT
-
+    # Not `from conftest import ...`: beside tests/tui in one worker, that name is tui's.
+    tiny_text = "ROMEO: But soft, what light through yonder window breaks?\n" * 90
+    tiny_fields = {"seq_length": 16, "batch_size": 8, "embedding_dim": 16, "hidden_dim": 32,
+                   "learning_rate": 0.01, "device": "cpu", "num_threads": 1, "seed": 7}  # fmt: skip
     base = tmp_path_factory.mktemp("real")
     corpus = base / "corpus.txt"
-    corpus.write_text(TINY_TEXT, encoding="utf-8")
+    corpus.write_text(tiny_text, encoding="utf-8")
     payloads = {}
     for kind, fields in (("lstm", {}), ("gpt", GPT)):
         cfg = ckpt.RunConfig(
-            **{**TINY_FIELDS, "data_file": str(corpus), "max_steps": 2, "eval_interval": 2,
+            **{**tiny_fields, "data_file": str(corpus), "max_steps": 2, "eval_interval": 2,
                "sample_length": 0, **fields}
         )  # fmt: skip
         Trainer(cfg, runs_dir=base / "runs", run_id=kind, data_dir=base / "data").run()

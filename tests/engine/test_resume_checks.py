@@ -97,3 +97,30 @@ def test_a_live_change_is_not_taken_for_an_edit(make_config, runs_dir: Path) -> 
     [started] = [e for e in events if isinstance(e, RunStarted)]
     assert started.config["learning_rate"] == 0.003
     assert not any("config.json" in n for n in started.notes)
+
+
+MUON_GPT = {"model": "gpt", "optimizer": "muon", "n_layer": 1, "n_head": 2, "n_embd": 16}
+
+
+def test_a_muon_adamw_pair_is_checked_part_by_part(make_config, runs_dir: Path) -> None:
+    """Muon + AdamW keeps one torch state per part ({"muon": ..., "adamw": ...}): the check
+    first refused every such checkpoint as "not an optimizer state"; now a run resumes, and
+    a damaged part is named."""
+    import torch
+
+    from engine.events import RunFailed
+
+    cfg = make_config(max_steps=6, eval_interval=2, sample_length=0, **MUON_GPT)
+    train(make_config, runs_dir, "m", **MUON_GPT)
+    done = Trainer(cfg, runs_dir=runs_dir, resume="m").run()
+    assert getattr(done, "reason", None) == "completed", done
+
+    damaged = train(make_config, runs_dir, "n", **MUON_GPT)
+    payload = torch.load(damaged / "latest.pt", weights_only=False)
+    state = payload["optimizer"]["muon"]["state"]
+    first = next(iter(state))
+    state[first]["momentum_buffer"] = torch.zeros(3, 3)
+    torch.save(payload, damaged / "latest.pt")
+    failed = Trainer(cfg, runs_dir=runs_dir, resume="n").run()
+    assert isinstance(failed, RunFailed)
+    assert f"optimizer.muon.state.{first}.momentum_buffer" in failed.error
