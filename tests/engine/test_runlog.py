@@ -194,11 +194,16 @@ def test_a_run_stopped_before_its_first_evaluation_logs_strict_json(
     make_config, runs_dir: Path
 ) -> None:
     from engine.control import Control
+    from engine.events import StepCompleted
     from engine.train.trainer import Trainer
 
     control = Control()
-    control.stop()
-    trainer = Trainer(make_config(max_steps=5), runs_dir=runs_dir, run_id="s")
-    trainer.run(None, control)
+
+    def stop_at_first_step(event) -> None:  # before the first evaluation; a stop before the
+        if isinstance(event, StepCompleted):  # first step leaves no run folder at all
+            control.stop()
+
+    trainer = Trainer(make_config(max_steps=5, eval_interval=4), runs_dir=runs_dir, run_id="s")
+    trainer.run(stop_at_first_step, control)
     for line in (runs_dir / "s" / "events.jsonl").read_text(encoding="utf-8").splitlines():
         _strict(line)

@@ -132,11 +132,14 @@ def complete_live_assignment(ctx: typer.Context, incomplete: str) -> Completion:
     ]
 
 
+# The views of `llmv0 inspect`: held here, where completion needs them without importing the
+# command (which imports this module for its callbacks).
+VIEWS = ("surprise", "attention", "cells", "embeddings", "timeline")
+
+
 @_quietly
 def complete_view(ctx: typer.Context, incomplete: str) -> Completion:
     """``inspect --view``."""
-    from tui.cli.inspect import VIEWS
-
     return [view for view in VIEWS if view.startswith(incomplete)]
 
 

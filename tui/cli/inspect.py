@@ -14,7 +14,7 @@ import typer
 from rich.text import Text
 
 from engine.analysis import AnalysisError
-from tui.cli.completion import complete_run, complete_view
+from tui.cli.completion import VIEWS, complete_run, complete_view
 from tui.cli.json_output import JsonOption, print_json
 from tui.shared.cli_options import RunsDir, err, out, runs_dir_or_default, user_errors
 
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
     from engine.config.schema import RunConfig
     from engine.text.tokenizer import Tokenizer
-
-VIEWS = ("surprise", "attention", "cells", "embeddings", "timeline")
 
 
 def _text(
