@@ -109,6 +109,7 @@ def test_config_set_values(text: str) -> None:
 @settings(max_examples=10, **FAST)
 @given(name=NAME, text=TEXT)
 @example(name="[bold]x :smile:", text="[/]")
+@example(name="[x=", text="]")  # each part escaped, yet "[x=: tags ]" was one tag: no output
 def test_run_names_tags_notes_filters_and_paths(name: str, text: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs, other = Path(tmp) / "runs", "plain"

@@ -152,7 +152,8 @@ def tag(
 
     with user_errors():
         now = add_tags(_folder(run, runs_dir_or_default(runs_dir)), tags)
-    out.print(f"{escape(run)}: tags {escape(', '.join(now))}")
+    # Plain text: escaping each part is not enough ("[x=" then "]" make a tag together).
+    out.print(f"{run}: tags {', '.join(now)}", markup=False)
 
 
 def untag(
@@ -165,7 +166,7 @@ def untag(
 
     with user_errors():
         now = remove_tags(_folder(run, runs_dir_or_default(runs_dir)), tags)
-    out.print(f"{escape(run)}: tags {escape(', '.join(now)) or '(none)'}")
+    out.print(f"{run}: tags {', '.join(now) or '(none)'}", markup=False)
 
 
 def note(
@@ -245,7 +246,7 @@ def prune(yes: Yes = False, runs_dir: RunsDir = None) -> None:
             out.print("No failed runs without steps: nothing to prune.")
             return
         for s in doomed:
-            out.print(f"  {escape(s.run_id)}: {escape(s.error[:100])}")
+            out.print(f"  {s.run_id}: {s.error[:100]}", markup=False)
         _confirm(f"Delete these {len(doomed)} failed runs?", yes)
         for s in doomed:
             delete_run(s.path)

@@ -121,9 +121,10 @@ def sweep(
         if quiet:
             return
         value = f"best val {row.value:.4f}" if row.value is not None else row.error[:80]
-        out.print(
-            f"trial {row.number} {row.state}: {escape(row.changed)} "
-            f"({escape(value)}, {format_duration(row.duration_s)})"
+        out.print(  # plain text: two escaped parts can still make a tag together
+            f"trial {row.number} {row.state}: {row.changed} "
+            f"({value}, {format_duration(row.duration_s)})",
+            markup=False,
         )
 
     from engine.experiments.sweep import Worker, results
