@@ -123,8 +123,27 @@ def test_runs_names_a_long_runs_folder_whole(tmp_path: Path) -> None:
     assert f"Runs in {deep}" in result.output
 
 
+def test_columns_in_the_environment_cuts_nothing_off_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest-xdist's workers (and some shells) export COLUMNS=80: consoles made then cut every
+    piped table at 80 columns. COLUMNS describes a terminal; off one it is ignored."""
+    import io
+
+    from rich.table import Table
+
+    monkeypatch.setenv("COLUMNS", "40")
+    console = cli_options.CliConsole(file=io.StringIO(), highlight=False)
+    table = Table("run", "state")
+    table.add_row("a-run-id-much-longer-than-forty-columns-20261207-120000", "finished")
+    console.print(table)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "a-run-id-much-longer-than-forty-columns-20261207-120000" in text
+    assert "finished" in text and "…" not in text
+
+
 def test_an_explicit_width_still_wins(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """COLUMNS (or a width given to the console) is still obeyed off a terminal."""
+    """A width given to the console is still obeyed off a terminal."""
     monkeypatch.setattr(cli_options.out, "_width", 60)
     result = runner.invoke(app, ["runs", "--runs-dir", str(trained)])
     assert max(len(line) for line in result.output.splitlines()) <= 60

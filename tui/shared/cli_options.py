@@ -23,8 +23,16 @@ class CliConsole(Console):
     else 80 columns, and fits tables into it: ``llmv0 runs | cat`` showed "fini…" for
     "finished" and split long values mid-word. A script reading the output needs every value
     whole, so off a terminal the console is as wide as its content; tables keep their natural
-    width. An explicit width (``COLUMNS``, ``width=``) still wins.
+    width. ``COLUMNS`` describes a terminal, so it sets the width on one only (test runners and
+    some shells export ``COLUMNS=80`` to every process: pytest-xdist's workers had it, and
+    every pipe was cut at 80); a width given to the console (``width=``) still wins.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kwargs.get("width") is None:
+            # Rich took COLUMNS as a fixed width; on a terminal, size() still reads it live.
+            self._width = None
 
     def _size(self) -> ConsoleDimensions:
         size = Console.size.fget(self)  # type: ignore[attr-defined]
