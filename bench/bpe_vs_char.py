@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import machine_line
+from bench._common import machine_line, reference_matmul_ms
 from engine.analysis.evaluate import evaluate
 from engine.config.schema import RunConfig
 from engine.events import Event, RunFailed, RunStarted
@@ -98,6 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         "bpe-short": {"tokenizer": "bpe", "bpe_vocab_size": args.vocab, "seq_length": short},
     }
     print(machine_line(), flush=True)
+    print(f"{reference_matmul_ms()} (before)", flush=True)
+    # Training the tokenizer itself (a speed figure: tests check what it builds, not its time).
+    from engine.text.bpe import train_bpe
+
+    t0 = time.perf_counter()
+    train_bpe(text, args.vocab)
+    print(f"BPE training, {len(text):,} characters to {args.vocab} tokens: "
+          f"{time.perf_counter() - t0:.2f} s", flush=True)  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only or list(plans):
@@ -109,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['chars_per_token']:.2f} chars/token",
                 flush=True,
             )
+    print(f"{reference_matmul_ms()} (after)", flush=True)
     print(f"\n{args.model}, {args.steps} steps x batch {base['batch_size']}; scored on the last "
           f"{len(tail_text):,} characters; {machine_line()}\n")  # fmt: skip
     print("| tokenizer | vocab | context | params | chars seen | train time | bits/char |")
