@@ -22,7 +22,7 @@ widget, its ancestors and the App handle it later, each from its own queue:
   if it had been read then; and the dashboard moves the focus with :func:`focus_now`.
 
 Keys bound only on an ancestor (Tab, Escape) still run when they reach the App, so a
-character typed right after them can still land first. tests/tui/test_textual_fixes.py fails
+character typed right after them can still land first. tests/tui/test_key_order.py fails
 once bare Textual no longer reorders keys: then remove the Input work-around.
 """
 
