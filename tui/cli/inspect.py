@@ -224,7 +224,7 @@ def inspect(
             from tui.cli.inspect_json import view_json
 
             data = view_json(model, tokenizer, cfg, run_dir, body, opts)
-        else:
+        elif html is None:  # --html: the page is the output, the terminal gets where it went
             blocks = build_view(
                 model, tokenizer, cfg, run_dir, body, opts, color=color, width=width
             )
@@ -237,9 +237,11 @@ def inspect(
             write_html(html, f"llmv0 inspect {view}: {run_dir.name}", html_blocks)
     if json_:
         print_json(data)
+        if html is not None:  # stdout stays one JSON document
+            err.print(f"Wrote {html}", markup=False, highlight=False, soft_wrap=True)
+    elif html is not None:
+        out.print(f"Wrote {html}", markup=False, highlight=False, soft_wrap=True)
     else:
         for block in blocks:
             out.print(block, soft_wrap=True)
             out.print()
-    if html is not None:
-        err.print(f"Wrote {html}", markup=False)
