@@ -23,6 +23,10 @@ from engine.text.tokenizer import Tokenizer
 
 TOP_K = 5
 LN2 = math.log(2)
+# The hardest tenth is marked only when its mean exceeds the median by at least this many
+# bits (each bit: the character was half as likely). Random digits cost a trained model
+# 3.3-3.8 bits each (hardest tenth ~0.2 bits above the median): a tenth picked from noise.
+SPREAD_BITS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,26 @@ class Surprise:
         if not scored:
             return math.inf
         return scored[min(len(scored) - 1, math.ceil(len(scored) * 0.9))]
+
+    def median_bits(self) -> float:
+        scored = sorted(self.scored)
+        if not scored:
+            return math.nan
+        mid = len(scored) // 2
+        return scored[mid] if len(scored) % 2 else (scored[mid - 1] + scored[mid]) / 2
+
+    def hardest_tenth_mean(self) -> float:
+        """The mean bits of the tokens at or above :meth:`decile_threshold`."""
+        threshold = self.decile_threshold()
+        hardest = [b for b in self.scored if b >= threshold]
+        return sum(hardest) / len(hardest) if hardest else math.nan
+
+    def hardest_threshold(self) -> float:
+        """:meth:`decile_threshold` when the spread is real (the hardest tenth's mean is at
+        least SPREAD_BITS above the median), else inf: nothing is marked as hardest."""
+        if not self.scored or self.hardest_tenth_mean() - self.median_bits() < SPREAD_BITS:
+            return math.inf
+        return self.decile_threshold()
 
 
 def _windows(n: int, seq_length: int) -> list[tuple[int, int]]:

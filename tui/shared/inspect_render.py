@@ -34,6 +34,16 @@ def label(piece: str) -> str:
     return visible(piece).replace(" ", "␣") or "?"
 
 
+def percent(p: float) -> str:
+    """A probability as a percentage that never reads 0% or 100% for one strictly between:
+    0.04% for an 11.4-bit character, not 0.0%."""
+    if 0 < p < 0.0001:
+        return "< 0.01%"
+    if 0.999 < p < 1:
+        return "> 99.9%"
+    return f"{p:.2%}" if p < 0.01 else f"{p:.1%}"
+
+
 def bits_style(bits: float) -> str:
     """The background (and a readable foreground) for a token that cost ``bits``."""
     if math.isnan(bits):
@@ -121,7 +131,7 @@ def shaded_text(
 
 def surprise_text(result: Surprise, *, color: bool, width: int, cursor: int | None = None) -> Text:
     """The text, each token shaded by its bits."""
-    hardest = result.decile_threshold()
+    hardest = result.hardest_threshold()  # inf when the bits are flat: nothing marked
     styles = [bits_style(b) for b in result.bits]
     if color:  # the hardest tenth also bold and underlined: visible when colour is stripped
         styles = [
@@ -142,7 +152,7 @@ def guesses_text(result: Surprise, cursor: int, *, color: bool, bar: int = 20) -
     if math.isnan(bits):
         out.append("  (the first token: nothing predicts it)")
         return out
-    out.append(f"  {bits:.2f} bits  (p = {2**-bits:.1%})")
+    out.append(f"  {bits:.2f} bits  (p = {percent(2**-bits)})")
     for guess, prob in result.top[cursor]:
         out.append("\n")
         hit = guess == piece
@@ -150,7 +160,7 @@ def guesses_text(result: Surprise, cursor: int, *, color: bool, bar: int = 20) -
         filled = round(prob * bar)
         out.append("█" * filled, style="green" if color else "")
         out.append("·" * (bar - filled), style="dim" if color else "")
-        out.append(f" {prob:6.1%}")
+        out.append(f" {percent(prob):>7}")
     return out
 
 
@@ -171,10 +181,14 @@ def rankings_text(result: Surprise, limit: int = 6) -> Text:
 
 def summary_line(result: Surprise) -> Text:
     scored = result.scored
-    return Text(
-        f"{len(scored)} tokens scored, mean {result.mean_bits:.2f} bits, "
-        f"hardest tenth >= {result.decile_threshold():.2f} bits"
-    )
+    head = f"{len(scored)} tokens scored, mean {result.mean_bits:.2f} bits, "
+    hardest = result.hardest_threshold()
+    if math.isinf(hardest):
+        return Text(
+            head + f"no hardest tenth: the bits are flat (median {result.median_bits():.2f}, "
+            f"hardest tenth {result.hardest_tenth_mean():.2f})"
+        )
+    return Text(head + f"hardest tenth >= {hardest:.2f} bits")
 
 
 def timeline_text(

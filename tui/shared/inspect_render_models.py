@@ -28,8 +28,10 @@ CLASS_STYLES = {
     "consonant": "cyan",
     "digit": "bold yellow",
     "punctuation": "magenta",
-    "space": "bold white",
-    "token": "white",
+    # Mid grey, not white: the HTML page is white, where white text was 1.8:1; #767676 is
+    # 4.5:1 on white and 4.6:1 on black, so it reads in the page and on a dark terminal.
+    "space": "bold #767676",
+    "token": "#767676",
 }
 
 
@@ -102,12 +104,18 @@ def cells_text(
 
 
 def units_text(cells: CellStates, ranked: list[UnitMatch], selected: int) -> Text:
-    """The ranked units: name, the feature each tracks, the correlation."""
-    out = Text(" unit   tracks                 r", "bold")
-    for n, match in enumerate(ranked):
+    """The ranked units: name, the feature each tracks, the correlation.
+
+    Columns are as wide as their widest entry (unit ids of three or four digits ran into the
+    feature name), the features' at most 19 so a row fits the dashboard's side panel."""
+    names = [cells.unit_name(match.unit) for match in ranked]
+    name_w = max(map(len, ["unit", *names])) + 1
+    feature_w = min(19, max(map(len, ["tracks", *(m.feature for m in ranked)])))
+    out = Text(f" {'unit':<{name_w}}{'tracks':<{feature_w}} {'r':>5}", "bold")
+    for n, (name, match) in enumerate(zip(names, ranked, strict=True)):
         mark = ">" if n == selected else " "
         out.append(
-            f"\n{mark}{cells.unit_name(match.unit):<7}{match.feature:<19.19} "
+            f"\n{mark}{name:<{name_w}}{match.feature:<{feature_w}.{feature_w}} "
             f"{match.correlation:+.2f}",
             style="reverse" if n == selected else "",
         )
