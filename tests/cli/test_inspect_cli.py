@@ -72,6 +72,9 @@ def test_embeddings_and_timeline(runs: Path) -> None:
     result = inspect(runs, "lstm", "--view", "embeddings")
     assert result.exit_code == 0, result.output
     assert "PC1" in result.output and "R" in result.output
+    # the baseline, and the LSTM's output matrix mapped below its embedding
+    assert "a random table of this shape would explain" in result.output
+    assert "output matrix: PC1" in result.output and "nearest by cosine" in result.output
     result = inspect(runs, "gpt", "--view", "timeline")
     assert result.exit_code == 0, result.output
     assert "2 evaluations" in result.output

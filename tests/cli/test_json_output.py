@@ -159,7 +159,9 @@ CELLS = {
     "view": str, "run": str, "run_dir": str, "text": str, "state": str, "units": int,
     "unit": int, "unit_name": str, "values": list, "ranked": list,
 }  # fmt: skip
-EMBEDDINGS = {"view": str, "run": str, "run_dir": str, "explained": list, "points": list}
+EMBEDDINGS = {"view": str, "run": str, "run_dir": str, "explained": list, "points": list,
+              "random_explained": list, "random_spread": list, "random_draws": int,
+              "beats_random": list, "tied_to_output": bool, "output": type(None)}  # fmt: skip
 TIMELINE = {"view": str, "run": str, "run_dir": str, "pieces": list, "steps": list, "bits": list}
 
 
@@ -194,8 +196,11 @@ def test_inspect_cells_embeddings_timeline_json(runs: Path) -> None:
     emb = as_json("inspect", "gpt", "--view", "embeddings", "--json", "--runs-dir", str(runs))
     assert_keys(emb, EMBEDDINGS)
     point = emb["points"][0]
-    assert set(point) == {"piece", "kind", "upper", "x", "y", "trail"}
+    assert set(point) == {"piece", "kind", "upper", "x", "y", "trail", "near"}
     assert isinstance(point["x"], float)
+    assert set(point["near"][0]) == {"piece", "cosine"} and len(point["near"]) == 5
+    assert emb["tied_to_output"] is True and emb["output"] is None  # the GPT's head is its table
+    assert 0 < emb["random_explained"][0] < 1 and emb["random_draws"] == 8
     timeline = as_json("inspect", "gpt", "--view", "timeline", "--json", "--rows", "1",
                        "--runs-dir", str(runs))  # fmt: skip
     assert_keys(timeline, TIMELINE)

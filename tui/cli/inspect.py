@@ -157,13 +157,24 @@ def _embeddings(
 
     earlier = earlier_tables(run_dir)  # the oldest kept checkpoint: how far the map moved
     emb = embedding_map(model, tokenizer, earlier)
-    return [
+    height = max(10, width // 4)
+    blocks = [
         title,
         rm.embedding_legend(emb, color=color),
-        rm.embedding_scatter(emb, color=color, width=width, height=max(10, width // 4)),
+        rm.embedding_scatter(emb, color=color, width=width, height=height),
+        Text("nearest by cosine in the full space:"),
         rm.nearest_text(emb, "a"),
         rm.nearest_text(emb, "."),
     ]
+    if emb.output is not None:  # the LSTM: the output matrix often holds the structure
+        blocks += [
+            rm.embedding_legend(emb.output, color=color),
+            rm.embedding_scatter(emb.output, color=color, width=width, height=height),
+            Text("nearest by cosine in the full space:"),
+            rm.nearest_text(emb.output, "a"),
+            rm.nearest_text(emb.output, "."),
+        ]
+    return blocks
 
 
 def inspect(

@@ -121,8 +121,22 @@ def _embeddings(model: Any, tokenizer: Any, run_dir: Path) -> dict[str, Any]:
     from engine.analysis.embeddings import earlier_tables, embedding_map
 
     emb = embedding_map(model, tokenizer, earlier_tables(run_dir))
+    data = _map(emb)
+    data["tied_to_output"] = emb.tied
+    # the LSTM's untied output matrix (one row per character); null for the GPT, whose output
+    # is its embedding table
+    data["output"] = _map(emb.output) if emb.output is not None else None
+    return data
+
+
+def _map(emb: Any) -> dict[str, Any]:
+    base = emb.baseline
     return {
         "explained": list(emb.explained),
+        "random_explained": list(base.mean) if base else None,
+        "random_spread": list(base.spread) if base else None,
+        "random_draws": base.draws if base else 0,
+        "beats_random": list(emb.beats_random),
         "points": [
             {
                 "piece": p.piece,
@@ -131,8 +145,11 @@ def _embeddings(model: Any, tokenizer: Any, run_dir: Path) -> dict[str, Any]:
                 "x": p.x,
                 "y": p.y,
                 "trail": [list(xy) for xy in trail],
+                "near": [
+                    {"piece": emb.points[j].piece, "cosine": c} for j, c in emb.neighbours[i][:5]
+                ],
             }
-            for p, trail in zip(emb.points, emb.trail, strict=True)
+            for i, (p, trail) in enumerate(zip(emb.points, emb.trail, strict=True))
         ],
     }
 

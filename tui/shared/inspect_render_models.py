@@ -6,8 +6,6 @@ conventions).
 
 from __future__ import annotations
 
-import math
-
 from rich.text import Text
 
 from engine.analysis.attention import AttentionMaps, HeadSummary
@@ -154,11 +152,20 @@ def embedding_scatter(emb: EmbeddingMap, *, color: bool, width: int, height: int
     return out
 
 
+MAP_NAMES = {"embedding": "input embedding", "output": "output matrix"}
+
+
 def embedding_legend(emb: EmbeddingMap, *, color: bool) -> Text:
+    """The variance line, the random baseline (with a warning when the map is no better), what
+    the table is (tied to the output or not) and the class colours."""
+    name = "" if emb.tied else f"{MAP_NAMES.get(emb.source, emb.source)}: "
     out = Text(
-        f"PC1 {emb.explained[0]:.0%} of the variance (left-right), "
-        f"PC2 {emb.explained[1]:.0%} (up-down)\n"
+        f"{name}PC1 {emb.explained[0]:.1%} of the variance (left-right), "
+        f"PC2 {emb.explained[1]:.1%} (up-down)\n"
     )
+    out.append_text(baseline_text(emb, color=color))
+    if emb.tied:
+        out.append("tied: this table is also the output matrix that scores the next character\n")
     for kind in ("vowel", "consonant", "digit", "punctuation", "space"):
         out.append(kind, style=CLASS_STYLES[kind] if color else "")
         out.append("  ")
@@ -167,13 +174,51 @@ def embedding_legend(emb: EmbeddingMap, *, color: bool) -> Text:
     return out
 
 
-def nearest_text(emb: EmbeddingMap, piece: str, k: int = 5) -> Text:
-    """The ``k`` tokens nearest to ``piece`` on the map."""
-    points = {p.piece: p for p in emb.points}
-    if piece not in points:
-        return Text("")
-    me = points[piece]
-    others = sorted(
-        (math.hypot(p.x - me.x, p.y - me.y), p.piece) for p in emb.points if p.piece != piece
+def baseline_text(emb: EmbeddingMap, *, color: bool) -> Text:
+    """'a random table of this shape would explain X% / Y%', then a plain warning line when
+    PC1 is no better than that (within the random draws' spread), or a note for PC2 alone."""
+    out = Text()
+    if emb.baseline is None:
+        return out
+    base = emb.baseline
+    out.append(
+        f"a random table of this shape would explain {base.mean[0]:.1%} / {base.mean[1]:.1%}\n"
     )
-    return Text(f"near {visible(piece)!r}: " + " ".join(visible(q) for _, q in others[:k]))
+    pc1, pc2 = emb.beats_random
+    warn = "bold yellow" if color else ""
+    if not pc1:
+        out.append(
+            "warning: no better than a random table; this map and its 'near' lists are "
+            "likely noise\n",
+            style=warn,
+        )
+    elif not pc2:
+        out.append("PC2 (up-down) is no better than random; read the left-right axis only\n")
+    return out
+
+
+def nearest_text(emb: EmbeddingMap, piece: str, k: int = 5) -> Text:
+    """The ``k`` tokens most similar to ``piece`` by cosine in the full space (the 2-D map
+    keeps two directions only, so its distances can mislead)."""
+    near = emb.nearest(piece, k)
+    if near is None:
+        return Text("")
+    return Text(f"near {visible(piece)!r}: " + " ".join(visible(q) for q, _ in near))
+
+
+def output_text(emb: EmbeddingMap, pieces: tuple[str, ...], *, color: bool, k: int = 5) -> Text:
+    """The untied output matrix (the LSTM's head) summarised: variance, baseline and neighbours.
+    Empty when the model has none (the GPT's is its embedding table)."""
+    out_map = emb.output
+    if out_map is None:
+        return Text("")
+    out = Text(
+        f"output matrix (the weights that score each next character): PC1 "
+        f"{out_map.explained[0]:.1%}, PC2 {out_map.explained[1]:.1%}\n"
+    )
+    out.append_text(baseline_text(out_map, color=color))
+    for n, piece in enumerate(pieces):
+        if n:
+            out.append("\n")
+        out.append_text(nearest_text(out_map, piece, k))
+    return out

@@ -177,9 +177,13 @@ class EmbeddingsView(View):
     def render(self, result, state, *, color, width):
         main = rm.embedding_scatter(result, color=color, width=max(20, width), height=14)
         side = rm.embedding_legend(result, color=color)
+        side.append("\nnearest by cosine in the full space:")
         for piece in ("e", "a", "T", ".", " "):
             side.append("\n")
             side.append_text(rm.nearest_text(result, piece, k=4))
+        if result.output is not None:  # the LSTM: its structure is often in the output matrix
+            side.append("\n\n")
+            side.append_text(rm.output_text(result, ("e", "a", "."), color=color, k=4))
         return main, side
 
 
