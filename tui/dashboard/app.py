@@ -82,9 +82,11 @@ class Dashboard(App[int]):
         await self.main_screen.set_up.wait()
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
-        """Every notification is plain text unless a caller asks for markup: they quote paths,
-        values and errors the user typed or a run sent, and ``[/]`` in those is text."""
-        super().notify(message, markup=markup, **kwargs)
+        """Every notification is plain text: they quote paths, values and errors the user
+        typed or a run sent, and ``[/]`` in those is text. ``markup`` is not taken from the
+        caller: Widget.notify and Screen.notify pass ``markup=True`` by default, and a Save
+        to a path typed as ``[@click=app.bell]`` crashed the toast (the tmux key fuzz)."""
+        super().notify(message, markup=False, **kwargs)
 
     def on_resize(self, event: events.Resize) -> None:
         width, height = event.size

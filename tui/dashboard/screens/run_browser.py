@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -266,7 +265,7 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
             remove_tags(row.summary.path, drop)
             add_tags(row.summary.path, keep)
         except (ValueError, OSError) as exc:
-            self.notify(escape(str(exc)), severity="error")
+            self.notify(str(exc), severity="error")
             return
         self._read()
 
@@ -288,7 +287,7 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         try:
             set_note(row.summary.path, text)
         except OSError as exc:
-            self.notify(escape(str(exc)), severity="error")
+            self.notify(str(exc), severity="error")
             return
         self._read()
 
@@ -300,9 +299,7 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         if row is None:
             return
         if row.summary.state == "running" or lock_is_live(row.summary.path):
-            self.notify(
-                f"{escape(row.run_id)} is running: stop it before deleting it.", severity="warning"
-            )
+            self.notify(f"{row.run_id} is running: stop it before deleting it.", severity="warning")
             return
         self.app.push_screen(
             Confirm(f"Delete {row.run_id} and its checkpoints for good?"),
@@ -316,9 +313,9 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         try:
             delete_run(folder)
         except (RunBusyError, OSError) as exc:
-            self.app.call_from_thread(self.notify, escape(str(exc)), severity="error")
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self.notify, escape(f"Deleted {folder.name}."))
+        self.app.call_from_thread(self.notify, f"Deleted {folder.name}.")
         self.app.call_from_thread(self._read)
 
     def action_sort(self) -> None:
@@ -339,7 +336,7 @@ class RunBrowser(DismissOnce, ModalScreen[BrowserChoice | None]):
         try:
             parse_filter(text)
         except ValueError as exc:
-            self.notify(escape(str(exc)), severity="error", timeout=8)
+            self.notify(str(exc), severity="error", timeout=8)
             return
         self.filter = text.strip()
         self.show_rows()

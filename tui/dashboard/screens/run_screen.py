@@ -89,7 +89,7 @@ class RunScreen(Screen[None]):
         yield KeyFooter(show_command_palette=False)  # ctrl+p is in the help; the row is full
 
     def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
-        """The app's notify: plain text unless a caller asks for markup."""
+        """The app's notify: plain text (see Dashboard.notify)."""
         self.app.notify(message, markup=markup, **kwargs)
 
     def on_mount(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -124,11 +123,16 @@ class SweepsScreen(DismissOnce, ModalScreen[None]):
                 listing.add_row(Text(name), key=name)
         if not self.names:
             title.update("No sweeps yet: start one with `llmv0 sweep SPACE_FILE`.")
+        unchanged = message.trials == self.trials and message.trials
         self.trials = message.trials
         if self.trials and not self.sweep:
             self.sweep = self.names[0]
         title.update(Text(f"Sweep {self.sweep}: {len(self.trials)} trials"))
         table = self.query_one("#sweeps-trials", DataTable)
+        if unchanged and table.row_count == len(self.trials):
+            # The 2 s re-read found nothing new: refilling would flicker the table and, until
+            # its columns are measured again, draw them cut (a snapshot caught "compl").
+            return
         cursor = table.cursor_row  # a refresh keeps the user's place
         table.clear()
         for row in self.trials:
@@ -174,11 +178,9 @@ class SweepsScreen(DismissOnce, ModalScreen[None]):
         try:
             send_command(self.runs_dir / trial.run_id, "stop")
         except RemoteCommandError as exc:
-            self.notify(escape(str(exc)), severity="error")
+            self.notify(str(exc), severity="error")
             return
-        self.notify(
-            f"Stopping trial {trial.number} ({escape(trial.run_id)}) after its current step."
-        )
+        self.notify(f"Stopping trial {trial.number} ({trial.run_id}) after its current step.")
         self.set_timer(1.5, lambda: self._read(self.sweep))
 
     def action_save_preset(self) -> None:
@@ -190,9 +192,9 @@ class SweepsScreen(DismissOnce, ModalScreen[None]):
         try:
             path = save_best_preset(load_study(self.sweep, self._url()), f"{self.sweep}-best")
         except (ValueError, OSError) as exc:
-            self.notify(escape(str(exc)), severity="warning")
+            self.notify(str(exc), severity="warning")
             return
-        self.notify(escape(f"Saved preset {self.sweep}-best ({path})."))
+        self.notify(f"Saved preset {self.sweep}-best ({path}).")
 
     def action_close(self) -> None:
         self.dismiss(None)
