@@ -111,14 +111,9 @@ class CommandHandler:
                 return
             if command.kind == "stop":
                 raise StopRequested
-            if command.kind == "pause" and not paused:
-                paused = True
-                self.pause_clock()
-                self.publish(ev.RunPaused(step=step))
-            elif command.kind == "resume" and paused:
-                paused = False
-                self.resume_clock()
-                self.publish(ev.RunResumed(step=step))
+            toggled = self._pause_or_resume(command, paused, step)
+            if toggled is not None:
+                paused = toggled
             elif command.kind not in {"pause", "resume"}:
                 self._held.append(command)
 
@@ -135,16 +130,24 @@ class CommandHandler:
                 if paused:
                     continue
                 return config
-            if command.kind == "pause" and not paused:
-                paused = True
-                self.pause_clock()
-                self.publish(ev.RunPaused(step=step))
-            elif command.kind == "resume" and paused:
-                paused = False
-                self.resume_clock()
-                self.publish(ev.RunResumed(step=step))
+            toggled = self._pause_or_resume(command, paused, step)
+            if toggled is not None:
+                paused = toggled
             else:
                 config = self._apply(command, config, step)
+
+    def _pause_or_resume(self, command: Command, paused: bool, step: int) -> bool | None:
+        """The new paused state when ``command`` pauses a running loop or resumes a paused
+        one (its clock and event too), else None."""
+        if command.kind == "pause" and not paused:
+            self.pause_clock()
+            self.publish(ev.RunPaused(step=step))
+            return True
+        if command.kind == "resume" and paused:
+            self.resume_clock()
+            self.publish(ev.RunResumed(step=step))
+            return False
+        return None
 
     def _apply(self, command: Command, config: RunConfig, step: int) -> RunConfig:
         if command.kind == "stop":
